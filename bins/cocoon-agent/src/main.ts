@@ -1,0 +1,4 @@
+import { main } from '@cocoon/common/cli';
+import { cli } from './cli.ts';
+
+main(cli, 'cocoon-agent');

@@ -1,0 +1,150 @@
+/**
+ * What every cocoon tool's command line shares: the context, the base command, the
+ * output format option and the one runner that maps every error to stderr + exit code.
+ */
+import { Builtins, Cli, Command, Option, type BaseContext } from 'clipanion';
+import { CocoonError, ExitCode } from './errors.ts';
+import { extractGlobalFlags, resolveConfig, type GlobalValues } from './config.ts';
+import { layoutOf, type Layout } from './layout.ts';
+import { configureLogging } from './log.ts';
+import type { Config } from './schemas/config.ts';
+
+export const VERSION = '0.1.0';
+
+export interface CocoonContext extends BaseContext {
+  /** The tool's name, for messages (`cocoon`, `cocoon-image` …). */
+  tool: string;
+  /** Global flags given on the command line (already removed from argv). */
+  globals: GlobalValues;
+  /** Environment used to resolve the config and passed to children. */
+  env: NodeJS.ProcessEnv;
+}
+
+/** Base of every cocoon command: lazy config and layout, JSON output helpers. */
+export abstract class CocoonCommand extends Command<CocoonContext> {
+  private cachedConfig?: Config;
+
+  get config(): Config {
+    this.cachedConfig ??= resolveConfig(this.context.globals, this.context.env);
+    return this.cachedConfig;
+  }
+
+  get layout(): Layout {
+    return layoutOf(this.config);
+  }
+
+  /** Writes one JSON document to stdout. */
+  writeJson(value: unknown): void {
+    this.context.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  }
+
+  /** Whether stdout is a terminal (tables by default) or not (JSON by default). */
+  get stdoutIsTty(): boolean {
+    return Boolean((this.context.stdout as NodeJS.WriteStream).isTTY);
+  }
+}
+
+/** `--format table|json`: table by default on a TTY, JSON otherwise. */
+export function formatOption() {
+  return Option.String('--format,-f', {
+    description: 'output format: table or json (default: table on a terminal, json otherwise)',
+  });
+}
+
+/** Resolves a `--format` value against the TTY default. */
+export function resolveFormat(value: string | undefined, isTty: boolean): 'table' | 'json' {
+  if (value === undefined) return isTty ? 'table' : 'json';
+  if (value === 'table' || value === 'json') return value;
+  throw new CocoonError(ExitCode.Usage, `--format: "${value}" is not one of table, json`);
+}
+
+/** Builds a tool's Cli with the built-in help and version commands. */
+export function createCli(tool: string, description: string): Cli<CocoonContext> {
+  const cli = new Cli<CocoonContext>({ binaryName: tool, binaryLabel: `${tool} — ${description}`, binaryVersion: VERSION, enableCapture: false });
+  cli.register(Builtins.HelpCommand);
+  cli.register(Builtins.VersionCommand);
+  return cli;
+}
+
+/**
+ * Runs `argv` against `cli`: strips global flags, parses, executes, and turns every
+ * failure into one line on stderr and its documented exit code. Never calls process.exit.
+ */
+export async function runCli(cli: Cli<CocoonContext>, argv: readonly string[], base: Partial<CocoonContext> & { tool: string }): Promise<number> {
+  const context: CocoonContext = {
+    stdin: base.stdin ?? process.stdin,
+    stdout: base.stdout ?? process.stdout,
+    stderr: base.stderr ?? process.stderr,
+    env: base.env ?? process.env,
+    colorDepth: base.colorDepth ?? 1,
+    tool: base.tool,
+    globals: {},
+  };
+  let levelDebug = false;
+  try {
+    const { globals, rest } = extractGlobalFlags(argv);
+    context.globals = globals;
+    levelDebug = (globals.log_level ?? context.env.COCOON_LOG_LEVEL) === 'debug' || (globals.log_level ?? context.env.COCOON_LOG_LEVEL) === 'trace';
+    const command = cli.process(rest, context);
+    if (command.help) {
+      context.stdout.write(cli.usage(command, { detailed: true }));
+      return 0;
+    }
+    command.context = context;
+    command.cli = {
+      binaryLabel: cli.binaryLabel,
+      binaryName: cli.binaryName,
+      binaryVersion: cli.binaryVersion,
+      enableCapture: cli.enableCapture,
+      enableColors: cli.enableColors,
+      definitions: () => cli.definitions(),
+      error: (error, opts) => cli.error(error, opts),
+      format: (colored) => cli.format(colored),
+      process: (input, subContext) => cli.process(input, { ...context, ...subContext }),
+      run: (input, subContext) => cli.run(input, { ...context, ...subContext }),
+      usage: (cmd, opts) => cli.usage(cmd, opts),
+    };
+    if (command instanceof CocoonCommand) {
+      const cfg = command.config;
+      configureLogging({ tool: base.tool, level: cfg.log_level, logDir: cfg.log_dir });
+    }
+    const code = await command.validateAndExecute();
+    return typeof code === 'number' ? code : 0;
+  } catch (err) {
+    return reportError(err, context, argv, levelDebug);
+  }
+}
+
+function reportError(err: unknown, context: CocoonContext, argv: readonly string[], debug: boolean): number {
+  const tool = context.tool;
+  if (err instanceof CocoonError) {
+    context.stderr.write(`${tool}: ${err.message}\n`);
+    if (debug && err.stack) context.stderr.write(`${err.stack}\n`);
+    return err.exitCode;
+  }
+  if (err instanceof Error && 'clipanion' in err) {
+    const message = err.message;
+    const first = message.startsWith('Command not found')
+      ? `unknown command "${argv.filter((a) => !a.startsWith('-')).join(' ')}" (run "${tool} --help")`
+      : message.split('\n')[0]?.trim();
+    context.stderr.write(`${tool}: ${first}\n`);
+    return ExitCode.Usage;
+  }
+  const e = err instanceof Error ? err : new Error(String(err));
+  context.stderr.write(`${tool}: internal error: ${e.message}${debug ? '' : ' (run with --log-level debug for details)'}\n`);
+  if (debug && e.stack) context.stderr.write(`${e.stack}\n`);
+  return ExitCode.Internal;
+}
+
+/** Entry point of a tool: run with process argv and set the exit code. */
+export function main(cli: Cli<CocoonContext>, tool: string, argv = process.argv.slice(2)): void {
+  runCli(cli, argv, { tool }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`${tool}: internal error: ${String(err)}\n`);
+      process.exitCode = ExitCode.Internal;
+    },
+  );
+}

@@ -1,0 +1,116 @@
+/**
+ * Config resolution: flag > environment > config file > default. The front end turns
+ * its global flags into `COCOON_*` variables, so every sub-tool resolves the same config.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { InvalidDataError, UsageError } from './errors.ts';
+import { ConfigFileSchema, LogLevelSchema, type Config, type ConfigFile } from './schemas/config.ts';
+
+export const DEFAULT_CONFIG_FILE = '/etc/cocoon/cocoon.json';
+
+/** A global flag: its name, the env variable that carries it, and the config key. */
+export const GLOBAL_FLAGS = [
+  { flag: '--config', env: 'COCOON_CONFIG', key: 'config_file' },
+  { flag: '--root-dir', env: 'COCOON_ROOT_DIR', key: 'root_dir' },
+  { flag: '--run-dir', env: 'COCOON_RUN_DIR', key: 'run_dir' },
+  { flag: '--log-dir', env: 'COCOON_LOG_DIR', key: 'log_dir' },
+  { flag: '--log-level', env: 'COCOON_LOG_LEVEL', key: 'log_level' },
+  { flag: '--cni-conf-dir', env: 'COCOON_CNI_CONF_DIR', key: 'cni_conf_dir' },
+  { flag: '--cni-bin-dir', env: 'COCOON_CNI_BIN_DIR', key: 'cni_bin_dir' },
+  { flag: '--dns', env: 'COCOON_DNS', key: 'dns' },
+] as const;
+
+export type GlobalKey = (typeof GLOBAL_FLAGS)[number]['key'];
+export type GlobalValues = Partial<Record<GlobalKey, string>>;
+
+/**
+ * Removes global flags (`--root-dir X` or `--root-dir=X`) from anywhere before a `--`
+ * and returns them with the remaining argv.
+ */
+export function extractGlobalFlags(argv: readonly string[]): { globals: GlobalValues; rest: string[] } {
+  const globals: GlobalValues = {};
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--') {
+      rest.push(...argv.slice(i));
+      break;
+    }
+    const [name, inline] = arg.startsWith('--') ? splitOnce(arg, '=') : [arg, undefined];
+    const spec = GLOBAL_FLAGS.find((g) => g.flag === name);
+    if (!spec) {
+      rest.push(arg);
+      continue;
+    }
+    const value = inline ?? argv[++i];
+    if (value === undefined || value === '') throw new UsageError(`${spec.flag} needs a value`);
+    globals[spec.key] = value;
+  }
+  return { globals, rest };
+}
+
+/** The environment a sub-tool needs to resolve the same config as its parent. */
+export function globalsToEnv(globals: GlobalValues): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const g of GLOBAL_FLAGS) {
+    const v = globals[g.key];
+    if (v !== undefined) env[g.env] = v;
+  }
+  return env;
+}
+
+/** Resolves the config from flags, `env` and the config file. */
+export function resolveConfig(globals: GlobalValues = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const pick = (key: GlobalKey): string | undefined => {
+    const spec = GLOBAL_FLAGS.find((g) => g.key === key);
+    return globals[key] ?? (spec ? env[spec.env] : undefined) ?? undefined;
+  };
+  const explicitFile = pick('config_file');
+  const configFile = explicitFile ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : null);
+  const file: ConfigFile = configFile ? readConfigFile(configFile) : {};
+  const root = pick('root_dir') ?? file.root_dir ?? '/var/lib/cocoon';
+  const level = pick('log_level') ?? file.log_level ?? 'warn';
+  const parsedLevel = LogLevelSchema.safeParse(level);
+  if (!parsedLevel.success) {
+    throw new UsageError(`--log-level: "${level}" is not one of ${LogLevelSchema.options.join(', ')}`);
+  }
+  const dns = pick('dns');
+  return {
+    config_file: configFile,
+    root_dir: root,
+    run_dir: pick('run_dir') ?? file.run_dir ?? join(root, 'run'),
+    log_dir: pick('log_dir') ?? file.log_dir ?? '/var/log/cocoon',
+    log_level: parsedLevel.data,
+    cni_conf_dir: pick('cni_conf_dir') ?? file.cni_conf_dir ?? '/etc/cni/net.d',
+    cni_bin_dir: pick('cni_bin_dir') ?? file.cni_bin_dir ?? '/opt/cni/bin:/usr/lib/cni',
+    dns: dns !== undefined ? dns.split(',').map((s) => s.trim()).filter(Boolean) : (file.dns ?? ['8.8.8.8', '1.1.1.1']),
+    default_hypervisor: file.default_hypervisor ?? null,
+    accel: file.accel ?? 'auto',
+  };
+}
+
+function readConfigFile(path: string): ConfigFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--config: cannot read ${path}: ${(err as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new InvalidDataError(`config file ${path}: not valid JSON (${(err as Error).message})`);
+  }
+  const parsed = ConfigFileSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new InvalidDataError(`config file ${path}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  }
+  return parsed.data;
+}
+
+function splitOnce(s: string, sep: string): [string, string | undefined] {
+  const i = s.indexOf(sep);
+  return i < 0 ? [s, undefined] : [s.slice(0, i), s.slice(i + 1)];
+}

@@ -1,0 +1,44 @@
+/**
+ * Loads `cocoon_native.node` (see `../native/cocoon_native.c`): flock, mknod, lsetxattr.
+ * Looked up beside the running executable first (the packaged layout), then beside this
+ * bundle, then in the package's node-gyp build folder (development and tests).
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MissingDependencyError } from './errors.ts';
+
+export interface NativeBinding {
+  flock(fd: number, exclusive: boolean, nonblock: boolean): number;
+  mknod(path: string, mode: number, major: number, minor: number): number;
+  lsetxattr(path: string, name: string, value: string): number;
+}
+
+const FILE = 'cocoon_native.node';
+let cached: NativeBinding | undefined;
+
+function candidates(): string[] {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const list = [
+    process.env.COCOON_NATIVE_ADDON,
+    join(dirname(process.execPath), FILE),
+    join(here, FILE),
+    join(here, '..', 'build', 'Release', FILE),
+  ];
+  return list.filter((p): p is string => typeof p === 'string' && p.length > 0);
+}
+
+/** The native binding, loaded once. */
+export function native(): NativeBinding {
+  if (cached) return cached;
+  const path = candidates().find((p) => existsSync(p));
+  if (!path) {
+    throw new MissingDependencyError(
+      `${FILE} not found (looked in ${candidates().join(', ')}); rebuild with "npm run build"`,
+    );
+  }
+  const mod = { exports: {} as NativeBinding };
+  process.dlopen(mod, path);
+  cached = mod.exports;
+  return cached;
+}

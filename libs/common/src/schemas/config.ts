@@ -1,0 +1,44 @@
+/** The config file (`--config`, `COCOON_CONFIG`, `/etc/cocoon/cocoon.json`) and the resolved config. */
+import { z } from 'zod';
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export const LogLevelSchema = z.enum(LOG_LEVELS);
+export type LogLevel = z.infer<typeof LogLevelSchema>;
+
+export const HYPERVISORS = ['cloud-hypervisor', 'firecracker', 'qemu'] as const;
+export const HypervisorKindSchema = z.enum(HYPERVISORS);
+export type HypervisorKind = z.infer<typeof HypervisorKindSchema>;
+
+export const AccelSchema = z.enum(['auto', 'kvm', 'tcg']);
+export type Accel = z.infer<typeof AccelSchema>;
+
+/** Keys are snake_case like the Go cocoon's config. Every key is optional. */
+export const ConfigFileSchema = z
+  .object({
+    root_dir: z.string().min(1),
+    run_dir: z.string().min(1),
+    log_dir: z.string().min(1),
+    log_level: LogLevelSchema,
+    cni_conf_dir: z.string().min(1),
+    cni_bin_dir: z.string().min(1),
+    dns: z.array(z.string().min(1)),
+    default_hypervisor: HypervisorKindSchema,
+    accel: AccelSchema,
+  })
+  .partial()
+  .strict();
+export type ConfigFile = z.infer<typeof ConfigFileSchema>;
+
+export const ConfigSchema = z.object({
+  config_file: z.string().nullable(),
+  root_dir: z.string(),
+  run_dir: z.string(),
+  log_dir: z.string(),
+  log_level: LogLevelSchema,
+  cni_conf_dir: z.string(),
+  cni_bin_dir: z.string(),
+  dns: z.array(z.string()),
+  default_hypervisor: HypervisorKindSchema.nullable(),
+  accel: AccelSchema,
+});
+export type Config = z.infer<typeof ConfigSchema>;

@@ -1,0 +1,83 @@
+/**
+ * One JSON index per module (images, vms, snapshots, networks): a map of records by ID.
+ * Reads are lock-free (writers replace the file atomically); every read-modify-write
+ * holds the module's kernel lock, so concurrent writers never lose an update.
+ */
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { errnoCode, InvalidDataError } from '../errors.ts';
+import { resolveRef, type Named } from '../refs.ts';
+import { writeFileAtomic } from './atomic.ts';
+import { withLock } from './lock.ts';
+
+export interface JsonIndexOptions<R> {
+  /** The index file (`<root>/<module>/index.json`). */
+  file: string;
+  /** The lock file guarding it. */
+  lockFile: string;
+  /** Schema of one record. */
+  schema: z.ZodType<R>;
+  /** What a record is called in messages ("VM", "image"). */
+  kind: string;
+  /** Lock wait before a BusyError (ms). */
+  lockTimeoutMs?: number;
+}
+
+export class JsonIndex<R extends Named> {
+  private readonly fileSchema: z.ZodType<{ version: 1; items: Record<string, R> }>;
+
+  constructor(readonly opts: JsonIndexOptions<R>) {
+    this.fileSchema = z.object({ version: z.literal(1), items: z.record(z.string(), opts.schema) });
+  }
+
+  /** All records, read without the lock. */
+  async load(): Promise<Map<string, R>> {
+    let text: string;
+    try {
+      text = await readFile(this.opts.file, 'utf8');
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return new Map();
+      throw err;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      throw new InvalidDataError(`${this.opts.file}: not valid JSON (${(err as Error).message})`);
+    }
+    const parsed = this.fileSchema.safeParse(json);
+    if (!parsed.success) {
+      throw new InvalidDataError(`${this.opts.file}: ${z.prettifyError(parsed.error).split('\n').join('; ')}`);
+    }
+    return new Map(Object.entries(parsed.data.items));
+  }
+
+  async list(): Promise<R[]> {
+    return [...(await this.load()).values()];
+  }
+
+  /** Finds a record by ID, then name, then unique ID prefix (≥ 3 characters). */
+  async resolve(ref: string): Promise<R> {
+    return resolveRef(await this.list(), ref, this.opts.kind);
+  }
+
+  /**
+   * Read-modify-write under the lock. `fn` mutates the map; its result is returned.
+   * The file is rewritten only when `fn` returns without throwing.
+   */
+  async update<T>(fn: (items: Map<string, R>) => T | Promise<T>): Promise<T> {
+    return withLock(
+      this.opts.lockFile,
+      async () => {
+        const items = await this.load();
+        const result = await fn(items);
+        const doc = { version: 1 as const, items: Object.fromEntries(items) };
+        // NOTE: parse before writing so an invalid record never reaches the disk.
+        const checked = this.fileSchema.parse(doc);
+        await writeFileAtomic(this.opts.file, `${JSON.stringify(checked, null, 2)}\n`);
+        return result;
+      },
+      { timeoutMs: this.opts.lockTimeoutMs, what: `the ${this.opts.kind} index` },
+    );
+  }
+}

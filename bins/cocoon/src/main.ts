@@ -1,4 +1,27 @@
-import { main } from '@cocoon/common/cli';
+import { reportError, runCli } from '@cocoon/common/cli';
+import { extractGlobalFlags } from '@cocoon/common/config';
 import { cli } from './cli.ts';
+import { dispatch, route } from './dispatch.ts';
 
-main(cli, 'cocoon');
+/** `cocoon`: dispatch nouns owned by other tools, run the rest here. */
+async function cocoon(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof extractGlobalFlags>;
+  try {
+    parsed = extractGlobalFlags(argv);
+  } catch {
+    // NOTE: the runner parses the flags again and reports the error like every other.
+    return runCli(cli, argv, { tool: 'cocoon' });
+  }
+  const target = route(parsed.rest);
+  if (!target) return runCli(cli, argv, { tool: 'cocoon' });
+  try {
+    return await dispatch(target.tool, target.args, parsed.globals);
+  } catch (err) {
+    const level = parsed.globals.log_level ?? process.env.COCOON_LOG_LEVEL;
+    return reportError(err, { tool: 'cocoon', stderr: process.stderr }, argv, level === 'debug' || level === 'trace');
+  }
+}
+
+cocoon(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

@@ -4,6 +4,12 @@
  *   mknod(path, mode, major, minor) overlayfs whiteouts (char 0:0) when unpacking layers
  *   lsetxattr(path, name, value)    overlayfs opaque directories (trusted.overlay.opaque)
  * Each returns 0 on success or a positive errno; callers turn errnos into typed errors.
+ * AF_VSOCK, which Node's net module cannot create (these return an fd/CID, or -errno):
+ *   vsockListen(port, backlog)          bound, listening socket on VMADDR_CID_ANY:port
+ *   vsockConnect(cid, port, timeoutMs)  connected socket (blocking connect, bounded by the
+ *                                       kernel's SO_VM_SOCKETS_CONNECT_TIMEOUT)
+ *   vsockPeerCid(fd)                    the peer's CID of an accepted socket
+ * The fds are handed to libuv (a pipe_wrap handle) for non-blocking I/O on the event loop.
  */
 #include <errno.h>
 #include <string.h>
@@ -11,6 +17,10 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <linux/vm_sockets.h>
 #include <node_api.h>
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "cocoon_native: N-API call failed: " #call); return NULL; } } while (0)
@@ -68,11 +78,80 @@ static napi_value js_lsetxattr(napi_env env, napi_callback_info info) {
   return ret_int(env, rc == 0 ? 0 : errno);
 }
 
+static napi_value js_vsock_listen(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  uint32_t port;
+  int32_t backlog;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  CHECK(napi_get_value_uint32(env, argv[0], &port));
+  CHECK(napi_get_value_int32(env, argv[1], &backlog));
+  int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ret_int(env, -errno);
+  struct sockaddr_vm addr;
+  memset(&addr, 0, sizeof addr);
+  addr.svm_family = AF_VSOCK;
+  addr.svm_cid = VMADDR_CID_ANY;
+  addr.svm_port = port;
+  if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(fd, backlog) != 0) {
+    int err = errno;
+    close(fd);
+    return ret_int(env, -err);
+  }
+  return ret_int(env, fd);
+}
+
+static napi_value js_vsock_connect(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  uint32_t cid, port, timeout_ms;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  CHECK(napi_get_value_uint32(env, argv[0], &cid));
+  CHECK(napi_get_value_uint32(env, argv[1], &port));
+  CHECK(napi_get_value_uint32(env, argv[2], &timeout_ms));
+  int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ret_int(env, -errno);
+  struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
+  /* Best effort: older kernels lack the option and keep their 2 s default. */
+  (void)setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &tv, sizeof tv);
+  struct sockaddr_vm addr;
+  memset(&addr, 0, sizeof addr);
+  addr.svm_family = AF_VSOCK;
+  addr.svm_cid = cid;
+  addr.svm_port = port;
+  int rc;
+  do { rc = connect(fd, (struct sockaddr *)&addr, sizeof addr); } while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    int err = errno;
+    close(fd);
+    return ret_int(env, -err);
+  }
+  return ret_int(env, fd);
+}
+
+static napi_value js_vsock_peer_cid(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  int32_t fd;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  struct sockaddr_vm addr;
+  socklen_t len = sizeof addr;
+  memset(&addr, 0, sizeof addr);
+  if (getpeername(fd, (struct sockaddr *)&addr, &len) != 0) return ret_int(env, -errno);
+  if (addr.svm_family != AF_VSOCK) return ret_int(env, -EAFNOSUPPORT);
+  CHECK(napi_create_double(env, (double)addr.svm_cid, &out));
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"flock", NULL, js_flock, NULL, NULL, NULL, napi_default, NULL},
     {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_default, NULL},
     {"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_default, NULL},
+    {"vsockListen", NULL, js_vsock_listen, NULL, NULL, NULL, napi_default, NULL},
+    {"vsockConnect", NULL, js_vsock_connect, NULL, NULL, NULL, napi_default, NULL},
+    {"vsockPeerCid", NULL, js_vsock_peer_cid, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -87,7 +87,7 @@ export async function runCli(cli: Cli<CocoonContext>, argv: readonly string[], b
     levelDebug = (globals.log_level ?? context.env.COCOON_LOG_LEVEL) === 'debug' || (globals.log_level ?? context.env.COCOON_LOG_LEVEL) === 'trace';
     const command = cli.process(rest, context);
     if (command.help) {
-      context.stdout.write(cli.usage(command, { detailed: true }));
+      context.stdout.write(cli.usage(command, { detailed: true, colored: Boolean((context.stdout as NodeJS.WriteStream).isTTY) }));
       return 0;
     }
     command.context = context;
@@ -115,7 +115,8 @@ export async function runCli(cli: Cli<CocoonContext>, argv: readonly string[], b
   }
 }
 
-function reportError(err: unknown, context: CocoonContext, argv: readonly string[], debug: boolean): number {
+/** Prints `err` as one line on stderr (a stack only in debug) and returns its exit code. */
+export function reportError(err: unknown, context: Pick<CocoonContext, 'tool' | 'stderr'>, argv: readonly string[], debug: boolean): number {
   const tool = context.tool;
   if (err instanceof CocoonError) {
     context.stderr.write(`${tool}: ${err.message}\n`);

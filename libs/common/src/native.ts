@@ -12,6 +12,12 @@ export interface NativeBinding {
   flock(fd: number, exclusive: boolean, nonblock: boolean): number;
   mknod(path: string, mode: number, major: number, minor: number): number;
   lsetxattr(path: string, name: string, value: string): number;
+  /** AF_VSOCK socket bound to VMADDR_CID_ANY:port and listening: the fd, or -errno. */
+  vsockListen(port: number, backlog: number): number;
+  /** AF_VSOCK socket connected to cid:port (blocking, bounded by timeoutMs): the fd, or -errno. */
+  vsockConnect(cid: number, port: number, timeoutMs: number): number;
+  /** The peer CID of a connected AF_VSOCK socket, or -errno. */
+  vsockPeerCid(fd: number): number;
 }
 
 const FILE = 'cocoon_native.node';

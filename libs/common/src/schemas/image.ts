@@ -72,3 +72,61 @@ export const ImageResolveSchema = z.object({
   cmdline: z.array(z.string()),
 });
 export type ImageResolve = z.infer<typeof ImageResolveSchema>;
+
+/*
+ * What image archives and registries carry (OCI image spec + Docker's save format). Only the
+ * fields cocoon reads are listed; unknown keys pass through.
+ */
+
+/** An OCI content descriptor. */
+export const OciDescriptorSchema = z.looseObject({
+  mediaType: z.string().optional(),
+  digest: DigestSchema,
+  size: z.number().int().nonnegative(),
+  platform: z.looseObject({ os: z.string(), architecture: z.string(), variant: z.string().optional() }).optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+});
+export type OciDescriptor = z.infer<typeof OciDescriptorSchema>;
+
+/** An OCI image index (`index.json` of a layout) or a Docker manifest list. */
+export const OciIndexSchema = z.looseObject({
+  schemaVersion: z.literal(2),
+  mediaType: z.string().optional(),
+  manifests: z.array(OciDescriptorSchema),
+});
+export type OciIndex = z.infer<typeof OciIndexSchema>;
+
+/** An OCI image manifest or a Docker v2 schema 2 manifest. */
+export const OciManifestSchema = z.looseObject({
+  schemaVersion: z.literal(2),
+  mediaType: z.string().optional(),
+  config: OciDescriptorSchema,
+  layers: z.array(OciDescriptorSchema),
+});
+export type OciManifest = z.infer<typeof OciManifestSchema>;
+
+/** The image config: platform, run config and the uncompressed layer digests. */
+export const OciImageConfigSchema = z.looseObject({
+  os: z.string().optional(),
+  architecture: z.string().optional(),
+  variant: z.string().optional(),
+  config: z
+    .looseObject({
+      Env: z.array(z.string()).nullish(),
+      Entrypoint: z.array(z.string()).nullish(),
+      Cmd: z.array(z.string()).nullish(),
+    })
+    .nullish(),
+  rootfs: z.looseObject({ type: z.string(), diff_ids: z.array(DigestSchema) }),
+});
+export type OciImageConfig = z.infer<typeof OciImageConfigSchema>;
+
+/** `manifest.json` of a `docker save` tarball. */
+export const DockerSaveManifestSchema = z.array(
+  z.looseObject({
+    Config: z.string(),
+    RepoTags: z.array(z.string()).nullish(),
+    Layers: z.array(z.string()),
+  }),
+);
+export type DockerSaveManifest = z.infer<typeof DockerSaveManifestSchema>;

@@ -1,0 +1,31 @@
+import { Command, Option } from 'clipanion';
+import { CocoonCommand } from '@cocoon/common/cli';
+import { driverFor } from '@cocoon/common/hypervisor/drivers';
+import { vmPaths } from '@cocoon/common/hypervisor/index';
+import { vmIndex } from '@cocoon/common/vms';
+import { liveState } from '../../vm/lifecycle.ts';
+
+export class VmInspectCommand extends CocoonCommand {
+  static override paths = [['vm', 'inspect']];
+  static override usage = Command.Usage({
+    category: 'VM',
+    description: 'print the full record of a VM as JSON',
+    details: 'The stored record with its live state, plus `runtime`: the paths of its sockets, disks and logs, and the console endpoint.',
+    examples: [['Inspect a VM', '$0 vm inspect web'], ['Its hypervisor PID', "$0 vm inspect web | jq .pid"]],
+  });
+
+  ref = Option.String({ name: 'VM' });
+
+  override async execute(): Promise<number> {
+    const vm = await vmIndex(this.layout).resolve(this.ref);
+    const paths = vmPaths(this.layout, vm.id);
+    const state = liveState(this.layout, vm);
+    this.writeJson({
+      ...vm,
+      state,
+      pid: state === 'running' ? vm.pid : null,
+      runtime: { ...paths, console: driverFor(vm.hypervisor).consoleEndpoint(paths) },
+    });
+    return 0;
+  }
+}

@@ -1,0 +1,26 @@
+import { Command, Option } from 'clipanion';
+import { CocoonCommand } from '@cocoon/common/cli';
+import { removeVm } from '../../vm/lifecycle.ts';
+
+export class VmRmCommand extends CocoonCommand {
+  static override paths = [['vm', 'rm'], ['vm', 'remove']];
+  static override usage = Command.Usage({
+    category: 'VM',
+    description: 'remove one or more VMs and their disks',
+    examples: [
+      ['Remove a stopped VM', '$0 vm rm web'],
+      ['Kill and remove a running VM', '$0 vm rm --force web'],
+    ],
+  });
+
+  force = Option.Boolean('--force', false, { description: 'kill a running VM first' });
+  refs = Option.Rest({ required: 1, name: 'VM' });
+
+  override async execute(): Promise<number> {
+    for (const ref of this.refs) {
+      const vm = await removeVm(this.layout, ref, this.force);
+      this.context.stdout.write(`${vm.id}\n`);
+    }
+    return 0;
+  }
+}

@@ -1,0 +1,32 @@
+import { Command, Option } from 'clipanion';
+import { CocoonCommand } from '@cocoon/common/cli';
+import { stopVm } from '../../vm/lifecycle.ts';
+import { parseSeconds } from '../../vm/flags.ts';
+
+export class VmStopCommand extends CocoonCommand {
+  static override paths = [['vm', 'stop']];
+  static override usage = Command.Usage({
+    category: 'VM',
+    description: 'stop one or more VMs: ACPI power button, then SIGTERM, then SIGKILL',
+    details:
+      'The guest gets `--timeout` seconds to power off after the ACPI power button; then the hypervisor gets SIGTERM, then SIGKILL. A signal is only sent after checking that the PID still belongs to this VM. Stopping a stopped VM succeeds.',
+    examples: [
+      ['Stop a VM', '$0 vm stop web'],
+      ['Give the guest 5 seconds', '$0 vm stop --timeout 5 web'],
+      ['Skip the guest shutdown', '$0 vm stop --force web'],
+    ],
+  });
+
+  timeout = Option.String('--timeout,-t', '30', { description: 'seconds the guest gets to power off' });
+  force = Option.Boolean('--force', false, { description: 'skip the graceful shutdown: SIGTERM, then SIGKILL' });
+  refs = Option.Rest({ required: 1, name: 'VM' });
+
+  override async execute(): Promise<number> {
+    const timeoutMs = parseSeconds(this.timeout, '--timeout');
+    for (const ref of this.refs) {
+      const { vm } = await stopVm(this.layout, ref, { timeoutMs, force: this.force });
+      this.context.stdout.write(`${vm.id}\n`);
+    }
+    return 0;
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * VM lifecycle: create (record + COW disk), start, stop, remove. The index lock guards
+ * the record; a per-VM lock guards the hypervisor process, so two `start`s of one VM
+ * never launch two hypervisors. Every failure path removes what it made.
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import { ConflictError, InvalidStateError, UsageError } from '@cocoon/common/errors';
+import { driverFor } from '@cocoon/common/hypervisor/drivers';
+import { vmPaths } from '@cocoon/common/hypervisor/index';
+import type { Layout } from '@cocoon/common/layout';
+import { newId, VM_NAME_RE } from '@cocoon/common/refs';
+import type { ImageResolve } from '@cocoon/common/schemas/image';
+import type { VmRecord, VmState } from '@cocoon/common/schemas/vm';
+import { withLock } from '@cocoon/common/store/lock';
+import { vmIndex, vmLockFile } from '@cocoon/common/vms';
+import { createCowDisk } from './cow-disk.ts';
+import { kernelCmdline, launchSpec, vmDisks } from './spec.ts';
+
+export interface CreateRequest {
+  name: string | undefined;
+  image: ImageResolve;
+  imageRef: string;
+  cpu: number;
+  memory: number;
+  storage: number;
+  nics: number;
+  hypervisor: VmRecord['hypervisor'];
+  accel: VmRecord['accel'];
+}
+
+/** Creates a VM: reserves the name, makes the COW disk, records it as `created`. */
+export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRecord> {
+  const id = newId();
+  const name = req.name ?? `vm-${id.slice(0, 8)}`;
+  if (!VM_NAME_RE.test(name)) {
+    throw new UsageError(`--name: "${name}" is not a valid VM name (letters, digits and inner hyphens, at most 63; it becomes the hostname)`);
+  }
+  const paths = vmPaths(layout, id);
+  const index = vmIndex(layout);
+  const record: VmRecord = {
+    id,
+    name,
+    state: 'creating',
+    hypervisor: req.hypervisor,
+    accel: req.accel,
+    image: { ref: req.imageRef, id: req.image.id, digest: req.image.digest },
+    cpu: req.cpu,
+    memory: req.memory,
+    storage: req.storage,
+    nics: req.nics,
+    boot: { kernel: req.image.kernel, initrd: req.image.initrd, firmware: req.image.firmware, cmdline: kernelCmdline(req.image, name) },
+    disks: vmDisks(req.image, paths.cowDisk),
+    pid: null,
+    created_at: new Date().toISOString(),
+    started_at: null,
+    stopped_at: null,
+    error: null,
+  };
+  await index.update((items) => {
+    for (const vm of items.values()) {
+      if (vm.name === name) throw new ConflictError(`a VM named "${name}" already exists (${vm.id.slice(0, 12)})`);
+    }
+    items.set(id, record);
+  });
+  try {
+    await mkdir(paths.runDir, { recursive: true, mode: 0o700 });
+    await mkdir(paths.logDir, { recursive: true, mode: 0o700 });
+    await createCowDisk(paths.cowDisk, req.storage);
+    await driverFor(record.hypervisor).create(launchSpec(layout, record));
+    return await setState(layout, id, { state: 'created' });
+  } catch (err) {
+    await rm(paths.runDir, { recursive: true, force: true });
+    await rm(paths.logDir, { recursive: true, force: true });
+    await index.update((items) => void items.delete(id));
+    throw err;
+  }
+}
+
+/** The state a record really has: `running` only while its hypervisor is alive. */
+export function liveState(layout: Layout, vm: VmRecord): VmState {
+  if (vm.state !== 'running') return vm.state;
+  const driver = driverFor(vm.hypervisor);
+  return driver.inspect(vmPaths(layout, vm.id), vm.pid).running ? 'running' : 'stopped';
+}
+
+/** Starts a created or stopped VM and waits until its hypervisor answers. */
+export async function startVm(layout: Layout, ref: string, timeoutMs: number): Promise<VmRecord> {
+  const found = await vmIndex(layout).resolve(ref);
+  return withLock(vmLockFile(layout, found.id), async () => {
+    const vm = await vmIndex(layout).resolve(found.id);
+    if (vm.state === 'creating') throw new InvalidStateError(`VM "${vm.name}" is still being created`);
+    if (liveState(layout, vm) === 'running') throw new InvalidStateError(`VM "${vm.name}" is already running`);
+    const driver = driverFor(vm.hypervisor);
+    try {
+      const { pid } = await driver.start(launchSpec(layout, vm), timeoutMs);
+      return await setState(layout, vm.id, { state: 'running', pid, started_at: new Date().toISOString(), error: null });
+    } catch (err) {
+      await setState(layout, vm.id, { state: 'error', pid: null, error: (err as Error).message });
+      throw err;
+    }
+  });
+}
+
+/** Stops a VM: ACPI power button, then SIGTERM, then SIGKILL (PID verified each time). */
+export async function stopVm(layout: Layout, ref: string, opts: { timeoutMs: number; force: boolean }): Promise<{ vm: VmRecord; outcome: string }> {
+  const found = await vmIndex(layout).resolve(ref);
+  return withLock(vmLockFile(layout, found.id), async () => {
+    const vm = await vmIndex(layout).resolve(found.id);
+    const paths = vmPaths(layout, vm.id);
+    const driver = driverFor(vm.hypervisor);
+    const outcome = await driver.stop(paths, vm.pid, opts);
+    await driver.delete(paths);
+    const next: Partial<VmRecord> = vm.state === 'running' || vm.state === 'error' ? { state: 'stopped', pid: null, stopped_at: new Date().toISOString() } : {};
+    return { vm: await setState(layout, vm.id, next), outcome };
+  });
+}
+
+/** Removes a VM's record and files; a running VM needs `force` (it is killed first). */
+export async function removeVm(layout: Layout, ref: string, force: boolean): Promise<VmRecord> {
+  const found = await vmIndex(layout).resolve(ref);
+  const lockFile = vmLockFile(layout, found.id);
+  const removed = await withLock(lockFile, async () => {
+    const vm = await vmIndex(layout).resolve(found.id);
+    const paths = vmPaths(layout, vm.id);
+    const driver = driverFor(vm.hypervisor);
+    if (liveState(layout, vm) === 'running') {
+      if (!force) throw new InvalidStateError(`VM "${vm.name}" is running; stop it first or use --force`);
+      await driver.stop(paths, vm.pid, { timeoutMs: 0, force: true });
+    }
+    await driver.delete(paths);
+    await rm(paths.runDir, { recursive: true, force: true });
+    await rm(paths.logDir, { recursive: true, force: true });
+    await vmIndex(layout).update((items) => void items.delete(vm.id));
+    return vm;
+  });
+  await rm(lockFile, { force: true });
+  return removed;
+}
+
+async function setState(layout: Layout, id: string, patch: Partial<VmRecord>): Promise<VmRecord> {
+  return vmIndex(layout).update((items) => {
+    const vm = items.get(id);
+    if (!vm) throw new InvalidStateError(`VM ${id.slice(0, 12)} disappeared from the index`);
+    const next = { ...vm, ...patch };
+    items.set(id, next);
+    return next;
+  });
+}

@@ -1,0 +1,112 @@
+/**
+ * The hypervisor interface. One driver per kind; the VM commands orchestrate and drivers
+ * never call each other. Optional capabilities (snapshot, clone, restore) are separate
+ * small interfaces with type guards, so a driver states what it can do.
+ */
+import { join } from 'node:path';
+import type { Layout } from '../layout.ts';
+import type { HypervisorKind } from '../schemas/config.ts';
+import type { ResolvedDisk } from '../schemas/image.ts';
+
+/** Runtime files of one VM. */
+export interface VmPaths {
+  runDir: string;
+  logDir: string;
+  /** Control socket: QMP (QEMU) or the REST API (Cloud Hypervisor, Firecracker). */
+  apiSocket: string;
+  consoleSocket: string;
+  consoleLog: string;
+  hypervisorLog: string;
+  pidFile: string;
+  /** The writable COW disk. */
+  cowDisk: string;
+  /** The hypervisor's side of the guest-agent channel (QEMU virtio-serial). */
+  agentSerialSocket: string;
+  /** The host-facing agent socket (`CONNECT <port>` handshake) for every hypervisor. */
+  agentSocket: string;
+}
+
+/** Paths of VM `id` under `layout`. */
+export function vmPaths(layout: Layout, id: string): VmPaths {
+  const runDir = layout.vmRunDir(id);
+  const logDir = layout.vmLogDir(id);
+  return {
+    runDir,
+    logDir,
+    apiSocket: join(runDir, 'api.sock'),
+    consoleSocket: join(runDir, 'console.sock'),
+    consoleLog: join(logDir, 'console.log'),
+    hypervisorLog: join(logDir, 'hypervisor.log'),
+    pidFile: join(runDir, 'hypervisor.pid'),
+    cowDisk: join(runDir, 'cow.raw'),
+    agentSerialSocket: join(runDir, 'agent-serial.sock'),
+    agentSocket: join(runDir, 'agent.sock'),
+  };
+}
+
+/** Everything a driver needs to launch a VM. */
+export interface LaunchSpec {
+  id: string;
+  name: string;
+  cpu: number;
+  /** Bytes. */
+  memory: number;
+  accel: 'kvm' | 'tcg';
+  kernel: string | null;
+  initrd: string | null;
+  firmware: string | null;
+  cmdline: string;
+  /** In attach order. */
+  disks: ResolvedDisk[];
+  paths: VmPaths;
+}
+
+/** An executable and its arguments, exactly as started. */
+export interface CommandLine {
+  file: string;
+  args: string[];
+}
+
+/** What a driver knows of a VM's hypervisor process. */
+export interface RuntimeState {
+  running: boolean;
+  pid: number | null;
+}
+
+export interface StopOptions {
+  /** Grace period for the guest's own shutdown (ACPI power button), ms. */
+  timeoutMs: number;
+  /** Skip the graceful step. */
+  force: boolean;
+}
+
+/** How a stop ended. */
+export type StopOutcome = 'graceful' | 'terminated' | 'killed' | 'not-running';
+
+export interface Hypervisor {
+  readonly kind: HypervisorKind;
+  /** The exact command line `start` runs. */
+  commandLine(spec: LaunchSpec): CommandLine;
+  /** Prepares driver-specific files before the first start (none for QEMU). */
+  create(spec: LaunchSpec): Promise<void>;
+  /** Launches the hypervisor, detached from cocoon, and waits until its API answers. */
+  start(spec: LaunchSpec, timeoutMs: number): Promise<{ pid: number }>;
+  /** Graceful shutdown, then SIGTERM, then SIGKILL, each only after verifying the PID. */
+  stop(paths: VmPaths, pid: number | null, opts: StopOptions): Promise<StopOutcome>;
+  /** Whether the VM's hypervisor process is alive and really this VM's. */
+  inspect(paths: VmPaths, pid: number | null): RuntimeState;
+  /** Where the serial console is served. */
+  consoleEndpoint(paths: VmPaths): { kind: 'unix'; path: string };
+  /** Removes the driver's runtime files of a stopped VM. */
+  delete(paths: VmPaths): Promise<void>;
+}
+
+/** Optional: pause + save device state to a directory, and the reverse. */
+export interface SnapshotCapable {
+  snapshot(paths: VmPaths, targetDir: string): Promise<void>;
+  restore(spec: LaunchSpec, sourceDir: string, timeoutMs: number): Promise<{ pid: number }>;
+}
+
+export function canSnapshot(h: Hypervisor): h is Hypervisor & SnapshotCapable {
+  return 'snapshot' in h && 'restore' in h;
+}

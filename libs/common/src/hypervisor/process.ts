@@ -1,0 +1,49 @@
+/**
+ * Hypervisor process checks. cocoon never signals a PID on trust: the PID must be alive
+ * and its /proc cmdline must name this VM's own control socket (a PID can be reused).
+ */
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** The argv of a live, non-zombie process, or null. */
+export function processArgv(pid: number): string[] | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // NOTE: field 3 (state) follows the last ')' because the command name may contain spaces.
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    if (state === 'Z' || state === 'X') return null;
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } catch {
+    return null;
+  }
+}
+
+/** Whether `pid` is alive and its command line contains `marker` (e.g. the VM's QMP socket path). */
+export function pidBelongsTo(pid: number | null | undefined, marker: string): boolean {
+  if (!pid) return false;
+  const argv = processArgv(pid);
+  return argv !== null && argv.some((a) => a.includes(marker));
+}
+
+/** Waits until `pid` is gone or a zombie; true if it went within `timeoutMs`. */
+export async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 10;
+  while (Date.now() < deadline) {
+    if (processArgv(pid) === null) return true;
+    await sleep(delay);
+    delay = Math.min(delay * 2, 100);
+  }
+  return processArgv(pid) === null;
+}
+
+/** Sends `signal` to `pid` only if it still belongs to the VM; returns whether it was sent. */
+export function signalIfOwned(pid: number, marker: string, signal: NodeJS.Signals): boolean {
+  if (!pidBelongsTo(pid, marker)) return false;
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * The QEMU command line. Direct kernel boot on the `microvm` machine (virtio-mmio,
+ * no PCI, no firmware), ACPI on so QMP `system_powerdown` reaches the guest as a power
+ * button press. The console goes to a Unix socket and, through `logfile`, to the VM log.
+ */
+import type { CommandLine, LaunchSpec } from '../index.ts';
+
+export const QEMU_BINARY = 'qemu-system-x86_64';
+
+/** Builds the argv for `spec`. */
+export function qemuCommandLine(spec: LaunchSpec, binary = QEMU_BINARY): CommandLine {
+  const p = spec.paths;
+  const args: string[] = [
+    '-name', `cocoon-${spec.name},debug-threads=on`,
+    '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
+    '-M', 'microvm,acpi=on,pit=off,pic=off,rtc=on',
+    '-accel', spec.accel,
+    '-cpu', spec.accel === 'kvm' ? 'host' : 'max',
+    '-smp', String(spec.cpu),
+    '-m', `${Math.floor(spec.memory / 2 ** 20)}M`,
+  ];
+  if (spec.kernel) args.push('-kernel', spec.kernel);
+  if (spec.initrd) args.push('-initrd', spec.initrd);
+  if (spec.kernel) args.push('-append', spec.cmdline);
+  spec.disks.forEach((d, i) => {
+    const ro = d.read_only ? ',readonly=on' : '';
+    args.push(
+      '-blockdev', `driver=file,node-name=file${i},filename=${escapeOpt(d.path)}${ro},cache.direct=off`,
+      '-blockdev', `driver=${d.format},node-name=disk${i},file=file${i}${ro}`,
+      '-device', `virtio-blk-device,drive=disk${i},serial=${d.serial}`,
+    );
+  });
+  args.push(
+    '-chardev', `socket,id=con0,path=${escapeOpt(p.consoleSocket)},server=on,wait=off,logfile=${escapeOpt(p.consoleLog)},logappend=on`,
+    '-serial', 'chardev:con0',
+    '-device', 'virtio-serial-device,id=vser0',
+    '-chardev', `socket,id=agent0,path=${escapeOpt(p.agentSerialSocket)},server=on,wait=off`,
+    '-device', 'virtserialport,bus=vser0.0,chardev=agent0,name=org.cocoon.agent',
+    '-qmp', `unix:${escapeOpt(p.apiSocket)},server=on,wait=off`,
+    '-pidfile', p.pidFile,
+  );
+  return { file: binary, args };
+}
+
+/** QEMU option values escape a comma by doubling it. */
+function escapeOpt(value: string): string {
+  return value.replaceAll(',', ',,');
+}

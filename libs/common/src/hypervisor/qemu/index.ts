@@ -1,0 +1,111 @@
+/** The QEMU driver: launches `qemu-system-x86_64` detached and controls it over QMP. */
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ExternalError, TimeoutError } from '../../errors.ts';
+import { spawn } from '../../exec.ts';
+import { log } from '../../log.ts';
+import type { CommandLine, Hypervisor, LaunchSpec, RuntimeState, StopOptions, StopOutcome, VmPaths } from '../index.ts';
+import { pidBelongsTo, processArgv, signalIfOwned, waitForExit } from '../process.ts';
+import { qemuCommandLine } from './args.ts';
+import { QmpClient } from './qmp.ts';
+
+const TERM_GRACE_MS = 5000;
+const KILL_GRACE_MS = 5000;
+
+export class QemuDriver implements Hypervisor {
+  readonly kind = 'qemu' as const;
+
+  constructor(private readonly binary = 'qemu-system-x86_64') {}
+
+  commandLine(spec: LaunchSpec): CommandLine {
+    return qemuCommandLine(spec, this.binary);
+  }
+
+  async create(): Promise<void> {}
+
+  async start(spec: LaunchSpec, timeoutMs: number): Promise<{ pid: number }> {
+    const { paths } = spec;
+    mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
+    mkdirSync(paths.logDir, { recursive: true, mode: 0o700 });
+    await Promise.all([paths.apiSocket, paths.consoleSocket, paths.agentSerialSocket, paths.pidFile].map((f) => rm(f, { force: true })));
+    const cmd = this.commandLine(spec);
+    closeSync(openSync(paths.hypervisorLog, 'a', 0o600));
+    const logFile = { file: paths.hypervisorLog, append: true } as const;
+    // NOTE: detached + unref + cleanup:false: QEMU outlives this CLI; no daemon supervises it.
+    const child = spawn(cmd.file, cmd.args, { detached: true, cleanup: false, stdin: 'ignore', stdout: logFile, stderr: logFile, reject: false });
+    let exited = false;
+    child.then(() => { exited = true; }, () => { exited = true; });
+    child.unref();
+    const pid = child.pid;
+    if (!pid) {
+      await child;
+      throw new ExternalError(`${cmd.file} did not start: ${await lastLines(paths.hypervisorLog)}`);
+    }
+    const deadline = Date.now() + timeoutMs;
+    for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+      if (exited || processArgv(pid) === null) {
+        throw new ExternalError(`${cmd.file} exited during start: ${await lastLines(paths.hypervisorLog)}`);
+      }
+      try {
+        const qmp = await QmpClient.open(paths.apiSocket, Math.max(deadline - Date.now(), 100));
+        qmp.close();
+        return { pid };
+      } catch (err) {
+        if (Date.now() >= deadline) {
+          signalIfOwned(pid, paths.apiSocket, 'SIGKILL');
+          throw new TimeoutError(`QEMU did not answer on QMP within ${timeoutMs} ms (${(err as Error).message})`);
+        }
+      }
+      await sleep(delay);
+    }
+  }
+
+  async stop(paths: VmPaths, pid: number | null, opts: StopOptions): Promise<StopOutcome> {
+    const marker = paths.apiSocket;
+    if (!pid || !pidBelongsTo(pid, marker)) return 'not-running';
+    if (!opts.force) {
+      try {
+        const qmp = await QmpClient.open(paths.apiSocket, 2000);
+        try {
+          await qmp.execute('system_powerdown');
+        } finally {
+          qmp.close();
+        }
+        if (await waitForExit(pid, opts.timeoutMs)) return 'graceful';
+        log().warn({ pid }, 'guest did not power off in time; sending SIGTERM');
+      } catch (err) {
+        log().warn({ err: (err as Error).message }, 'QMP powerdown failed; sending SIGTERM');
+      }
+    }
+    if (signalIfOwned(pid, marker, 'SIGTERM') && (await waitForExit(pid, TERM_GRACE_MS))) return 'terminated';
+    if (!pidBelongsTo(pid, marker)) return 'terminated';
+    signalIfOwned(pid, marker, 'SIGKILL');
+    if (await waitForExit(pid, KILL_GRACE_MS)) return 'killed';
+    throw new TimeoutError(`QEMU (pid ${pid}) survived SIGKILL for ${KILL_GRACE_MS} ms`);
+  }
+
+  inspect(paths: VmPaths, pid: number | null): RuntimeState {
+    const running = pidBelongsTo(pid, paths.apiSocket);
+    return { running, pid: running ? pid : null };
+  }
+
+  consoleEndpoint(paths: VmPaths): { kind: 'unix'; path: string } {
+    return { kind: 'unix', path: paths.consoleSocket };
+  }
+
+  async delete(paths: VmPaths): Promise<void> {
+    await Promise.all([paths.apiSocket, paths.consoleSocket, paths.agentSerialSocket, paths.agentSocket, paths.pidFile].map((f) => rm(f, { force: true })));
+  }
+}
+
+async function lastLines(file: string, n = 3): Promise<string> {
+  try {
+    const text = await readFile(file, 'utf8');
+    return text.trim().split('\n').slice(-n).join(' | ') || '(no output)';
+  } catch {
+    return '(no log)';
+  }
+}
+
+export { QmpClient };

@@ -1,0 +1,60 @@
+/**
+ * Deleting store files nobody references. Callers hold the images lock (inside
+ * `imageIndex(layout).update`) so no record can start referencing a file being deleted.
+ * Only the digests a caller names are candidates: a global sweep could delete the disks of
+ * an import that has converted its layers but not yet written its record.
+ */
+import { readFile, rm, stat } from 'node:fs/promises';
+import { z } from 'zod';
+import { errnoCode } from '../errors.ts';
+import type { Layout } from '../layout.ts';
+import { VmRecordSchema } from '../schemas/vm.ts';
+import type { ImageRecord } from '../schemas/image.ts';
+import { bootDir, layerDigests, layerDiskPath } from './store.ts';
+
+const VmIndexSchema = z.object({ version: z.literal(1), items: z.record(z.string(), VmRecordSchema) });
+
+/** Disk paths attached to any VM in `<root>/vms/index.json` (an absent index means none). */
+export async function vmDiskPaths(layout: Layout): Promise<Set<string>> {
+  return new Set((await vmRecords(layout)).flatMap((vm) => vm.disks.map((d) => d.path)));
+}
+
+/** The VM records, parsed (an absent index means none). */
+export async function vmRecords(layout: Layout): Promise<z.infer<typeof VmRecordSchema>[]> {
+  let text: string;
+  try {
+    text = await readFile(layout.vms.index, 'utf8');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return [];
+    throw err;
+  }
+  return Object.values(VmIndexSchema.parse(JSON.parse(text)).items);
+}
+
+/**
+ * Deletes the disks and boot folders of `candidates` that no record in `remaining` uses and
+ * no VM has attached. Returns the digests whose files were deleted.
+ */
+export async function pruneLayers(layout: Layout, candidates: Iterable<string>, remaining: Iterable<ImageRecord>): Promise<string[]> {
+  const used = new Set([...remaining].flatMap(layerDigests));
+  const attached = await vmDiskPaths(layout);
+  const removed: string[] = [];
+  for (const digest of new Set(candidates)) {
+    const disk = layerDiskPath(layout, digest);
+    if (used.has(digest) || attached.has(disk)) continue;
+    await rm(disk, { force: true });
+    await rm(bootDir(layout, digest), { recursive: true, force: true });
+    removed.push(digest);
+  }
+  return removed;
+}
+
+/** Size in bytes of a file, 0 when it does not exist. */
+export async function sizeOf(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return 0;
+    throw err;
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * The image store every tool shares: the image index and the paths of its content-addressed
+ * files. Records hold digests only; these helpers turn them into paths under the layout.
+ *
+ * Files a failed or killed import may leave (all collectable by `cocoon-gc`):
+ * - `<tmp>/import-<pid>-<rand>/`: staging; dead once its pid is gone.
+ * - `images/blobs/sha256/<hex>.erofs` and `images/boot/<hex>/` that no image record
+ *   references: complete, content-addressed, safe to delete under the images lock.
+ * - `images/blobs/sha256/.<hex>.erofs.tmp-*`: a half-written disk (never referenced).
+ */
+import { join } from 'node:path';
+import { JsonIndex } from '../store/json-index.ts';
+import { digestHex } from '../schemas/common.ts';
+import { ImageRecordSchema, type ImageRecord } from '../schemas/image.ts';
+import type { Layout } from '../layout.ts';
+import { UsageError } from '../errors.ts';
+
+/** The image index (`<root>/images/index.json`) guarded by the images lock. */
+export function imageIndex(layout: Layout): JsonIndex<ImageRecord> {
+  return new JsonIndex<ImageRecord>({ file: layout.images.index, lockFile: layout.images.lock, schema: ImageRecordSchema, kind: 'image' });
+}
+
+/** The read-only EROFS disk of a layer: `images/blobs/sha256/<hex>.erofs`. */
+export function layerDiskPath(layout: Layout, digest: string): string {
+  return join(layout.images.blobs, `${digestHex(digest)}.erofs`);
+}
+
+/** The folder holding the kernel/initrd found in a layer: `images/boot/<hex>/`. */
+export function bootDir(layout: Layout, layerDigest: string): string {
+  return join(layout.images.boot, digestHex(layerDigest));
+}
+
+/** Image names: `default`, `ubuntu:24.04`, `ghcr.io/a/b:tag`, `repo@sha256:<hex>`. */
+export const IMAGE_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9._\-/:@+]{0,254}$/;
+
+/** Throws a UsageError when `name` is not a valid image name. */
+export function validateImageName(name: string): void {
+  const bad = !IMAGE_NAME_RE.test(name) || name.includes('..') || name.includes('//') || name.endsWith('/');
+  if (bad) {
+    throw new UsageError(
+      `image name "${printable(name)}" is invalid: use letters, digits and . _ - / : @ + (e.g. default, ubuntu:24.04, ghcr.io/a/b:tag), no spaces, no ".."`,
+    );
+  }
+}
+
+/** Every layer digest an image record uses. */
+export function layerDigests(record: ImageRecord): string[] {
+  return record.layers.map((l) => l.digest);
+}
+
+/** Escapes control characters so a bad name prints on one line. */
+export function printable(s: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what we escape
+  return s.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}

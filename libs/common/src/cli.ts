@@ -60,7 +60,7 @@ export function resolveFormat(value: string | undefined, isTty: boolean): 'table
 
 /** Builds a tool's Cli with the built-in help and version commands. */
 export function createCli(tool: string, description: string): Cli<CocoonContext> {
-  const cli = new Cli<CocoonContext>({ binaryName: tool, binaryLabel: `${tool} — ${description}`, binaryVersion: VERSION, enableCapture: false });
+  const cli = new Cli<CocoonContext>({ binaryName: tool, binaryLabel: `${tool} — ${description}`, binaryVersion: VERSION, enableCapture: false, enableColors: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR });
   cli.register(Builtins.HelpCommand);
   cli.register(Builtins.VersionCommand);
   return cli;

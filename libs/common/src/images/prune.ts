@@ -4,31 +4,16 @@
  * Only the digests a caller names are candidates: a global sweep could delete the disks of
  * an import that has converted its layers but not yet written its record.
  */
-import { readFile, rm, stat } from 'node:fs/promises';
-import { z } from 'zod';
+import { rm, stat } from 'node:fs/promises';
 import { errnoCode } from '../errors.ts';
 import type { Layout } from '../layout.ts';
-import { VmRecordSchema } from '../schemas/vm.ts';
+import { vmIndex } from '../vms.ts';
 import type { ImageRecord } from '../schemas/image.ts';
 import { bootDir, layerDigests, layerDiskPath } from './store.ts';
 
-const VmIndexSchema = z.object({ version: z.literal(1), items: z.record(z.string(), VmRecordSchema) });
-
 /** Disk paths attached to any VM in `<root>/vms/index.json` (an absent index means none). */
 export async function vmDiskPaths(layout: Layout): Promise<Set<string>> {
-  return new Set((await vmRecords(layout)).flatMap((vm) => vm.disks.map((d) => d.path)));
-}
-
-/** The VM records, parsed (an absent index means none). */
-export async function vmRecords(layout: Layout): Promise<z.infer<typeof VmRecordSchema>[]> {
-  let text: string;
-  try {
-    text = await readFile(layout.vms.index, 'utf8');
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return [];
-    throw err;
-  }
-  return Object.values(VmIndexSchema.parse(JSON.parse(text)).items);
+  return new Set((await vmIndex(layout).list()).flatMap((vm) => vm.disks.map((d) => d.path)));
 }
 
 /**

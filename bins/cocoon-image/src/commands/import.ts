@@ -1,0 +1,38 @@
+import { Command, Option } from 'clipanion';
+import { CocoonCommand } from '@cocoon/common/cli';
+import { importImage } from '../import/index.ts';
+
+export class ImportCommand extends CocoonCommand {
+  static override paths = [['import']];
+  static override usage = Command.Usage({
+    category: 'Images',
+    description: 'import an OCI image layout or docker-save tarball',
+    details:
+      'Reads one tarball (gzip allowed), several files concatenated in order (a split image) or `-` for stdin. Each layer becomes a read-only EROFS disk in the store (shared with other images); the kernel and initrd are taken from `boot/` of the layers. Prints the image record as JSON.',
+    examples: [
+      ['Import a docker-save tarball', '$0 import myimage:1.0 ./image.tar'],
+      ['Import from stdin', 'docker save alpine | $0 import alpine -'],
+      ['Import a split image, replacing an older one', '$0 import --force default part-aa part-ab'],
+    ],
+  });
+
+  force = Option.Boolean('--force', false, { description: 'replace an image of the same name' });
+  name = Option.String({ name: 'NAME' });
+  files = Option.Rest({ name: 'FILE', required: 1 });
+
+  override async execute(): Promise<number> {
+    const stderr = this.context.stderr as NodeJS.WriteStream;
+    const record = await importImage(
+      { config: this.config, layout: this.layout },
+      {
+        name: this.name,
+        sources: this.files,
+        force: this.force,
+        stdin: this.context.stdin,
+        progress: stderr.isTTY ? (line) => stderr.write(`${line}\n`) : () => {},
+      },
+    );
+    this.writeJson(record);
+    return 0;
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * Cloud images (qcow2 or raw, from a URL or a file) → a read-only qcow2 v3 file in the store,
+ * named by its content hash (`images/blobs/sha256/<hex>.qcow2`), and an image record:
+ * `kind: "cloud"`, `digest` = SHA-256 of the bytes as downloaded, one layer whose digest is
+ * the stored qcow2's SHA-256 (media type `application/vnd.cocoon.disk.qcow2`), no boot files.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { chmod, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { ConflictError, InvalidDataError } from '@cocoon/common/errors';
+import { run } from '@cocoon/common/exec';
+import { imageIndex, validateImageName } from '@cocoon/common/images/store';
+import type { Layout } from '@cocoon/common/layout';
+import { newId } from '@cocoon/common/refs';
+import { digestHex } from '@cocoon/common/schemas/common';
+import { ImageRecordSchema, type ImageRecord } from '@cocoon/common/schemas/image';
+import { QemuImgInfoSchema, type QemuImgInfo } from '@cocoon/common/schemas/qemu-img';
+import { acquire, isUrl, type AcquireOptions } from './download.ts';
+import { sniffCloudImage } from './sniff.ts';
+
+export const CLOUD_DISK_MEDIA_TYPE = 'application/vnd.cocoon.disk.qcow2';
+/** Disk formats qemu-img may report that are converted; anything else is refused. */
+const CONVERTIBLE = new Set(['raw', 'qcow2', 'vmdk', 'vhdx', 'vpc', 'vdi']);
+
+export interface CloudImportOptions extends AcquireOptions {
+  source: string;
+  /** Record name (default: the file name of the URL or path). */
+  name?: string;
+  /** Replace a record of the same name. */
+  force?: boolean;
+}
+
+/** The stored disk of a cloud image: `images/blobs/sha256/<hex>.qcow2`. */
+export function cloudDiskPath(layout: Layout, digest: string): string {
+  return join(layout.images.blobs, `${digestHex(digest)}.qcow2`);
+}
+
+/** Downloads, checks, converts when needed, stores and records a cloud image. */
+export async function importCloudImage(layout: Layout, opts: CloudImportOptions): Promise<ImageRecord> {
+  const name = opts.name ?? defaultName(opts.source);
+  validateImageName(name);
+  if (!opts.force && (await imageIndex(layout).list()).some((r) => r.name === name)) {
+    throw new ConflictError(`image "${name}" already exists (use --force to replace it)`);
+  }
+  const got = await acquire(opts.source, layout.tmp, opts);
+  const converted = `${got.path}.qcow2`;
+  try {
+    const head = await readHead(got.path);
+    const sniffed = sniffCloudImage(head, opts.source);
+    const info = await qemuInfo(got.path, sniffed === 'qcow2' ? 'qcow2' : null, opts.source);
+    let file = got.path;
+    if (needsConversion(info)) {
+      await run('qemu-img', ['convert', '-q', '-f', info.format, '-O', 'qcow2', '-o', 'compat=1.1', got.path, converted], { timeoutMs: opts.timeoutMs });
+      file = converted;
+    }
+    const stored = await hashFile(file);
+    const disk = cloudDiskPath(layout, stored);
+    await chmod(file, 0o444);
+    await mkdir(layout.images.blobs, { recursive: true, mode: 0o700 });
+    // NOTE: content-addressed: an existing file with this name has these bytes; rename replaces it atomically.
+    await rename(file, disk);
+    const record = ImageRecordSchema.parse({
+      id: newId(), name, kind: 'cloud', digest: got.digest, source: opts.source, platform: null,
+      layers: [{ digest: stored, diff_id: null, media_type: CLOUD_DISK_MEDIA_TYPE, size: (await stat(disk)).size }],
+      boot: null, config: null, size: (await stat(disk)).size, created_at: new Date().toISOString(),
+    });
+    await commit(layout, record, opts.force ?? false);
+    return record;
+  } finally {
+    await rm(got.path, { force: true });
+    await rm(converted, { force: true });
+  }
+}
+
+function defaultName(source: string): string {
+  const path = isUrl(source) ? new URL(source).pathname : source;
+  return basename(path) || 'cloud-image';
+}
+
+async function readHead(path: string): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(512);
+    const { bytesRead } = await fh.read(buf, 0, 512, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function qemuInfo(path: string, format: string | null, label: string): Promise<QemuImgInfo> {
+  const args = ['info', '--output', 'json', ...(format ? ['-f', format] : []), path];
+  const out = await run('qemu-img', args).catch((err: Error) => {
+    throw new InvalidDataError(`${label} is not a disk image qemu-img can read (${err.message})`);
+  });
+  const info = QemuImgInfoSchema.parse(JSON.parse(out.stdout));
+  if (!CONVERTIBLE.has(info.format)) throw new InvalidDataError(`${label}: disk format ${info.format} is not supported (qcow2 or raw)`);
+  // SECURITY: a backing file would let an image read any host file; cloud images never need one.
+  if (info['backing-filename']) throw new InvalidDataError(`${label}: qcow2 with a backing file (${info['backing-filename']}) is refused`);
+  if (info['virtual-size'] === 0) throw new InvalidDataError(`${label}: the disk has a virtual size of 0`);
+  return info;
+}
+
+function needsConversion(info: QemuImgInfo): boolean {
+  return info.format !== 'qcow2' || info['format-specific']?.data?.compat !== '1.1';
+}
+
+async function hashFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return `sha256:${hash.digest('hex')}`;
+}
+
+async function commit(layout: Layout, record: ImageRecord, force: boolean): Promise<void> {
+  await imageIndex(layout).update(async (items) => {
+    const old = [...items.values()].filter((r) => r.name === record.name);
+    if (old.length > 0 && !force) {
+      const used = [...items.values()].some((r) => r.layers.some((l) => l.digest === record.layers[0]?.digest));
+      // NOTE: under the lock no other record can start using the disk while it is removed.
+      if (!used) await rm(cloudDiskPath(layout, record.layers[0]?.digest ?? ''), { force: true });
+      throw new ConflictError(`image "${record.name}" already exists (use --force to replace it)`);
+    }
+    for (const r of old) items.delete(r.id);
+    items.set(record.id, record);
+  });
+}

@@ -1,0 +1,137 @@
+/**
+ * Fetching an image from a registry: manifest (platform-selected, digest-verified), config,
+ * and the layer blobs the store does not have yet, downloaded concurrently into temp files.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, rm, statfs } from 'node:fs/promises';
+import { ExternalError, InvalidDataError } from '@cocoon/common/errors';
+import type { Layout } from '@cocoon/common/layout';
+import { log } from '@cocoon/common/log';
+import { ImageConfigSchema, type Descriptor, type ImageConfig } from '@cocoon/common/schemas/registry';
+import { layerDiskPath } from '@cocoon/common/images/store';
+import { formatSize } from '@cocoon/common/units';
+import { findCredentials } from './auth.ts';
+import { downloadBlob, fetchSmallBlob, mapLimit, type DownloadStats } from './blob.ts';
+import { RegistryClient } from './client.ts';
+import { parsePlatform, resolveManifest } from './manifest.ts';
+import { formatReference, manifestSelector, parseReference, type ImageReference } from './reference.ts';
+
+export interface FetchOptions {
+  reference: string;
+  /** `os/arch[/variant]`, default `linux/amd64`. */
+  platform?: string;
+  /** Allow plain HTTP to this registry. */
+  insecure?: boolean;
+  /** Download every layer even when its disk is in the store. */
+  force?: boolean;
+  username?: string;
+  password?: string;
+  env: NodeJS.ProcessEnv;
+  /** Parallel layer downloads (default 3). */
+  concurrency?: number;
+  timeoutMs?: number;
+}
+
+export interface FetchedLayer {
+  descriptor: Descriptor;
+  /** The config's diff_id for this layer (digest of the uncompressed tar), when listed. */
+  diffId: string | null;
+  /** The verified blob in `layout.tmp`, or null when the store already has this layer's disk. */
+  blobPath: string | null;
+}
+
+export interface FetchedImage {
+  reference: ImageReference;
+  /** Canonical reference (`docker.io/library/ubuntu:latest`). */
+  name: string;
+  manifestDigest: string;
+  platform: string;
+  config: ImageConfig;
+  layers: FetchedLayer[];
+  /** Bytes received for layer blobs. */
+  downloadedBytes: number;
+}
+
+const MAX_CONFIG = 8 << 20;
+const LAYER_TYPE = /^application\/vnd\.(oci\.image\.layer\.v1\.tar(\+gzip|\+zstd)?|docker\.image\.rootfs\.diff\.tar\.gzip)$/;
+
+/** Fetches `opts.reference`; the caller owns the blob files (see `discardBlobs`). */
+export async function fetchImage(layout: Layout, opts: FetchOptions): Promise<FetchedImage> {
+  const reference = parseReference(opts.reference);
+  const name = formatReference(reference);
+  const credentials = findCredentials(reference.registry, { username: opts.username, password: opts.password, env: opts.env });
+  const client = new RegistryClient({ registry: reference.registry, repository: reference.repository, insecure: opts.insecure ?? false, credentials, timeoutMs: opts.timeoutMs });
+  try {
+    await client.ping();
+    const want = parsePlatform(opts.platform ?? 'linux/amd64');
+    const resolved = await resolveManifest(client, manifestSelector(reference), want, name);
+    const configBytes = await fetchSmallBlob(client, resolved.manifest.config, MAX_CONFIG);
+    const config = parseConfig(configBytes, name);
+    const diffIds = config.rootfs?.diff_ids ?? [];
+    const layers = resolved.manifest.layers;
+    if (layers.length === 0) throw new InvalidDataError(`${name}: the manifest lists no layers`);
+    for (const l of layers) if (!LAYER_TYPE.test(l.mediaType)) throw new InvalidDataError(`${name}: layer ${l.digest} has media type ${l.mediaType}, not a tar layer`);
+    const missing = unique(layers.filter((l) => opts.force || !existsSync(layerDiskPath(layout, l.digest))));
+    await checkSpace(layout, missing, name);
+    const stats: DownloadStats = { bytes: 0 };
+    const paths = await downloadAll(client, layout, missing, stats, opts.concurrency ?? 3);
+    log().info({ image: name, digest: resolved.digest, layers: layers.length, downloaded: missing.length, bytes: stats.bytes }, 'image fetched');
+    return {
+      reference,
+      name,
+      manifestDigest: resolved.digest,
+      platform: resolved.platform,
+      config,
+      layers: layers.map((descriptor, i) => ({ descriptor, diffId: diffIds[i] ?? null, blobPath: paths.get(descriptor.digest) ?? null })),
+      downloadedBytes: stats.bytes,
+    };
+  } finally {
+    await client.close();
+  }
+}
+
+/** Downloads `descs`; on any failure every temp file made so far is removed. */
+async function downloadAll(client: RegistryClient, layout: Layout, descs: Descriptor[], stats: DownloadStats, limit: number): Promise<Map<string, string>> {
+  const paths = new Map<string, string>();
+  try {
+    await mapLimit(descs, limit, async (d, signal) => {
+      paths.set(d.digest, await downloadBlob(client, d, layout.tmp, stats, signal));
+    });
+  } catch (err) {
+    await discardBlobs([...paths.values()]);
+    throw err;
+  }
+  return paths;
+}
+
+/** Removes fetched blob files (after conversion or on failure). */
+export async function discardBlobs(paths: Iterable<string | null>): Promise<void> {
+  for (const p of paths) if (p) await rm(p, { force: true });
+}
+
+function parseConfig(bytes: Buffer, name: string): ImageConfig {
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new InvalidDataError(`${name}: the image config is not valid JSON`);
+  }
+  const parsed = ImageConfigSchema.safeParse(json);
+  if (!parsed.success) throw new InvalidDataError(`${name}: not an OCI image config (${parsed.error.issues[0]?.message ?? 'bad shape'})`);
+  return parsed.data;
+}
+
+/** Fails before downloading when the claimed sizes cannot fit (a 20 GiB claim on a small disk). */
+async function checkSpace(layout: Layout, descs: Descriptor[], name: string): Promise<void> {
+  await mkdir(layout.tmp, { recursive: true, mode: 0o700 });
+  const fs = await statfs(layout.tmp);
+  const free = fs.bavail * fs.bsize;
+  const need = descs.reduce((n, d) => n + d.size, 0);
+  // NOTE: conversion needs room for the extracted tree and the EROFS disk too; 2× is a floor, not a promise.
+  if (need * 2 > free) throw new ExternalError(`${name}: layers to download total ${formatSize(need)}, but ${layout.tmp} has only ${formatSize(free)} free (need about twice that)`);
+}
+
+function unique(descs: Descriptor[]): Descriptor[] {
+  const seen = new Set<string>();
+  return descs.filter((d) => !seen.has(d.digest) && Boolean(seen.add(d.digest)));
+}

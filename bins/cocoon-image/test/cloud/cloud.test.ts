@@ -1,0 +1,102 @@
+/** Cloud images through the CLI: served by a local HTTP server or read from files, made with qemu-img. */
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { after, before, test } from 'node:test';
+import { runCli } from '@cocoon/common/cli';
+import { run } from '@cocoon/common/exec';
+import { cli } from '../../src/cli.ts';
+
+const work = mkdtempSync(join(tmpdir(), 'cocoon-cloud-'));
+const files = join(work, 'files');
+let server: Server;
+let base: string;
+
+async function cocoonImage(root: string, ...argv: string[]): Promise<{ code: number; json: unknown; stderr: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (d: Buffer) => (out += d.toString()));
+  stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await runCli(cli, argv, { tool: 'cocoon-image', stdout, stderr, env: { COCOON_ROOT_DIR: root, COCOON_LOG_DIR: join(root, 'log') } });
+  return { code, json: out ? JSON.parse(out) : null, stderr: err };
+}
+const sha = (p: string) => `sha256:${createHash('sha256').update(readFileSync(p)).digest('hex')}`;
+const storeFiles = (root: string) => [join(root, 'images', 'blobs', 'sha256'), join(root, 'tmp')].flatMap((d) => (existsSync(d) ? readdirSync(d) : []));
+
+before(async () => {
+  await run('mkdir', ['-p', files]);
+  await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', 'compat=1.1', join(files, 'v3.qcow2'), '64M']);
+  await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', 'compat=0.10', join(files, 'v2.qcow2'), '64M']);
+  writeFileSync(join(files, 'disk.raw'), Buffer.alloc(4 << 20, 1));
+  writeFileSync(join(files, 'error.html'), '<!DOCTYPE html><html><body>404 Not Found</body></html>');
+  writeFileSync(join(files, 'empty.img'), '');
+  writeFileSync(join(files, 'disk.img.gz'), gzipSync(Buffer.alloc(1 << 20)));
+  server = createServer((req, res) => {
+    const path = join(files, (req.url ?? '/').slice(1));
+    if (!existsSync(path)) return void res.writeHead(404).end('<html>nope</html>');
+    res.writeHead(200, { 'content-length': statSync(path).size });
+    createReadStream(path).pipe(res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+after(async () => {
+  await new Promise((resolve) => server.close(resolve));
+  rmSync(work, { recursive: true, force: true });
+});
+
+test('a qcow2 v3 over HTTP is stored as is, read-only, by content hash', async () => {
+  const root = mkdtempSync(join(work, 'root-'));
+  const r = await cocoonImage(root, 'pull', '--format', 'json', `${base}/v3.qcow2`);
+  assert.equal(r.code, 0, r.stderr);
+  const [rec] = r.json as Array<{ kind: string; name: string; digest: string; layers: Array<{ digest: string; media_type: string }> }>;
+  assert.equal(rec?.kind, 'cloud');
+  assert.equal(rec?.name, 'v3.qcow2');
+  assert.equal(rec?.digest, sha(join(files, 'v3.qcow2')));
+  assert.equal(rec?.layers[0]?.digest, rec?.digest, 'no conversion');
+  const disk = join(root, 'images', 'blobs', 'sha256', `${rec?.digest.slice(7)}.qcow2`);
+  assert.equal(statSync(disk).mode & 0o777, 0o444);
+  assert.deepEqual(readdirSync(join(root, 'tmp')), []);
+});
+
+test('qcow2 v2 and raw files are converted to qcow2 v3', async () => {
+  const root = mkdtempSync(join(work, 'root-'));
+  for (const src of [`${base}/v2.qcow2`, join(files, 'disk.raw')]) {
+    const r = await cocoonImage(root, 'pull', '--format', 'json', src);
+    assert.equal(r.code, 0, r.stderr);
+    const [rec] = r.json as Array<{ digest: string; layers: Array<{ digest: string }> }>;
+    assert.notEqual(rec?.layers[0]?.digest, rec?.digest);
+    const disk = join(root, 'images', 'blobs', 'sha256', `${rec?.layers[0]?.digest.slice(7)}.qcow2`);
+    const info = JSON.parse((await run('qemu-img', ['info', '--output', 'json', disk])).stdout) as { format: string; 'format-specific': { data: { compat: string } } };
+    assert.equal(info.format, 'qcow2');
+    assert.equal(info['format-specific'].data.compat, '1.1');
+  }
+});
+
+test('bad cloud images: a clear error, the store unchanged', async () => {
+  const root = mkdtempSync(join(work, 'root-'));
+  const cases: Array<[string[], number, RegExp]> = [
+    [[`${base}/error.html`], 9, /HTML page/],
+    [[join(files, 'empty.img')], 9, /empty \(0 bytes\)/],
+    [[`${base}/disk.img.gz`], 9, /gzip file.*gunzip/],
+    [[`${base}/missing.qcow2`], 3, /not found \(404\)/],
+    [['--max-size', '64K', `${base}/v3.qcow2`], 9, /size cap of 64K/],
+    [[join(files, 'nope.img')], 3, /no such file/],
+  ];
+  for (const [args, code, message] of cases) {
+    const r = await cocoonImage(root, 'pull', ...args);
+    assert.equal(r.code, code, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.deepEqual(storeFiles(root), []);
+  }
+  assert.equal(existsSync(join(root, 'images', 'index.json')), false);
+});

@@ -10,3 +10,5 @@ import { ResolveCommand } from './commands/resolve.ts';
 for (const command of [ImportCommand, ListCommand, InspectCommand, RmCommand, ResolveCommand]) cli.register(command);
 import { PullCommand } from './commands/pull.ts';
 cli.register(PullCommand);
+import { BuildDefaultCommand } from './commands/build-default.ts';
+cli.register(BuildDefaultCommand);

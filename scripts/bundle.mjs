@@ -1,23 +1,40 @@
 #!/usr/bin/env node
-// Bundles one bin (bins/<tool>/src/main.ts) into bins/<tool>/dist/<tool>.cjs with esbuild.
+// Bundles one bin (bins/<tool>/src/main.ts) into bins/<tool>/dist/<tool>.cjs with esbuild,
+// and exports the same settings for the multi-call bundle (scripts/package.mjs).
 // CommonJS output because Node's single-executable applications run a CommonJS main;
-// `import.meta.url` is mapped to the bundle's own file URL.
+// `import.meta.url` is mapped to the bundle's own file URL (in a single executable,
+// `__filename` is the executable itself, so the URL points beside it).
 import { build } from 'esbuild';
 import { basename, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
-const dir = resolve(process.argv[2] ?? process.cwd());
-const tool = basename(dir);
-await build({
-  entryPoints: [resolve(dir, 'src/main.ts')],
-  outfile: resolve(dir, 'dist', `${tool}.cjs`),
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  sourcemap: false,
-  minifySyntax: true,
-  legalComments: 'none',
-  logLevel: 'warning',
-  define: { 'import.meta.url': '__cocoon_import_meta_url' },
-  banner: { js: "const __cocoon_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
-});
+/**
+ * Bundles `entry` and everything it imports into one CommonJS file `outfile`.
+ * Dynamic `import()`s of bundled files become lazily initialised modules.
+ * Returns esbuild's metafile (inputs and outputs, for size reports).
+ */
+export async function bundle(entry, outfile) {
+  const result = await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    sourcemap: false,
+    minifySyntax: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+    metafile: true,
+    define: { 'import.meta.url': '__cocoon_import_meta_url' },
+    banner: { js: "const __cocoon_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
+  });
+  return result.metafile;
+}
+
+const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
+if (invokedDirectly) {
+  const dir = resolve(process.argv[2] ?? process.cwd());
+  const tool = basename(dir);
+  await bundle(resolve(dir, 'src/main.ts'), resolve(dir, 'dist', `${tool}.cjs`));
+}

@@ -1,7 +1,10 @@
-import { plannedCli } from '@cocoon/common/planned';
+import { createCli } from '@cocoon/common/cli';
+import { ClientCommand } from './commands/client.ts';
+import { RelayCommand } from './commands/relay.ts';
+import { ServeCommand } from './commands/serve.ts';
 
-/** cocoon-agent: the in-guest exec agent and its host client. */
-export const cli = plannedCli('cocoon-agent', 'in-guest exec agent (serve) and its host client', [
-  'serve [--port 1024]: run commands for the host over vsock or virtio-serial',
-  'client (--cid N --port P | --uds PATH | --serial PATH) -- CMD...: run a command in the guest',
-]);
+/** cocoon-agent: the in-guest exec agent, its host client and the QEMU serial relay. */
+export const cli = createCli('cocoon-agent', 'in-guest exec agent (serve), its host client and the QEMU serial relay');
+cli.register(ServeCommand);
+cli.register(ClientCommand);
+cli.register(RelayCommand);

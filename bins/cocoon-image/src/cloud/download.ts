@@ -11,6 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { Agent, interceptors, request, type Dispatcher } from 'undici';
 import { CocoonError, errnoCode, ExternalError, InvalidDataError, NotFoundError, TimeoutError } from '@cocoon/common/errors';
 import { formatSize } from '@cocoon/common/units';
+import { NO_PROGRESS, type Progress } from '../progress/index.ts';
 
 export interface Acquired {
   path: string;
@@ -22,6 +23,8 @@ export interface Acquired {
 export interface AcquireOptions {
   maxBytes: number;
   timeoutMs: number;
+  /** Where the download is reported, under `image` (default: nowhere). */
+  progress?: Progress;
 }
 
 /** Whether `source` names a URL rather than a file. */
@@ -30,13 +33,14 @@ export function isUrl(source: string): boolean {
 }
 
 /** Streams `source` into a new temp file in `tmpDir`; removes it on any failure. */
-export async function acquire(source: string, tmpDir: string, opts: AcquireOptions): Promise<Acquired> {
+export async function acquire(source: string, tmpDir: string, opts: AcquireOptions & { image: string }): Promise<Acquired> {
   await mkdir(tmpDir, { recursive: true, mode: 0o700 });
   const path = join(tmpDir, `cloud-${process.pid}-${randomBytes(4).toString('hex')}`);
   const signal = AbortSignal.timeout(opts.timeoutMs);
   const dispatcher = new Agent({ headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs }).compose(interceptors.redirect({ maxRedirections: 5 }));
   try {
-    const input = isUrl(source) ? await openUrl(source, dispatcher, signal, opts.maxBytes) : await openFile(source, opts.maxBytes);
+    const { input, length } = isUrl(source) ? await openUrl(source, dispatcher, signal, opts.maxBytes) : await openFile(source, opts.maxBytes);
+    const task = (opts.progress ?? NO_PROGRESS).begin(opts.image, source, 'download', length);
     const hash = createHash('sha256');
     let size = 0;
     const meter = new Transform({
@@ -44,6 +48,7 @@ export async function acquire(source: string, tmpDir: string, opts: AcquireOptio
         size += chunk.length;
         if (size > opts.maxBytes) return done(new InvalidDataError(`${source} is larger than the size cap of ${formatSize(opts.maxBytes)} (raise it with --max-size)`));
         hash.update(chunk);
+        task.add(chunk.length);
         done(null, chunk);
       },
     });
@@ -52,6 +57,7 @@ export async function acquire(source: string, tmpDir: string, opts: AcquireOptio
       if (signal.aborted) throw new TimeoutError(`${source}: download did not finish within ${Math.round(opts.timeoutMs / 1000)} s (raise it with --timeout)`);
       throw new ExternalError(`${source}: download broke off after ${size} bytes (${(err as Error).message})`, { cause: err });
     });
+    task.done();
     return { path, digest: `sha256:${hash.digest('hex')}`, size };
   } catch (err) {
     await rm(path, { force: true });
@@ -61,7 +67,13 @@ export async function acquire(source: string, tmpDir: string, opts: AcquireOptio
   }
 }
 
-async function openUrl(url: string, dispatcher: Dispatcher, signal: AbortSignal, maxBytes: number): Promise<Readable> {
+/** A source stream and its length, when the server or the file system says. */
+interface Opened {
+  input: Readable;
+  length: number | null;
+}
+
+async function openUrl(url: string, dispatcher: Dispatcher, signal: AbortSignal, maxBytes: number): Promise<Opened> {
   let res;
   try {
     res = await request(url, { dispatcher, signal, headers: { 'user-agent': 'cocoon-image/0.1' } });
@@ -79,17 +91,19 @@ async function openUrl(url: string, dispatcher: Dispatcher, signal: AbortSignal,
     await res.body.dump();
     throw new InvalidDataError(`${url} is ${formatSize(length)}, more than the size cap of ${formatSize(maxBytes)} (raise it with --max-size)`);
   }
-  return res.body;
+  return { input: res.body, length: Number.isFinite(length) ? length : null };
 }
 
-async function openFile(file: string, maxBytes: number): Promise<Readable> {
+async function openFile(file: string, maxBytes: number): Promise<Opened> {
+  let size: number;
   try {
     const st = await stat(file);
+    size = st.size;
     if (!st.isFile()) throw new InvalidDataError(`${file} is not a regular file`);
     if (st.size > maxBytes) throw new InvalidDataError(`${file} is ${formatSize(st.size)}, more than the size cap of ${formatSize(maxBytes)} (raise it with --max-size)`);
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') throw new NotFoundError(`${file}: no such file`);
     throw err;
   }
-  return createReadStream(file);
+  return { input: createReadStream(file), length: size };
 }

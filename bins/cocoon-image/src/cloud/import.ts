@@ -7,19 +7,20 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { chmod, mkdir, open, rename, rm, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import { ConflictError, InvalidDataError } from '@cocoon/common/errors';
 import { run } from '@cocoon/common/exec';
-import { imageIndex, validateImageName } from '@cocoon/common/images/store';
+import { CLOUD_DISK_MEDIA_TYPE, cloudDiskPath, imageIndex, validateImageName } from '@cocoon/common/images/store';
+import { pruneLayers } from '@cocoon/common/images/prune';
 import type { Layout } from '@cocoon/common/layout';
 import { newId } from '@cocoon/common/refs';
-import { digestHex } from '@cocoon/common/schemas/common';
 import { ImageRecordSchema, type ImageRecord } from '@cocoon/common/schemas/image';
 import { QemuImgInfoSchema, type QemuImgInfo } from '@cocoon/common/schemas/qemu-img';
+import { commitRecord } from '../import/commit.ts';
+import { NO_PROGRESS } from '../progress/index.ts';
 import { acquire, isUrl, type AcquireOptions } from './download.ts';
 import { sniffCloudImage } from './sniff.ts';
 
-export const CLOUD_DISK_MEDIA_TYPE = 'application/vnd.cocoon.disk.qcow2';
 /** Disk formats qemu-img may report that are converted; anything else is refused. */
 const CONVERTIBLE = new Set(['raw', 'qcow2', 'vmdk', 'vhdx', 'vpc', 'vdi']);
 
@@ -31,11 +32,6 @@ export interface CloudImportOptions extends AcquireOptions {
   force?: boolean;
 }
 
-/** The stored disk of a cloud image: `images/blobs/sha256/<hex>.qcow2`. */
-export function cloudDiskPath(layout: Layout, digest: string): string {
-  return join(layout.images.blobs, `${digestHex(digest)}.qcow2`);
-}
-
 /** Downloads, checks, converts when needed, stores and records a cloud image. */
 export async function importCloudImage(layout: Layout, opts: CloudImportOptions): Promise<ImageRecord> {
   const name = opts.name ?? defaultName(opts.source);
@@ -43,34 +39,46 @@ export async function importCloudImage(layout: Layout, opts: CloudImportOptions)
   if (!opts.force && (await imageIndex(layout).list()).some((r) => r.name === name)) {
     throw new ConflictError(`image "${name}" already exists (use --force to replace it)`);
   }
-  const got = await acquire(opts.source, layout.tmp, opts);
+  const got = await acquire(opts.source, layout.tmp, { ...opts, image: name });
   const converted = `${got.path}.qcow2`;
+  let stored: string | null = null;
   try {
-    const head = await readHead(got.path);
-    const sniffed = sniffCloudImage(head, opts.source);
-    const info = await qemuInfo(got.path, sniffed === 'qcow2' ? 'qcow2' : null, opts.source);
-    let file = got.path;
-    if (needsConversion(info)) {
-      await run('qemu-img', ['convert', '-q', '-f', info.format, '-O', 'qcow2', '-o', 'compat=1.1', got.path, converted], { timeoutMs: opts.timeoutMs });
-      file = converted;
-    }
-    const stored = await hashFile(file);
+    const file = await toQcow2(got.path, converted, { ...opts, image: name });
+    stored = await hashFile(file);
     const disk = cloudDiskPath(layout, stored);
     await chmod(file, 0o444);
     await mkdir(layout.images.blobs, { recursive: true, mode: 0o700 });
     // NOTE: content-addressed: an existing file with this name has these bytes; rename replaces it atomically.
     await rename(file, disk);
+    const size = (await stat(disk)).size;
     const record = ImageRecordSchema.parse({
       id: newId(), name, kind: 'cloud', digest: got.digest, source: opts.source, platform: null,
-      layers: [{ digest: stored, diff_id: null, media_type: CLOUD_DISK_MEDIA_TYPE, size: (await stat(disk)).size }],
-      boot: null, config: null, size: (await stat(disk)).size, created_at: new Date().toISOString(),
+      layers: [{ digest: stored, diff_id: null, media_type: CLOUD_DISK_MEDIA_TYPE, size }],
+      boot: null, config: null, size, created_at: new Date().toISOString(),
     });
-    await commit(layout, record, opts.force ?? false);
+    if (!(await commitRecord(layout, record, opts.force ?? false))) {
+      throw new ConflictError(`image "${name}": its disk disappeared from the store before the record was written (a concurrent image rm?); try again`);
+    }
     return record;
+  } catch (err) {
+    // NOTE: under the lock no other record can start using the disk while it is removed.
+    if (stored !== null) await imageIndex(layout).update((items) => pruneLayers(layout, [stored as string], items.values()));
+    throw err;
   } finally {
     await rm(got.path, { force: true });
     await rm(converted, { force: true });
   }
+}
+
+/** Checks the downloaded file and returns a qcow2 v3 of it: the file itself, or `out` after conversion. */
+async function toQcow2(path: string, out: string, opts: CloudImportOptions & { image: string }): Promise<string> {
+  const sniffed = sniffCloudImage(await readHead(path), opts.source);
+  const info = await qemuInfo(path, sniffed === 'qcow2' ? 'qcow2' : null, opts.source);
+  if (!needsConversion(info)) return path;
+  const task = (opts.progress ?? NO_PROGRESS).begin(opts.image, opts.source, 'convert', null);
+  await run('qemu-img', ['convert', '-q', '-f', info.format, '-O', 'qcow2', '-o', 'compat=1.1', path, out], { timeoutMs: opts.timeoutMs });
+  task.done();
+  return out;
 }
 
 function defaultName(source: string): string {
@@ -110,18 +118,4 @@ async function hashFile(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return `sha256:${hash.digest('hex')}`;
-}
-
-async function commit(layout: Layout, record: ImageRecord, force: boolean): Promise<void> {
-  await imageIndex(layout).update(async (items) => {
-    const old = [...items.values()].filter((r) => r.name === record.name);
-    if (old.length > 0 && !force) {
-      const used = [...items.values()].some((r) => r.layers.some((l) => l.digest === record.layers[0]?.digest));
-      // NOTE: under the lock no other record can start using the disk while it is removed.
-      if (!used) await rm(cloudDiskPath(layout, record.layers[0]?.digest ?? ''), { force: true });
-      throw new ConflictError(`image "${record.name}" already exists (use --force to replace it)`);
-    }
-    for (const r of old) items.delete(r.id);
-    items.set(record.id, record);
-  });
 }

@@ -1,6 +1,7 @@
 import { Command, Option } from 'clipanion';
 import { CocoonCommand } from '@cocoon/common/cli';
 import { importImage } from '../import/index.ts';
+import { openProgress, progressOption } from '../progress/index.ts';
 
 export class ImportCommand extends CocoonCommand {
   static override paths = [['import']];
@@ -17,11 +18,12 @@ export class ImportCommand extends CocoonCommand {
   });
 
   force = Option.Boolean('--force', false, { description: 'replace an image of the same name' });
+  progress = progressOption();
   name = Option.String({ name: 'NAME' });
   files = Option.Rest({ name: 'FILE', required: 1 });
 
   override async execute(): Promise<number> {
-    const stderr = this.context.stderr as NodeJS.WriteStream;
+    const progress = openProgress(this.progress, this.context.stderr);
     const record = await importImage(
       { config: this.config, layout: this.layout },
       {
@@ -29,9 +31,9 @@ export class ImportCommand extends CocoonCommand {
         sources: this.files,
         force: this.force,
         stdin: this.context.stdin,
-        progress: stderr.isTTY ? (line) => stderr.write(`${line}\n`) : () => {},
+        progress,
       },
-    );
+    ).finally(() => progress.close());
     this.writeJson(record);
     return 0;
   }

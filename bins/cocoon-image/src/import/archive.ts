@@ -6,12 +6,13 @@
 import { InvalidDataError } from '@cocoon/common/errors';
 import {
   DockerSaveManifestSchema,
+  INDEX_MEDIA_TYPES,
   OciImageConfigSchema,
   OciIndexSchema,
   OciManifestSchema,
   type OciDescriptor,
   type OciImageConfig,
-} from '@cocoon/common/schemas/image';
+} from '@cocoon/common/schemas/oci';
 import type { ImageRecord } from '@cocoon/common/schemas/image';
 import type { z } from 'zod';
 import type { Spool, SpooledFile } from './spool.ts';
@@ -36,7 +37,6 @@ export interface ImagePlan {
 }
 
 const NOT_IMAGE = 'is not an image (expected an OCI layout or docker-save tarball)';
-const INDEX_TYPES = ['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json'];
 
 /** Builds the plan, or throws InvalidDataError when the archive is not a usable image. */
 export async function planImage(spool: Spool): Promise<ImagePlan> {
@@ -50,7 +50,7 @@ async function planOciLayout(spool: Spool): Promise<ImagePlan> {
   for (let depth = 0; ; depth++) {
     const desc = pickManifest(spool, index.manifests);
     const doc = await blobJson(spool, desc);
-    if (!INDEX_TYPES.includes(desc.mediaType ?? '') && !(isObject(doc) && 'manifests' in doc)) {
+    if (!INDEX_MEDIA_TYPES.includes(desc.mediaType ?? '') && !(isObject(doc) && 'manifests' in doc)) {
       const manifest = parse(spool, desc.digest, OciManifestSchema, doc);
       const config = parse(spool, manifest.config.digest, OciImageConfigSchema, await blobJson(spool, manifest.config));
       const diffIds = checkedDiffIds(spool, config, manifest.layers.length);
@@ -128,12 +128,14 @@ function blobPath(digest: string): string {
   return `blobs/${digest.replace(':', '/')}`;
 }
 
-function platformOf(config: OciImageConfig): string | null {
+/** `os/arch[/variant]` of an image config, when it names one. */
+export function platformOf(config: OciImageConfig): string | null {
   if (!config.os || !config.architecture) return null;
   return [config.os, config.architecture, config.variant].filter(Boolean).join('/');
 }
 
-function runConfig(config: OciImageConfig): ImageRecord['config'] {
+/** The env/entrypoint/cmd an image record keeps from the config. */
+export function runConfig(config: OciImageConfig): ImageRecord['config'] {
   const c = config.config;
   return { env: c?.Env ?? [], entrypoint: c?.Entrypoint ?? null, cmd: c?.Cmd ?? null };
 }

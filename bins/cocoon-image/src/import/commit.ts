@@ -1,7 +1,7 @@
 /** The last step of an import: the record, written under the images lock. */
 import { access } from 'node:fs/promises';
 import { ConflictError, InvalidDataError } from '@cocoon/common/errors';
-import { imageIndex, layerDiskPath } from '@cocoon/common/images/store';
+import { imageIndex, storeDiskPath } from '@cocoon/common/images/store';
 import { pruneLayers } from '@cocoon/common/images/prune';
 import type { Layout } from '@cocoon/common/layout';
 import { newId } from '@cocoon/common/refs';
@@ -10,7 +10,7 @@ import type { ImagePlan } from './archive.ts';
 import type { LayerResult } from './layer.ts';
 
 /** The record of an imported image; the boot files come from the topmost layer with a kernel. */
-export function buildRecord(opts: { name: string; sources: string[]; source?: string }, plan: ImagePlan, layers: LayerResult[]): ImageRecord {
+export function buildRecord(opts: { name: string; source: string }, plan: ImagePlan, layers: LayerResult[]): ImageRecord {
   const top = [...layers].reverse().find((l) => l.boot !== null);
   if (!top?.boot) throw new InvalidDataError('image has no kernel (boot/vmlinuz*) in its layers');
   return ImageRecordSchema.parse({
@@ -18,7 +18,7 @@ export function buildRecord(opts: { name: string; sources: string[]; source?: st
     name: opts.name,
     kind: 'oci',
     digest: plan.digest,
-    source: opts.source ?? opts.sources.join(' '),
+    source: opts.source,
     platform: plan.platform,
     layers: plan.layers.map((l, i) => ({ digest: l.digest, diff_id: l.diff_id, media_type: l.media_type, size: layers[i]?.size ?? 0 })),
     boot: { layer: top.digest, kernel: top.boot.kernel, initrd: top.boot.initrd },
@@ -36,7 +36,7 @@ export function buildRecord(opts: { name: string; sources: string[]; source?: st
 export async function commitRecord(layout: Layout, record: ImageRecord, force: boolean): Promise<boolean> {
   return imageIndex(layout).update(async (items) => {
     for (const layer of record.layers) {
-      if (!(await present(layerDiskPath(layout, layer.digest)))) return false;
+      if (!(await present(storeDiskPath(layout, layer)))) return false;
     }
     const old = [...items.values()].filter((r) => r.name === record.name);
     if (old.length > 0 && !force) throw new ConflictError(`image "${record.name}" already exists (use --force to replace it)`);

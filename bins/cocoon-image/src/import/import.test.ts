@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { lstatSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { resolveConfig } from '@cocoon/common/config';
@@ -12,13 +12,16 @@ import { imageIndex, layerDiskPath } from '@cocoon/common/images/store';
 import { resolveImage } from '@cocoon/common/images/resolve';
 import { layoutOf } from '@cocoon/common/layout';
 import { baseLayer, dockerSave, kernelLayer, makeTar, ociLayout, sha, snapshot, type Entry } from '../../test/import-fixtures.ts';
+import { createProgress, NO_PROGRESS } from '../progress/index.ts';
 import { importImage } from './index.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'cocoon-import-'));
 const config = resolveConfig({ root_dir: root, log_dir: join(root, 'log') });
 const layout = layoutOf(config);
 const ctx = { config, layout };
-const quiet = { progress: () => {} };
+const quiet = { progress: NO_PROGRESS };
+/** A progress sink whose NDJSON lines land in `lines`. */
+const recorder = (lines: string[]) => createProgress('json', new Writable({ write: (c: Buffer, _e, cb) => void (lines.push(c.toString()), cb()) }));
 const inputs = mkdtempSync(join(tmpdir(), 'cocoon-import-in-'));
 let n = 0;
 const file = (data: Buffer): string => {
@@ -116,10 +119,10 @@ describe('importImage', () => {
     const stdin = new PassThrough();
     stdin.end(await dockerSave([base, top]));
     const lines: string[] = [];
-    const rec = await importImage(ctx, { name: 'docker', sources: ['-'], stdin, progress: (l) => lines.push(l) });
+    const rec = await importImage(ctx, { name: 'docker', sources: ['-'], stdin, progress: recorder(lines) });
     assert.equal(rec.layers[1]?.digest, sha(top));
     // The top layer is the same plain tar as in the OCI image: same digest, not converted again.
-    assert.ok(lines.some((l) => l.includes('already in the store')), lines.join('\n'));
+    assert.ok(lines.some((l) => l.includes('"state":"cached"')), lines.join('\n'));
     assert.equal(rec.source, '-');
   });
 
@@ -143,8 +146,8 @@ describe('importImage', () => {
     const disk = layerDiskPath(layout, sha(top));
     const before = statSync(disk).mtimeMs;
     const lines: string[] = [];
-    await importImage(ctx, { name: 'oci:2', sources: [file(await ociLayout([{ tar: base, gzip: true }, { tar: top }]))], progress: (l) => lines.push(l) });
-    assert.equal(lines.filter((l) => l.includes('already in the store')).length, 2);
+    await importImage(ctx, { name: 'oci:2', sources: [file(await ociLayout([{ tar: base, gzip: true }, { tar: top }]))], progress: recorder(lines) });
+    assert.equal(lines.filter((l) => l.includes('"state":"cached"')).length, 2);
     assert.equal(statSync(disk).mtimeMs, before);
   });
 });

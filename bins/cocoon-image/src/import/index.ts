@@ -3,8 +3,8 @@
  * gzip-wrapped or not) → EROFS layer disks and boot files in the store → an image record.
  *
  * Nothing is half-made: staging lives in `<tmp>/import-<pid>-*` and is removed on every path;
- * disks this import created are deleted again on failure unless another record uses them. The
- * images lock is held only to write the record (and to roll back), never across conversion.
+ * disks this import created are deleted again on failure unless another record uses them
+ * (`storeLayers`). The images lock is held only to write the record (and to roll back).
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,16 +12,15 @@ import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { ConflictError, InvalidDataError } from '@cocoon/common/errors';
 import { imageIndex, validateImageName } from '@cocoon/common/images/store';
-import { pruneLayers } from '@cocoon/common/images/prune';
 import type { Layout } from '@cocoon/common/layout';
 import type { Config } from '@cocoon/common/schemas/config';
 import type { ImageRecord } from '@cocoon/common/schemas/image';
-import { planImage, type ImagePlan } from './archive.ts';
-import { commitRecord, buildRecord } from './commit.ts';
+import { NO_PROGRESS, type Progress } from '../progress/index.ts';
+import { planImage } from './archive.ts';
 import { detectFormat, detectWrapper, SNIFF_BYTES } from './detect.ts';
-import { convertLayer, type LayerResult } from './layer.ts';
 import { checkSources, openSources, peek } from './source.ts';
 import { spoolTar } from './spool.ts';
+import { storeLayers } from './store-layers.ts';
 
 export interface ImportOptions {
   name: string;
@@ -33,12 +32,10 @@ export interface ImportOptions {
   source?: string;
   /** Stream read for `-` (default: process.stdin). */
   stdin?: NodeJS.ReadableStream;
-  /** Receives one short line per layer (default: stderr when it is a terminal). */
-  progress?: (line: string) => void;
+  /** Where layer conversions are reported (default: nowhere). */
+  progress?: Progress;
 }
 
-/** Layers converted at once: mkfs.erofs and extraction each keep a core busy. */
-const CONCURRENCY = 2;
 const NOT_IMAGE = 'is not an image (expected an OCI layout or docker-save tarball)';
 
 /** Imports an image archive under `opts.name` and returns its record. */
@@ -46,30 +43,18 @@ export async function importImage(ctx: { config: Config; layout: Layout }, opts:
   const { layout } = ctx;
   validateImageName(opts.name);
   await checkSources(opts.sources);
-  const index = imageIndex(layout);
-  if (!opts.force && (await index.list()).some((r) => r.name === opts.name)) {
+  if (!opts.force && (await imageIndex(layout).list()).some((r) => r.name === opts.name)) {
     throw new ConflictError(`image "${opts.name}" already exists (use --force to replace it)`);
   }
-  const progress = opts.progress ?? (process.stderr.isTTY ? (l: string) => process.stderr.write(`${l}\n`) : () => {});
   const label = opts.sources.join(' + ');
   await mkdir(layout.tmp, { recursive: true, mode: 0o700 });
   const work = await mkdtemp(join(layout.tmp, `import-${process.pid}-`));
-  const created = new Set<string>();
   try {
     const input = await unwrap(openSources(opts.sources, opts.stdin ?? process.stdin), label);
     await mkdir(join(work, 'spool'), { mode: 0o700 });
     const plan = await planImage(await spoolTar(input, join(work, 'spool'), label));
-    for (let attempt = 0; ; attempt++) {
-      const layers = await convertAll(layout, plan, work, created, progress);
-      const record = buildRecord(opts, plan, layers);
-      // A concurrent rm/rollback may delete a shared disk between conversion and commit:
-      // commitRecord reports that and the missing disks are converted again.
-      if (await commitRecord(layout, record, opts.force ?? false)) return record;
-      if (attempt >= 2) throw new ConflictError(`image "${opts.name}": layers keep disappearing from the store (a concurrent image rm?); try again`);
-    }
-  } catch (err) {
-    await rollback(layout, created);
-    throw err;
+    const source = opts.source ?? opts.sources.join(' ');
+    return await storeLayers(layout, plan, { name: opts.name, source, replace: opts.force ?? false, work, progress: opts.progress ?? NO_PROGRESS });
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -88,37 +73,4 @@ async function unwrap(input: Readable, label: string): Promise<Readable> {
   }
   if (detectFormat(head) !== 'tar') throw new InvalidDataError(`${label} ${NOT_IMAGE}`);
   return stream;
-}
-
-/** Converts every layer with bounded concurrency; waits for all before reporting a failure. */
-async function convertAll(layout: Layout, plan: ImagePlan, work: string, created: Set<string>, progress: (l: string) => void): Promise<LayerResult[]> {
-  const results: LayerResult[] = new Array(plan.layers.length);
-  let next = 0;
-  let failure: unknown;
-  const worker = async (): Promise<void> => {
-    while (failure === undefined && next < plan.layers.length) {
-      const i = next++;
-      const layer = plan.layers[i]!;
-      try {
-        const started = Date.now();
-        const r = await convertLayer(layout, layer, work);
-        results[i] = r;
-        if (r.converted) created.add(r.digest);
-        progress(`layer ${i + 1}/${plan.layers.length} ${layer.digest.slice(7, 19)} ${r.converted ? `converted in ${Date.now() - started} ms` : 'already in the store'}`);
-      } catch (err) {
-        failure ??= err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, plan.layers.length) }, worker));
-  if (failure !== undefined) throw failure;
-  return results;
-}
-
-/** Deletes the disks this import created, unless a record now uses them. */
-async function rollback(layout: Layout, created: Set<string>): Promise<void> {
-  if (created.size === 0) return;
-  await imageIndex(layout).update(async (items) => {
-    await pruneLayers(layout, created, items.values());
-  });
 }

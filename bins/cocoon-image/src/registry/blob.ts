@@ -11,7 +11,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CocoonError, ExternalError, InvalidDataError } from '@cocoon/common/errors';
 import { digestHex } from '@cocoon/common/schemas/common';
-import type { Descriptor } from '@cocoon/common/schemas/registry';
+import type { OciDescriptor } from '@cocoon/common/schemas/oci';
 import { log } from '@cocoon/common/log';
 import { readBody, type RegistryClient } from './client.ts';
 
@@ -21,7 +21,7 @@ export interface DownloadStats {
 }
 
 /** Downloads a small blob (an image config) into memory and verifies it. */
-export async function fetchSmallBlob(client: RegistryClient, desc: Descriptor, max: number): Promise<Buffer> {
+export async function fetchSmallBlob(client: RegistryClient, desc: OciDescriptor, max: number): Promise<Buffer> {
   if (desc.size > max) throw new InvalidDataError(`blob ${desc.digest}: ${desc.size} bytes is more than the ${max} allowed for a config`);
   const res = await client.get(`blobs/${desc.digest}`, {});
   const body = await readBody(res, max, `blob ${desc.digest}`);
@@ -29,13 +29,16 @@ export async function fetchSmallBlob(client: RegistryClient, desc: Descriptor, m
   return body;
 }
 
-/** Downloads `desc` into a new file under `tmpDir` and returns its path (the caller owns it). */
-export async function downloadBlob(client: RegistryClient, desc: Descriptor, tmpDir: string, stats: DownloadStats, signal?: AbortSignal): Promise<string> {
+/**
+ * Downloads `desc` into a new file under `tmpDir` and returns its path (the caller owns it).
+ * `onBytes` sees every chunk received (progress), restarts included.
+ */
+export async function downloadBlob(client: RegistryClient, desc: OciDescriptor, tmpDir: string, stats: DownloadStats, signal?: AbortSignal, onBytes: (n: number) => void = () => {}): Promise<string> {
   await mkdir(tmpDir, { recursive: true, mode: 0o700 });
   for (let attempt = 0; ; attempt++) {
     const path = join(tmpDir, `pull-${digestHex(desc.digest).slice(0, 16)}-${randomBytes(4).toString('hex')}`);
     try {
-      await attemptDownload(client, desc, path, stats, signal);
+      await attemptDownload(client, desc, path, stats, signal, onBytes);
       return path;
     } catch (err) {
       await rm(path, { force: true });
@@ -45,14 +48,22 @@ export async function downloadBlob(client: RegistryClient, desc: Descriptor, tmp
   }
 }
 
-async function attemptDownload(client: RegistryClient, desc: Descriptor, path: string, stats: DownloadStats, signal?: AbortSignal): Promise<void> {
+async function attemptDownload(client: RegistryClient, desc: OciDescriptor, path: string, stats: DownloadStats, signal: AbortSignal | undefined, onBytes: (n: number) => void): Promise<void> {
   const res = await client.get(`blobs/${desc.digest}`, {}, signal);
+  // Fails before reading a byte when the registry's length disagrees with the manifest's claim
+  // (e.g. a manifest claiming 20 GiB for a small blob).
+  const length = Number(res.headers['content-length'] ?? NaN);
+  if (Number.isFinite(length) && length !== desc.size) {
+    await res.body.dump();
+    throw new InvalidDataError(`blob ${desc.digest}: the manifest declares ${desc.size} bytes but the registry sends ${length}`);
+  }
   const hash = createHash('sha256');
   let received = 0;
   const meter = new Transform({
     transform(chunk: Buffer, _enc, done) {
       received += chunk.length;
       stats.bytes += chunk.length;
+      onBytes(chunk.length);
       if (received > desc.size) return done(new InvalidDataError(`blob ${desc.digest}: the registry sent more than the ${desc.size} bytes the manifest declares`));
       hash.update(chunk);
       done(null, chunk);
@@ -67,7 +78,7 @@ async function attemptDownload(client: RegistryClient, desc: Descriptor, path: s
   check(desc, received, `sha256:${hash.digest('hex')}`);
 }
 
-function check(desc: Descriptor, size: number, digest: string): void {
+function check(desc: OciDescriptor, size: number, digest: string): void {
   if (size !== desc.size) throw new InvalidDataError(`blob ${desc.digest}: truncated: received ${size} of ${desc.size} bytes`);
   if (digest !== desc.digest) throw new InvalidDataError(`blob ${desc.digest}: digest mismatch: the registry sent content with digest ${digest}`);
 }
@@ -81,32 +92,7 @@ function isNetworkError(err: unknown): boolean {
   return false;
 }
 
-function wrap(desc: Descriptor, err: unknown): unknown {
+function wrap(desc: OciDescriptor, err: unknown): unknown {
   if (err instanceof CocoonError || !(err instanceof Error)) return err;
   return new ExternalError(`blob ${desc.digest}: ${err.message}`, { cause: err });
-}
-
-/**
- * Runs `fn` over `items` with at most `limit` at a time. The first failure aborts the
- * others (through the signal) and is rethrown once every task has settled.
- */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, signal: AbortSignal) => Promise<R>): Promise<R[]> {
-  const ctrl = new AbortController();
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  let failure: { err: unknown } | null = null;
-  const worker = async () => {
-    while (next < items.length && !failure) {
-      const i = next++;
-      try {
-        results[i] = await fn(items[i] as T, ctrl.signal);
-      } catch (err) {
-        failure ??= { err };
-        ctrl.abort();
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failure) throw (failure as { err: unknown }).err;
-  return results;
 }

@@ -3,7 +3,7 @@
  * challenge flows, manifests and blobs. One client talks to one repository.
  */
 import { Agent, interceptors, request, type Dispatcher } from 'undici';
-import { CocoonError, ExitCode, ExternalError, NotFoundError } from '@cocoon/common/errors';
+import { CocoonError, ExitCode, ExternalError } from '@cocoon/common/errors';
 import { RegistryErrorSchema, TokenResponseSchema } from '@cocoon/common/schemas/registry';
 import { log } from '@cocoon/common/log';
 import { basicHeader, parseChallenges, type Credentials } from './auth.ts';

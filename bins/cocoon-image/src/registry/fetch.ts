@@ -7,11 +7,13 @@ import { mkdir, rm, statfs } from 'node:fs/promises';
 import { ExternalError, InvalidDataError } from '@cocoon/common/errors';
 import type { Layout } from '@cocoon/common/layout';
 import { log } from '@cocoon/common/log';
-import { ImageConfigSchema, type Descriptor, type ImageConfig } from '@cocoon/common/schemas/registry';
+import { OciImageConfigSchema, type OciDescriptor, type OciImageConfig } from '@cocoon/common/schemas/oci';
 import { layerDiskPath } from '@cocoon/common/images/store';
 import { formatSize } from '@cocoon/common/units';
 import { findCredentials } from './auth.ts';
-import { downloadBlob, fetchSmallBlob, mapLimit, type DownloadStats } from './blob.ts';
+import { mapLimit } from '../import/map-limit.ts';
+import { NO_PROGRESS, type Progress } from '../progress/index.ts';
+import { downloadBlob, fetchSmallBlob, type DownloadStats } from './blob.ts';
 import { RegistryClient } from './client.ts';
 import { parsePlatform, resolveManifest } from './manifest.ts';
 import { formatReference, manifestSelector, parseReference, type ImageReference } from './reference.ts';
@@ -30,10 +32,12 @@ export interface FetchOptions {
   /** Parallel layer downloads (default 3). */
   concurrency?: number;
   timeoutMs?: number;
+  /** Where downloads are reported (default: nowhere). */
+  progress?: Progress;
 }
 
 export interface FetchedLayer {
-  descriptor: Descriptor;
+  descriptor: OciDescriptor;
   /** The config's diff_id for this layer (digest of the uncompressed tar), when listed. */
   diffId: string | null;
   /** The verified blob in `layout.tmp`, or null when the store already has this layer's disk. */
@@ -46,7 +50,7 @@ export interface FetchedImage {
   name: string;
   manifestDigest: string;
   platform: string;
-  config: ImageConfig;
+  config: OciImageConfig;
   layers: FetchedLayer[];
   /** Bytes received for layer blobs. */
   downloadedBytes: number;
@@ -67,14 +71,16 @@ export async function fetchImage(layout: Layout, opts: FetchOptions): Promise<Fe
     const resolved = await resolveManifest(client, manifestSelector(reference), want, name);
     const configBytes = await fetchSmallBlob(client, resolved.manifest.config, MAX_CONFIG);
     const config = parseConfig(configBytes, name);
-    const diffIds = config.rootfs?.diff_ids ?? [];
+    const diffIds = config.rootfs.diff_ids;
     const layers = resolved.manifest.layers;
     if (layers.length === 0) throw new InvalidDataError(`${name}: the manifest lists no layers`);
-    for (const l of layers) if (!LAYER_TYPE.test(l.mediaType)) throw new InvalidDataError(`${name}: layer ${l.digest} has media type ${l.mediaType}, not a tar layer`);
+    for (const l of layers) if (!LAYER_TYPE.test(l.mediaType ?? '')) throw new InvalidDataError(`${name}: layer ${l.digest} has media type ${l.mediaType ?? '(none)'}, not a tar layer`);
     const missing = unique(layers.filter((l) => opts.force || !existsSync(layerDiskPath(layout, l.digest))));
     await checkSpace(layout, missing, name);
+    const progress = opts.progress ?? NO_PROGRESS;
+    for (const l of unique(layers)) if (!missing.includes(l)) progress.cached(name, l.digest, 'download', l.size);
     const stats: DownloadStats = { bytes: 0 };
-    const paths = await downloadAll(client, layout, missing, stats, opts.concurrency ?? 3);
+    const paths = await downloadAll(client, layout, missing, stats, { limit: opts.concurrency ?? 3, progress, image: name });
     log().info({ image: name, digest: resolved.digest, layers: layers.length, downloaded: missing.length, bytes: stats.bytes }, 'image fetched');
     return {
       reference,
@@ -91,11 +97,13 @@ export async function fetchImage(layout: Layout, opts: FetchOptions): Promise<Fe
 }
 
 /** Downloads `descs`; on any failure every temp file made so far is removed. */
-async function downloadAll(client: RegistryClient, layout: Layout, descs: Descriptor[], stats: DownloadStats, limit: number): Promise<Map<string, string>> {
+async function downloadAll(client: RegistryClient, layout: Layout, descs: OciDescriptor[], stats: DownloadStats, o: { limit: number; progress: Progress; image: string }): Promise<Map<string, string>> {
   const paths = new Map<string, string>();
   try {
-    await mapLimit(descs, limit, async (d, signal) => {
-      paths.set(d.digest, await downloadBlob(client, d, layout.tmp, stats, signal));
+    await mapLimit(descs, o.limit, async (d, signal) => {
+      const task = o.progress.begin(o.image, d.digest, 'download', d.size);
+      paths.set(d.digest, await downloadBlob(client, d, layout.tmp, stats, signal, (n) => task.add(n)));
+      task.done();
     });
   } catch (err) {
     await discardBlobs([...paths.values()]);
@@ -109,20 +117,20 @@ export async function discardBlobs(paths: Iterable<string | null>): Promise<void
   for (const p of paths) if (p) await rm(p, { force: true });
 }
 
-function parseConfig(bytes: Buffer, name: string): ImageConfig {
+function parseConfig(bytes: Buffer, name: string): OciImageConfig {
   let json: unknown;
   try {
     json = JSON.parse(bytes.toString('utf8'));
   } catch {
     throw new InvalidDataError(`${name}: the image config is not valid JSON`);
   }
-  const parsed = ImageConfigSchema.safeParse(json);
+  const parsed = OciImageConfigSchema.safeParse(json);
   if (!parsed.success) throw new InvalidDataError(`${name}: not an OCI image config (${parsed.error.issues[0]?.message ?? 'bad shape'})`);
   return parsed.data;
 }
 
 /** Fails before downloading when the claimed sizes cannot fit (a 20 GiB claim on a small disk). */
-async function checkSpace(layout: Layout, descs: Descriptor[], name: string): Promise<void> {
+async function checkSpace(layout: Layout, descs: OciDescriptor[], name: string): Promise<void> {
   await mkdir(layout.tmp, { recursive: true, mode: 0o700 });
   const fs = await statfs(layout.tmp);
   const free = fs.bavail * fs.bsize;
@@ -131,7 +139,7 @@ async function checkSpace(layout: Layout, descs: Descriptor[], name: string): Pr
   if (need * 2 > free) throw new ExternalError(`${name}: layers to download total ${formatSize(need)}, but ${layout.tmp} has only ${formatSize(free)} free (need about twice that)`);
 }
 
-function unique(descs: Descriptor[]): Descriptor[] {
+function unique(descs: OciDescriptor[]): OciDescriptor[] {
   const seen = new Set<string>();
   return descs.filter((d) => !seen.has(d.digest) && Boolean(seen.add(d.digest)));
 }

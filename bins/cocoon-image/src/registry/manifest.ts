@@ -4,14 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { InvalidDataError, NotFoundError, UsageError } from '@cocoon/common/errors';
-import {
-  ImageIndexSchema,
-  ImageManifestSchema,
-  MEDIA_TYPES,
-  type Descriptor,
-  type ImageManifest,
-  type Platform,
-} from '@cocoon/common/schemas/registry';
+import { MEDIA_TYPES, OciIndexSchema, OciManifestSchema, type OciDescriptor, type OciManifest, type Platform } from '@cocoon/common/schemas/oci';
 import { readBody, type RegistryClient } from './client.ts';
 
 const ACCEPT = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerList, MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerManifest].join(', ');
@@ -19,7 +12,7 @@ const MAX_MANIFEST = 4 << 20;
 
 /** A manifest with the digest it was verified against. */
 export interface ResolvedManifest {
-  manifest: ImageManifest;
+  manifest: OciManifest;
   digest: string;
   /** `os/arch[/variant]` of the chosen entry (from the index, or the requested one). */
   platform: string;
@@ -33,7 +26,7 @@ export function parsePlatform(value: string): Platform {
 }
 
 /** The index entry for `want`, or a NotFoundError listing what the image offers. */
-export function selectPlatform(entries: readonly Descriptor[], want: Platform, what: string): Descriptor {
+export function selectPlatform(entries: readonly OciDescriptor[], want: Platform, what: string): OciDescriptor {
   const hits = entries.filter((d) => d.platform?.os === want.os && d.platform.architecture === want.architecture);
   const exact = want.variant ? hits.find((d) => d.platform?.variant === want.variant) : hits[0];
   if (exact) return exact;
@@ -45,7 +38,7 @@ export function selectPlatform(entries: readonly Descriptor[], want: Platform, w
 export async function resolveManifest(client: RegistryClient, selector: string, platform: Platform, what: string): Promise<ResolvedManifest> {
   const top = await fetchManifest(client, selector, what);
   const want = [platform.os, platform.architecture, platform.variant].filter(Boolean).join('/');
-  const index = ImageIndexSchema.safeParse(top.json);
+  const index = OciIndexSchema.safeParse(top.json);
   if (index.success && !('config' in (top.json as object))) {
     const entry = selectPlatform(index.data.manifests, platform, what);
     const child = await fetchManifest(client, entry.digest, what);
@@ -55,8 +48,8 @@ export async function resolveManifest(client: RegistryClient, selector: string, 
   return { manifest: asManifest(top.json, what), digest: top.digest, platform: want };
 }
 
-function asManifest(json: unknown, what: string): ImageManifest {
-  const parsed = ImageManifestSchema.safeParse(json);
+function asManifest(json: unknown, what: string): OciManifest {
+  const parsed = OciManifestSchema.safeParse(json);
   if (!parsed.success) throw new InvalidDataError(`${what}: not an OCI or Docker v2 image manifest (schema 1 and other formats are not supported)`);
   return parsed.data;
 }

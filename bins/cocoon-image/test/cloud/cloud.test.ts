@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,9 @@ import { gzipSync } from 'node:zlib';
 import { after, before, test } from 'node:test';
 import { runCli } from '@cocoon/common/cli';
 import { run } from '@cocoon/common/exec';
+import { ImageResolveSchema } from '@cocoon/common/schemas/image';
+import { ProgressEventSchema } from '@cocoon/common/schemas/progress';
+import { SnapshotRefSchema } from '@cocoon/common/schemas/snapshot';
 import { cli } from '../../src/cli.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'cocoon-cloud-'));
@@ -99,4 +102,35 @@ test('bad cloud images: a clear error, the store unchanged', async () => {
     assert.deepEqual(storeFiles(root), []);
   }
   assert.equal(existsSync(join(root, 'images', 'index.json')), false);
+});
+
+test('resolve and rm know cloud disks; a snapshot keeps its image unless --force; --progress json', async () => {
+  const root = mkdtempSync(join(work, 'root-'));
+  const r = await cocoonImage(root, 'pull', '--format', 'json', '--progress', 'json', '--name', 'noble', `${base}/v2.qcow2`);
+  assert.equal(r.code, 0, r.stderr);
+  // stderr is NDJSON progress only: a download with the full size, then the qcow2 v3 conversion.
+  const events = r.stderr.trim().split('\n').map((l) => ProgressEventSchema.parse(JSON.parse(l)));
+  const size = statSync(join(files, 'v2.qcow2')).size;
+  assert.ok(events.some((e) => e.phase === 'download' && e.state === 'done' && e.bytes === size && e.total === size));
+  assert.ok(events.some((e) => e.phase === 'convert' && e.state === 'done'));
+  const res = ImageResolveSchema.parse((await cocoonImage(root, 'resolve', 'noble')).json);
+  assert.equal(res.kind, 'cloud');
+  assert.equal(res.disks.length, 1);
+  assert.deepEqual({ ...res.disks[0], path: undefined }, { path: undefined, serial: 'cocoon-root', read_only: true, format: 'qcow2' });
+  assert.ok(res.disks[0]?.path.endsWith('.qcow2') && existsSync(res.disks[0].path));
+  assert.equal(res.kernel, null);
+  assert.deepEqual(res.cmdline, []);
+  assert.equal(res.firmware, existsSync('/usr/share/OVMF/OVMF_CODE.fd') ? '/usr/share/OVMF/OVMF_CODE.fd' : null);
+  // A snapshot (minimal record: the snapshot index may not exist at all) pins the image.
+  const snap = SnapshotRefSchema.parse({ id: 'e'.repeat(32), name: 'snap1', image: { id: res.id } });
+  mkdirSync(join(root, 'snapshots'), { recursive: true });
+  writeFileSync(join(root, 'snapshots', 'index.json'), JSON.stringify({ version: 1, items: { [snap.id]: snap } }));
+  const refused = await cocoonImage(root, 'rm', 'noble');
+  assert.equal(refused.code, 5);
+  assert.match(refused.stderr, /used by snapshot snap1/);
+  rmSync(join(root, 'snapshots', 'index.json'));
+  const removed = await cocoonImage(root, 'rm', 'noble');
+  assert.equal(removed.code, 0, removed.stderr);
+  assert.equal(existsSync(res.disks[0]?.path ?? ''), false, 'the qcow2 is deleted with its last record');
+  assert.deepEqual(storeFiles(root), []);
 });

@@ -46,8 +46,9 @@ function writeBlob(dir: string, data: Buffer): { digest: string; size: number } 
 }
 
 /** Writes one image (manifest + config + layers) into the layout at `dir`; returns its descriptor. */
-export async function addImage(dir: string, layers: LayerFiles[], platform = { os: 'linux', architecture: 'amd64' }) {
-  const tars = await Promise.all(layers.map(makeTar));
+export async function addImage(dir: string, layers: Array<LayerFiles | Buffer>, platform = { os: 'linux', architecture: 'amd64' }) {
+  // A Buffer is a ready-made tar (e.g. one with hostile entries).
+  const tars = await Promise.all(layers.map((l) => (Buffer.isBuffer(l) ? l : makeTar(l))));
   const gz = tars.map((t) => gzipSync(t, { level: 1 }));
   const layerDescs = gz.map((g) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...writeBlob(dir, g) }));
   const config = { ...platform, config: { Env: ['PATH=/bin'], Cmd: ['/bin/sh'] }, rootfs: { type: 'layers', diff_ids: tars.map(digestOf) } };
@@ -65,7 +66,7 @@ export function finishLayout(dir: string, tag: string, top: { mediaType: string;
 }
 
 /** A single-platform image layout at `dir`. */
-export async function buildImage(dir: string, tag: string, layers: LayerFiles[]): Promise<BuiltImage> {
+export async function buildImage(dir: string, tag: string, layers: Array<LayerFiles | Buffer>): Promise<BuiltImage> {
   const img = await addImage(dir, layers);
   finishLayout(dir, tag, img);
   return { manifestDigest: img.digest, layerDigests: img.layers.map((l) => l.digest), layerSizes: img.layers.map((l) => l.size) };

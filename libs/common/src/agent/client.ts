@@ -65,6 +65,7 @@ export class AgentSession {
       const onData = (chunk: Buffer) => {
         try {
           for (const line of this.decoder.push(chunk)) {
+            if (line instanceof Error) throw line;
             const result = this.handle(line, io);
             if (result) return finish(null, result);
           }
@@ -74,6 +75,8 @@ export class AgentSession {
       };
       const detachStdin = this.pumpStdin(io.stdin);
       this.stream.on('data', onData);
+      // A connector may hand over a paused stream (after its handshake): start reading.
+      this.stream.resume();
       this.stream.once('close', () => finish(new ExternalError('the agent connection closed before the command finished')));
       this.stream.on('error', (err) => finish(new ExternalError(`agent connection: ${err.message}`)));
       this.send({ type: 'exec', ...request });

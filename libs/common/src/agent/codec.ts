@@ -19,33 +19,42 @@ export class FrameTooLargeError extends InvalidDataError {
 /**
  * Splits a byte stream into lines. Bytes of an unfinished line are kept as the chunks
  * that arrived (no copying until the line ends) and counted, so an endless line fails as
- * soon as it passes `max` instead of growing a buffer without bound.
+ * soon as it passes `max` instead of growing a buffer without bound. After an oversized
+ * line the decoder drops bytes up to the next `\n` and carries on, so a multiplexed stream
+ * stays in step; the overflow is reported in place of the line.
  */
 export class LineDecoder {
   private parts: Buffer[] = [];
   private pending = 0;
+  private skipping = false;
 
   constructor(private readonly max = MAX_FRAME_BYTES) {}
 
-  /** Feeds one chunk; returns the complete lines it finished (without `\n`). */
-  push(chunk: Buffer): Buffer[] {
-    const lines: Buffer[] = [];
+  /** Feeds one chunk; returns the lines it finished (without `\n`), in order. */
+  push(chunk: Buffer): Array<Buffer | FrameTooLargeError> {
+    const out: Array<Buffer | FrameTooLargeError> = [];
     let start = 0;
     for (let nl = chunk.indexOf(NL); nl !== -1; nl = chunk.indexOf(NL, start)) {
       const tail = chunk.subarray(start, nl);
-      if (this.pending + tail.length > this.max) throw new FrameTooLargeError(this.max);
-      lines.push(this.parts.length === 0 ? tail : Buffer.concat([...this.parts, tail]));
+      if (this.skipping) this.skipping = false;
+      else if (this.pending + tail.length > this.max) out.push(new FrameTooLargeError(this.max));
+      else out.push(this.parts.length === 0 ? tail : Buffer.concat([...this.parts, tail]));
       this.parts = [];
       this.pending = 0;
       start = nl + 1;
     }
-    if (start < chunk.length) {
+    if (start < chunk.length && !this.skipping) {
       const rest = chunk.subarray(start);
       this.pending += rest.length;
-      if (this.pending > this.max) throw new FrameTooLargeError(this.max);
       this.parts.push(rest);
+      if (this.pending > this.max) {
+        out.push(new FrameTooLargeError(this.max));
+        this.parts = [];
+        this.pending = 0;
+        this.skipping = true;
+      }
     }
-    return lines;
+    return out;
   }
 
   /** Bytes of an unfinished line (a stream that ends here was cut mid-frame). */
@@ -80,7 +89,7 @@ export function decodeFrame<S extends z.ZodType>(line: Buffer | string, schema: 
 }
 
 /** One frame as a line; `session` (multiplexed streams) goes first so it is cheap to spot. */
-export function encodeFrame(frame: { type: string; session?: number }, session?: number): string {
+export function encodeFrame(frame: { type: string; session?: number; [key: string]: unknown }, session?: number): string {
   if (session === undefined) return `${JSON.stringify(frame)}\n`;
   const { session: _dropped, ...rest } = frame;
   return `${JSON.stringify({ session, ...rest })}\n`;

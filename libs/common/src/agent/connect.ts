@@ -69,9 +69,10 @@ function readHandshakeLine(socket: Socket, timeoutMs: number): Promise<string> {
         if (got.length > MAX_HANDSHAKE) done(new ExternalError('vsock handshake: no reply line'));
         return;
       }
-      // NOTE: whatever followed the OK line already belongs to the agent protocol.
-      if (nl + 1 < got.length) socket.unshift(got.subarray(nl + 1));
       done(null, got.subarray(0, nl).toString('latin1').trimEnd());
+      // NOTE: whatever followed the OK line already belongs to the agent protocol; it goes
+      // back only after this listener is gone, so the protocol reader sees it first.
+      if (nl + 1 < got.length) socket.unshift(got.subarray(nl + 1));
     };
     const onEnd = () => done(new ExternalError('vsock handshake: the socket closed (no agent listening on that port?)'));
     const timer = setTimeout(() => done(new TimeoutError(`vsock handshake: no reply within ${timeoutMs} ms`)), timeoutMs);

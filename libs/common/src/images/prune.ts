@@ -9,7 +9,7 @@ import { errnoCode } from '../errors.ts';
 import type { Layout } from '../layout.ts';
 import { vmIndex } from '../vms.ts';
 import type { ImageRecord } from '../schemas/image.ts';
-import { bootDir, layerDigests, layerDiskPath } from './store.ts';
+import { bootDir, cloudDiskPath, layerDigests, layerDiskPath } from './store.ts';
 
 /** Disk paths attached to any VM in `<root>/vms/index.json` (an absent index means none). */
 export async function vmDiskPaths(layout: Layout): Promise<Set<string>> {
@@ -17,17 +17,18 @@ export async function vmDiskPaths(layout: Layout): Promise<Set<string>> {
 }
 
 /**
- * Deletes the disks and boot folders of `candidates` that no record in `remaining` uses and
- * no VM has attached. Returns the digests whose files were deleted.
+ * Deletes the disks (EROFS layer or cloud qcow2) and boot folders of `candidates` that no
+ * record in `remaining` uses and no VM has attached. Returns the digests whose files were deleted.
  */
 export async function pruneLayers(layout: Layout, candidates: Iterable<string>, remaining: Iterable<ImageRecord>): Promise<string[]> {
   const used = new Set([...remaining].flatMap(layerDigests));
   const attached = await vmDiskPaths(layout);
   const removed: string[] = [];
   for (const digest of new Set(candidates)) {
-    const disk = layerDiskPath(layout, digest);
-    if (used.has(digest) || attached.has(disk)) continue;
-    await rm(disk, { force: true });
+    // NOTE: a digest names one content, so at most one of the two files exists.
+    const disks = [layerDiskPath(layout, digest), cloudDiskPath(layout, digest)];
+    if (used.has(digest) || disks.some((d) => attached.has(d))) continue;
+    for (const d of disks) await rm(d, { force: true });
     await rm(bootDir(layout, digest), { recursive: true, force: true });
     removed.push(digest);
   }

@@ -1,9 +1,10 @@
 /** `resolveImage`: an image reference → everything `vm create` needs to attach and boot it. */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveRef } from '../refs.ts';
 import type { Layout } from '../layout.ts';
 import { ImageResolveSchema, type ImageRecord, type ImageResolve } from '../schemas/image.ts';
-import { bootDir, imageIndex, layerDiskPath } from './store.ts';
+import { bootDir, imageIndex, storeDiskPath } from './store.ts';
 
 /**
  * Finds an image by ID, exact name, `<name>:latest` for a bare name, or unique ID prefix.
@@ -18,8 +19,16 @@ export async function findImage(layout: Layout, ref: string): Promise<ImageRecor
   return latest ?? resolveRef(records, ref, 'image');
 }
 
-/** What `cocoon-image resolve REF` prints for a record. */
+/** QEMU's UEFI firmware from Debian's `ovmf`: cloud images boot through their own bootloader. */
+export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE.fd';
+
+/**
+ * What `cocoon-image resolve REF` prints for a record. An OCI image: its EROFS layers (raw,
+ * `cocoon-layer<j>`, bottom first) and kernel/initrd. A cloud image: one qcow2 (`cocoon-root`,
+ * the backing file of the VM's overlay), no kernel, booted by OVMF when it is installed.
+ */
 export function toResolve(layout: Layout, record: ImageRecord): ImageResolve {
+  const cloud = record.kind === 'cloud';
   const boot = record.boot;
   const dir = boot ? bootDir(layout, boot.layer) : null;
   return ImageResolveSchema.parse({
@@ -28,15 +37,15 @@ export function toResolve(layout: Layout, record: ImageRecord): ImageResolve {
     digest: record.digest,
     kind: record.kind,
     disks: record.layers.map((layer, j) => ({
-      path: layerDiskPath(layout, layer.digest),
-      serial: `cocoon-layer${j}`,
+      path: storeDiskPath(layout, layer),
+      serial: cloud ? 'cocoon-root' : `cocoon-layer${j}`,
       read_only: true,
-      format: 'raw',
+      format: cloud ? 'qcow2' : 'raw',
     })),
     kernel: dir && boot ? join(dir, boot.kernel) : null,
     initrd: dir && boot?.initrd ? join(dir, boot.initrd) : null,
-    firmware: null,
-    cmdline: record.kind === 'oci' ? ['boot=cocoon-overlay'] : [],
+    firmware: cloud && existsSync(OVMF_CODE) ? OVMF_CODE : null,
+    cmdline: cloud ? [] : ['boot=cocoon-overlay'],
   });
 }
 

@@ -4,14 +4,14 @@
  *
  * Files a failed or killed import may leave (all collectable by `cocoon-gc`):
  * - `<tmp>/import-<pid>-<rand>/`: staging; dead once its pid is gone.
- * - `images/blobs/sha256/<hex>.erofs` and `images/boot/<hex>/` that no image record
+ * - `images/blobs/sha256/<hex>.{erofs,qcow2}` and `images/boot/<hex>/` that no image record
  *   references: complete, content-addressed, safe to delete under the images lock.
  * - `images/blobs/sha256/.<hex>.erofs.tmp-*`: a half-written disk (never referenced).
  */
 import { join } from 'node:path';
 import { JsonIndex } from '../store/json-index.ts';
 import { digestHex } from '../schemas/common.ts';
-import { ImageRecordSchema, type ImageRecord } from '../schemas/image.ts';
+import { ImageRecordSchema, type ImageLayer, type ImageRecord } from '../schemas/image.ts';
 import type { Layout } from '../layout.ts';
 import { UsageError } from '../errors.ts';
 
@@ -23,6 +23,19 @@ export function imageIndex(layout: Layout): JsonIndex<ImageRecord> {
 /** The read-only EROFS disk of a layer: `images/blobs/sha256/<hex>.erofs`. */
 export function layerDiskPath(layout: Layout, digest: string): string {
   return join(layout.images.blobs, `${digestHex(digest)}.erofs`);
+}
+
+/** Media type of a cloud image's layer: the whole disk as one read-only qcow2 v3 file. */
+export const CLOUD_DISK_MEDIA_TYPE = 'application/vnd.cocoon.disk.qcow2';
+
+/** The stored disk of a cloud image: `images/blobs/sha256/<hex>.qcow2`. */
+export function cloudDiskPath(layout: Layout, digest: string): string {
+  return join(layout.images.blobs, `${digestHex(digest)}.qcow2`);
+}
+
+/** The store file of a record's layer: a cloud image's qcow2, else an EROFS disk. */
+export function storeDiskPath(layout: Layout, layer: Pick<ImageLayer, 'digest' | 'media_type'>): string {
+  return layer.media_type === CLOUD_DISK_MEDIA_TYPE ? cloudDiskPath(layout, layer.digest) : layerDiskPath(layout, layer.digest);
 }
 
 /** The folder holding the kernel/initrd found in a layer: `images/boot/<hex>/`. */

@@ -1,5 +1,5 @@
 import { Command, Option } from 'clipanion';
-import { startVm } from '../../vm/lifecycle.ts';
+import { removeVm, startVm } from '../../vm/lifecycle.ts';
 import { VmCreateBase } from './create.ts';
 import { parseSeconds } from '../../vm/flags.ts';
 
@@ -20,7 +20,13 @@ export class VmRunCommand extends VmCreateBase {
   override async execute(): Promise<number> {
     const timeoutMs = parseSeconds(this.startTimeout, '--start-timeout');
     const created = await this.createFromFlags();
-    this.print(await startVm(this.layout, created.id, timeoutMs));
+    try {
+      this.print(await startVm(this.layout, created.id, timeoutMs));
+    } catch (err) {
+      // NOTE: `run` is create + start as one step: a VM that never started is not left behind.
+      await removeVm(this.layout, created.id, true).catch(() => undefined);
+      throw err;
+    }
     return 0;
   }
 }

@@ -29,9 +29,9 @@ export function qemuCommandLine(spec: LaunchSpec, binary = QEMU_BINARY): Command
   if (spec.initrd) args.push('-initrd', spec.initrd);
   if (spec.kernel) args.push('-append', spec.cmdline);
   spec.disks.forEach((d, i) => {
-    const ro = d.read_only ? ',readonly=on' : '';
+    const ro = d.read_only ? ',read-only=on' : '';
     args.push(
-      '-blockdev', `driver=file,node-name=file${i},filename=${escapeOpt(d.path)}${ro},cache.direct=off`,
+      '-blockdev', `driver=file,node-name=file${i},filename=${escapeOpt(d.path)}${ro}`,
       '-blockdev', `driver=${d.format},node-name=disk${i},file=file${i}${ro}`,
       '-device', `virtio-blk-pci,drive=disk${i},serial=${d.serial}`,
     );

@@ -1,9 +1,9 @@
 /** The QEMU driver: launches `qemu-system-x86_64` detached and controls it over QMP. */
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ExternalError, TimeoutError } from '../../errors.ts';
-import { spawn } from '../../exec.ts';
+import { spawnDetached } from '../../exec.ts';
 import { log } from '../../log.ts';
 import type { CommandLine, Hypervisor, LaunchSpec, RuntimeState, StopOptions, StopOutcome, VmPaths } from '../index.ts';
 import { pidBelongsTo, processArgv, signalIfOwned, waitForExit } from '../process.ts';
@@ -30,18 +30,12 @@ export class QemuDriver implements Hypervisor {
     mkdirSync(paths.logDir, { recursive: true, mode: 0o700 });
     await Promise.all([paths.apiSocket, paths.consoleSocket, paths.agentSerialSocket, paths.pidFile].map((f) => rm(f, { force: true })));
     const cmd = this.commandLine(spec);
-    closeSync(openSync(paths.hypervisorLog, 'a', 0o600));
-    const logFile = { file: paths.hypervisorLog, append: true } as const;
-    // NOTE: detached + unref + cleanup:false: QEMU outlives this CLI; no daemon supervises it.
-    const child = spawn(cmd.file, cmd.args, { detached: true, cleanup: false, stdin: 'ignore', stdout: logFile, stderr: logFile, reject: false });
+    const child = await spawnDetached(cmd.file, cmd.args, paths.hypervisorLog);
     let exited = false;
-    child.then(() => { exited = true; }, () => { exited = true; });
-    child.unref();
+    void child.exited.then(() => {
+      exited = true;
+    });
     const pid = child.pid;
-    if (!pid) {
-      await child;
-      throw new ExternalError(`${cmd.file} did not start: ${await lastLines(paths.hypervisorLog)}`);
-    }
     const deadline = Date.now() + timeoutMs;
     for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
       if (exited || processArgv(pid) === null) {

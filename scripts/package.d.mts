@@ -1,0 +1,2 @@
+/** Types of package.mjs. */
+export const TOOL_LINKS: readonly string[];

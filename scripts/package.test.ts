@@ -1,0 +1,113 @@
+/**
+ * Tests of the packaged multi-call executable (dist/bin, made by `npm run build`) and of
+ * the multi-call bundle's lazy loading. They run the real single executable.
+ */
+import { strict as assert } from 'node:assert';
+import { cpSync, existsSync, lstatSync, mkdtempSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { spawn } from '@cocoon/common/exec';
+import { bundle } from './bundle.mjs';
+import { TOOL_LINKS } from './package.mjs';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = join(ROOT, 'dist', 'bin');
+const VERSION = '0.1.0';
+const work = mkdtempSync(join(tmpdir(), 'cocoon-package-test-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+async function exec(file: string, args: string[], env: Record<string, string> = {}) {
+  const r = await spawn(file, args, { reject: false, stripFinalNewline: false, env: { ...process.env, ...env }, extendEnv: false });
+  return { code: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+describe('dist/bin (multi-call single executable)', () => {
+  before(() => {
+    assert.ok(existsSync(join(BIN, 'cocoon')), `${BIN}/cocoon is missing: run "npm run build" first`);
+  });
+
+  it('has one executable, relative symlinks for every tool and the native addon', () => {
+    assert.ok(lstatSync(join(BIN, 'cocoon')).isFile());
+    for (const name of TOOL_LINKS) assert.equal(readlinkSync(join(BIN, name)), 'cocoon', name);
+    assert.ok(lstatSync(join(BIN, 'cocoon_native.node')).isFile());
+  });
+
+  it('answers --version under every name', async () => {
+    for (const name of ['cocoon', ...TOOL_LINKS]) {
+      const r = await exec(join(BIN, name), ['--version']);
+      assert.equal(r.code, 0, `${name}: ${r.stderr}`);
+      assert.equal(r.stdout.trim(), VERSION, name);
+    }
+  });
+
+  it('starts from its trained V8 code cache', async () => {
+    const r = await exec(join(BIN, 'cocoon'), ['--version'], { COCOON_DEBUG_CODE_CACHE: '1' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /code cache accepted/);
+  });
+
+  it('runs the tool named by the symlink (cocoon-image --help)', async () => {
+    const r = await exec(join(BIN, 'cocoon-image'), ['--help']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /cocoon-image/);
+    assert.doesNotMatch(r.stdout, /\$ cocoon-gc/);
+  });
+
+  it('rejects an unknown name with one line and exit 2, and honours COCOON_TOOL', async () => {
+    const odd = join(work, 'not-a-tool');
+    symlinkSync(join(BIN, 'cocoon'), odd);
+    const r = await exec(odd, ['--version']);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+    assert.match(r.stderr, /unknown tool "not-a-tool"/);
+    const o = await exec(odd, ['--version'], { COCOON_TOOL: 'cocoon-net' });
+    assert.equal(o.code, 0, o.stderr);
+    assert.equal(o.stdout.trim(), VERSION);
+  });
+
+  it('still runs, native addon included, when the folder is copied elsewhere (cp -a)', async () => {
+    const copy = join(work, 'copied-bin');
+    cpSync(BIN, copy, { recursive: true, verbatimSymlinks: true });
+    assert.equal(readlinkSync(join(copy, 'cocoon-gc')), 'cocoon');
+    const r = await exec(join(copy, 'cocoon-gc'), ['--help']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /cocoon-gc/);
+    // `image rm` takes the images lock (flock through the native addon beside the copy).
+    const root = join(work, 'copied-root');
+    const rm = await exec(join(copy, 'cocoon-image'), ['rm', 'no-such-image'], { COCOON_ROOT_DIR: root, COCOON_LOG_DIR: join(root, 'log') });
+    assert.doesNotMatch(rm.stderr, /cocoon_native\.node not found/);
+    assert.equal(rm.code, 3, rm.stderr);
+  });
+});
+
+describe('multi-call bundle', () => {
+  const out = join(work, 'multicall.cjs');
+  before(async () => {
+    await bundle(join(ROOT, 'scripts', 'multicall.ts'), out);
+  });
+
+  it('evaluates only the chosen tool (each main module runs its CLI when evaluated)', async () => {
+    // Were the other tools evaluated too, each would print its own version line.
+    const r = await exec(process.execPath, [out, '--version'], { COCOON_TOOL: 'cocoon-gc' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `${VERSION}\n`);
+  });
+
+  it('does not pass COCOON_TOOL on to the tools it starts', async () => {
+    const r = await exec(process.execPath, ['-e', 'require(process.argv[1]); setTimeout(() => console.log(String(process.env.COCOON_TOOL)), 50)', out, '--version'], { COCOON_TOOL: 'cocoon-gc' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /undefined\n$/);
+  });
+});
+
+describe('per-bin bundles', () => {
+  it('keeps each bin runnable from its own per-bin bundle', async () => {
+    const own = join(ROOT, 'bins', 'cocoon-gc', 'dist', 'cocoon-gc.cjs');
+    assert.ok(existsSync(own), `${own} is missing: run "npm run build" first`);
+    const r = await exec(process.execPath, [own, '--version']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `${VERSION}\n`);
+  });
+});

@@ -1,7 +1,7 @@
 import { reportError, runCli } from '@cocoon/common/cli';
-import { extractGlobalFlags } from '@cocoon/common/config';
+import { extractGlobalFlags } from '@cocoon/common/globals';
 import { cli } from './cli.ts';
-import { dispatch, route } from './dispatch.ts';
+import { route } from './routes.ts';
 
 /** `cocoon`: dispatch nouns owned by other tools, run the rest here. */
 async function cocoon(argv: string[]): Promise<number> {
@@ -15,6 +15,7 @@ async function cocoon(argv: string[]): Promise<number> {
   const target = route(parsed.rest);
   if (!target) return runCli(cli, argv, { tool: 'cocoon' });
   try {
+    const { dispatch } = await import('./dispatch.ts');
     return await dispatch(target.tool, target.args, parsed.globals);
   } catch (err) {
     const level = parsed.globals.log_level ?? process.env.COCOON_LOG_LEVEL;
@@ -22,6 +23,10 @@ async function cocoon(argv: string[]): Promise<number> {
   }
 }
 
+// NOTE: `cocoon vm ls | head` closes our stdout early; that is the reader's choice, not a crash.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+});
 cocoon(process.argv.slice(2)).then((code) => {
   process.exitCode = code;
 });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { assertDocumented, runInProcess } from '@cocoon/common/testing/cli';
 import { cli } from '../src/cli.ts';
-import { DISPATCH, route } from '../src/dispatch.ts';
+import { DISPATCH, route } from '../src/routes.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'cocoon-cli-'));
 after(() => rmSync(root, { recursive: true, force: true }));

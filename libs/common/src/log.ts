@@ -7,28 +7,26 @@
 import { mkdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
+import { logSettings } from './log-settings.ts';
 import type { LogLevel } from './schemas/config.ts';
 
 export type { Logger } from 'pino';
 
 const ROTATE_BYTES = 10 * 2 ** 20;
 const KEEP = 3;
-let current: Logger | undefined;
-let settings: { tool: string; level: LogLevel; logDir: string | null } = { tool: 'cocoon', level: 'warn', logDir: null };
+let current: { logger: Logger; generation: number } | undefined;
 
-/** Sets who logs and where; the logger is (re)built lazily on the next `log()`. */
-export function configureLogging(opts: { tool: string; level: LogLevel; logDir: string | null }): void {
-  settings = opts;
-  current = undefined;
-}
+export { configureLogging } from './log-settings.ts';
 
-/** The process logger. */
+/** The process logger, built on first use with the settings of `configureLogging`. */
 export function log(): Logger {
-  current ??= build();
-  return current;
+  const { generation } = logSettings();
+  if (!current || current.generation !== generation) current = { logger: build(), generation };
+  return current.logger;
 }
 
 function build(): Logger {
+  const { settings } = logSettings();
   const stderrLevel: pino.Level = settings.level === 'silent' ? 'fatal' : settings.level;
   const streams: pino.StreamEntry[] = [{ level: stderrLevel, stream: pino.destination({ dest: 2, sync: true }) }];
   const file = settings.logDir ? openLogFile(settings.logDir) : null;

@@ -10,11 +10,12 @@ import { vmPaths } from '@cocoon/common/hypervisor/index';
 import type { Layout } from '@cocoon/common/layout';
 import { newId, VM_NAME_RE } from '@cocoon/common/refs';
 import type { ImageResolve } from '@cocoon/common/schemas/image';
-import type { VmRecord, VmState } from '@cocoon/common/schemas/vm';
+import type { VmRecord } from '@cocoon/common/schemas/vm';
 import { withLock } from '@cocoon/common/store/lock';
 import { vmIndex, vmLockFile } from '@cocoon/common/vms';
 import { createCowDisk } from './cow-disk.ts';
 import { kernelCmdline, launchSpec, vmDisks } from './spec.ts';
+import { liveState } from './state.ts';
 
 export interface CreateRequest {
   name: string | undefined;
@@ -74,13 +75,6 @@ export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRe
     await index.update((items) => void items.delete(id));
     throw err;
   }
-}
-
-/** The state a record really has: `running` only while its hypervisor is alive. */
-export function liveState(layout: Layout, vm: VmRecord): VmState {
-  if (vm.state !== 'running') return vm.state;
-  const driver = driverFor(vm.hypervisor);
-  return driver.inspect(vmPaths(layout, vm.id), vm.pid).running ? 'running' : 'stopped';
 }
 
 /** Starts a created or stopped VM and waits until its hypervisor answers. */

@@ -1,13 +1,7 @@
 import { Command, Option } from 'clipanion';
 import { CocoonCommand } from '@cocoon/common/cli';
 import { UsageError } from '@cocoon/common/errors';
-import { chooseAccel } from '@cocoon/common/hypervisor/accel';
-import { defaultHypervisor, parseHypervisor } from '@cocoon/common/hypervisor/drivers';
-import { AccelSchema } from '@cocoon/common/schemas/config';
 import type { VmRecord } from '@cocoon/common/schemas/vm';
-import { parseSize } from '@cocoon/common/units';
-import { resolveVmImage } from '../../vm/image.ts';
-import { createVm } from '../../vm/lifecycle.ts';
 
 const MIN_MEMORY = 64 * 2 ** 20;
 const MIN_STORAGE = 64 * 2 ** 20;
@@ -26,6 +20,14 @@ export abstract class VmCreateBase extends CocoonCommand {
 
   /** Validates the flags, resolves the image and creates the VM. */
   protected async createFromFlags(): Promise<VmRecord> {
+    const [{ chooseAccel }, { defaultHypervisor, parseHypervisor }, { AccelSchema }, { parseSize }, { resolveVmImage }, { createVm }] = await Promise.all([
+      import('@cocoon/common/hypervisor/accel'),
+      import('@cocoon/common/hypervisor/drivers'),
+      import('@cocoon/common/schemas/config'),
+      import('@cocoon/common/units'),
+      import('../../vm/image.ts'),
+      import('../../vm/lifecycle.ts'),
+    ]);
     const cpu = Number(this.cpu);
     if (!Number.isInteger(cpu) || cpu < 1 || cpu > 255) throw new UsageError(`--cpu: "${this.cpu}" must be a whole number from 1 to 255`);
     const nics = Number(this.nics);

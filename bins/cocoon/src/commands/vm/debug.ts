@@ -1,9 +1,6 @@
 import { Command, Option } from 'clipanion';
 import { CocoonCommand } from '@cocoon/common/cli';
 import { UsageError } from '@cocoon/common/errors';
-import { driverFor } from '@cocoon/common/hypervisor/drivers';
-import { vmIndex } from '@cocoon/common/vms';
-import { launchSpec } from '../../vm/spec.ts';
 
 export class VmDebugCommand extends CocoonCommand {
   static override paths = [['vm', 'debug']];
@@ -21,6 +18,11 @@ export class VmDebugCommand extends CocoonCommand {
     if (this.format !== undefined && this.format !== 'shell' && this.format !== 'json') {
       throw new UsageError(`--format: "${this.format}" is not one of shell, json`);
     }
+    const [{ driverFor }, { vmIndex }, { launchSpec }] = await Promise.all([
+      import('@cocoon/common/hypervisor/drivers'),
+      import('@cocoon/common/vms'),
+      import('../../vm/spec.ts'),
+    ]);
     const vm = await vmIndex(this.layout).resolve(this.ref);
     const cmd = driverFor(vm.hypervisor).commandLine(launchSpec(this.layout, vm));
     if (this.format === 'json') this.writeJson([cmd.file, ...cmd.args]);

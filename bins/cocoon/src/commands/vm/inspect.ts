@@ -1,9 +1,5 @@
 import { Command, Option } from 'clipanion';
 import { CocoonCommand } from '@cocoon/common/cli';
-import { driverFor } from '@cocoon/common/hypervisor/drivers';
-import { vmPaths } from '@cocoon/common/hypervisor/index';
-import { vmIndex } from '@cocoon/common/vms';
-import { liveState } from '../../vm/lifecycle.ts';
 
 export class VmInspectCommand extends CocoonCommand {
   static override paths = [['vm', 'inspect']];
@@ -17,6 +13,12 @@ export class VmInspectCommand extends CocoonCommand {
   ref = Option.String({ name: 'VM' });
 
   override async execute(): Promise<number> {
+    const [{ driverFor }, { vmPaths }, { vmIndex }, { liveState }] = await Promise.all([
+      import('@cocoon/common/hypervisor/drivers'),
+      import('@cocoon/common/hypervisor/index'),
+      import('@cocoon/common/vms'),
+      import('../../vm/state.ts'),
+    ]);
     const vm = await vmIndex(this.layout).resolve(this.ref);
     const paths = vmPaths(this.layout, vm.id);
     const state = liveState(this.layout, vm);

@@ -1,6 +1,5 @@
 import { Command, Option } from 'clipanion';
 import { CocoonCommand } from '@cocoon/common/cli';
-import { removeVm } from '../../vm/lifecycle.ts';
 
 export class VmRmCommand extends CocoonCommand {
   static override paths = [['vm', 'rm'], ['vm', 'remove']];
@@ -17,6 +16,7 @@ export class VmRmCommand extends CocoonCommand {
   refs = Option.Rest({ required: 1, name: 'VM' });
 
   override async execute(): Promise<number> {
+    const { removeVm } = await import('../../vm/lifecycle.ts');
     for (const ref of this.refs) {
       const vm = await removeVm(this.layout, ref, this.force);
       this.context.stdout.write(`${vm.id}\n`);

@@ -1,5 +1,4 @@
 import { Command, Option } from 'clipanion';
-import { removeVm, startVm } from '../../vm/lifecycle.ts';
 import { VmCreateBase } from './create.ts';
 import { parseSeconds } from '../../vm/flags.ts';
 
@@ -20,6 +19,7 @@ export class VmRunCommand extends VmCreateBase {
   override async execute(): Promise<number> {
     const timeoutMs = parseSeconds(this.startTimeout, '--start-timeout');
     const created = await this.createFromFlags();
+    const { removeVm, startVm } = await import('../../vm/lifecycle.ts');
     try {
       this.print(await startVm(this.layout, created.id, timeoutMs));
     } catch (err) {

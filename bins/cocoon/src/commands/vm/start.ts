@@ -1,6 +1,5 @@
 import { Command, Option } from 'clipanion';
 import { CocoonCommand } from '@cocoon/common/cli';
-import { startVm } from '../../vm/lifecycle.ts';
 import { parseSeconds } from '../../vm/flags.ts';
 
 export class VmStartCommand extends CocoonCommand {
@@ -16,6 +15,7 @@ export class VmStartCommand extends CocoonCommand {
 
   override async execute(): Promise<number> {
     const timeoutMs = parseSeconds(this.startTimeout, '--start-timeout');
+    const { startVm } = await import('../../vm/lifecycle.ts');
     for (const ref of this.refs) {
       const vm = await startVm(this.layout, ref, timeoutMs);
       this.context.stdout.write(`${vm.id}\n`);

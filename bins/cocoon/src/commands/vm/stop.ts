@@ -1,6 +1,5 @@
 import { Command, Option } from 'clipanion';
 import { CocoonCommand } from '@cocoon/common/cli';
-import { stopVm } from '../../vm/lifecycle.ts';
 import { parseSeconds } from '../../vm/flags.ts';
 
 export class VmStopCommand extends CocoonCommand {
@@ -23,6 +22,7 @@ export class VmStopCommand extends CocoonCommand {
 
   override async execute(): Promise<number> {
     const timeoutMs = parseSeconds(this.timeout, '--timeout');
+    const { stopVm } = await import('../../vm/lifecycle.ts');
     for (const ref of this.refs) {
       const { vm } = await stopVm(this.layout, ref, { timeoutMs, force: this.force });
       this.context.stdout.write(`${vm.id}\n`);

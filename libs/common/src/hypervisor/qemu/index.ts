@@ -1,10 +1,12 @@
-/** The QEMU driver: launches `qemu-system-x86_64` detached and controls it over QMP. */
+/**
+ * The QEMU driver: launches `qemu-system-x86_64` detached and controls it over QMP.
+ * NOTE: execa and pino are imported inside the methods that use them, so read-only
+ * commands (`vm list`, `vm inspect`) that only call `inspect()` start without them.
+ */
 import { mkdirSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ExternalError, TimeoutError } from '../../errors.ts';
-import { spawnDetached } from '../../exec.ts';
-import { log } from '../../log.ts';
 import type { CommandLine, Hypervisor, LaunchSpec, RuntimeState, StopOptions, StopOutcome, VmPaths } from '../index.ts';
 import { pidBelongsTo, processArgv, signalIfOwned, waitForExit } from '../process.ts';
 import { qemuCommandLine } from './args.ts';
@@ -30,6 +32,7 @@ export class QemuDriver implements Hypervisor {
     mkdirSync(paths.logDir, { recursive: true, mode: 0o700 });
     await Promise.all([paths.apiSocket, paths.consoleSocket, paths.agentSerialSocket, paths.pidFile].map((f) => rm(f, { force: true })));
     const cmd = this.commandLine(spec);
+    const { spawnDetached } = await import('../../exec.ts');
     const child = await spawnDetached(cmd.file, cmd.args, paths.hypervisorLog);
     let exited = false;
     void child.exited.then(() => {
@@ -58,6 +61,7 @@ export class QemuDriver implements Hypervisor {
   async stop(paths: VmPaths, pid: number | null, opts: StopOptions): Promise<StopOutcome> {
     const marker = paths.apiSocket;
     if (!pid || !pidBelongsTo(pid, marker)) return 'not-running';
+    const { log } = await import('../../log.ts');
     if (!opts.force) {
       try {
         const qmp = await QmpClient.open(paths.apiSocket, 2000);

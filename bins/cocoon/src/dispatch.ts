@@ -4,35 +4,11 @@
  * as `COCOON_*` variables, the exit code is passed through and a signal that killed the
  * child is re-raised on this process.
  */
-import { accessSync, constants, realpathSync } from 'node:fs';
-import { delimiter, dirname, join } from 'node:path';
 import { globalsToEnv, type GlobalValues } from '@cocoon/common/globals';
-import { MissingDependencyError } from '@cocoon/common/errors';
 import { spawn } from '@cocoon/common/exec';
+import { findTool } from '@cocoon/common/tools';
 
-/** Where `tool` is: beside this executable (or script), then on PATH. */
-export function findTool(tool: string, env: NodeJS.ProcessEnv = process.env): string {
-  const self = [process.execPath, process.argv[1]].filter((p): p is string => Boolean(p));
-  const dirs = new Set<string>();
-  for (const p of self) {
-    dirs.add(dirname(p));
-    try {
-      dirs.add(dirname(realpathSync(p)));
-    } catch {
-      // not a file (e.g. `node -e`)
-    }
-  }
-  for (const dir of [...dirs, ...(env.PATH ?? '').split(delimiter).filter(Boolean)]) {
-    const candidate = join(dir, tool);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // keep looking
-    }
-  }
-  throw new MissingDependencyError(`${tool} not found next to cocoon or on PATH; reinstall cocoon (npm run build)`);
-}
+export { findTool };
 
 /** Runs `tool args…` with inherited stdio and returns its exit code (signals re-raised). */
 export async function dispatch(tool: string, args: string[], globals: GlobalValues): Promise<number> {

@@ -33,3 +33,10 @@ export function newId(): string {
 
 /** Names of VMs: a DNS label, because the name becomes the guest's hostname. */
 export const VM_NAME_RE = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
+
+/** Throws a UsageError naming `--name` unless `name` is a valid VM name. */
+export function validateVmName(name: string): void {
+  if (!VM_NAME_RE.test(name)) {
+    throw new UsageError(`--name: "${name}" is not a valid VM name (letters, digits and inner hyphens, at most 63; it becomes the hostname)`);
+  }
+}

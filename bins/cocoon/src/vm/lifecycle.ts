@@ -4,11 +4,11 @@
  * never launch two hypervisors. Every failure path removes what it made.
  */
 import { mkdir, rm } from 'node:fs/promises';
-import { ConflictError, InvalidStateError, UsageError } from '@cocoon/common/errors';
+import { ConflictError, InvalidStateError } from '@cocoon/common/errors';
 import { driverFor } from '@cocoon/common/hypervisor/drivers';
 import { vmPaths } from '@cocoon/common/hypervisor/index';
 import type { Layout } from '@cocoon/common/layout';
-import { newId, VM_NAME_RE } from '@cocoon/common/refs';
+import { newId, validateVmName } from '@cocoon/common/refs';
 import type { ImageResolve } from '@cocoon/common/schemas/image';
 import type { VmRecord } from '@cocoon/common/schemas/vm';
 import { withLock } from '@cocoon/common/store/lock';
@@ -33,9 +33,7 @@ export interface CreateRequest {
 export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRecord> {
   const id = newId();
   const name = req.name ?? `vm-${id.slice(0, 8)}`;
-  if (!VM_NAME_RE.test(name)) {
-    throw new UsageError(`--name: "${name}" is not a valid VM name (letters, digits and inner hyphens, at most 63; it becomes the hostname)`);
-  }
+  validateVmName(name);
   const paths = vmPaths(layout, id);
   const index = vmIndex(layout);
   const record: VmRecord = {

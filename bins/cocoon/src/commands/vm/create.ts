@@ -1,6 +1,7 @@
 import { Command, Option } from 'clipanion';
 import { CocoonCommand } from '@cocoon/common/cli';
 import { UsageError } from '@cocoon/common/errors';
+import { validateVmName } from '@cocoon/common/refs';
 import type { VmRecord } from '@cocoon/common/schemas/vm';
 
 const MIN_MEMORY = 64 * 2 ** 20;
@@ -38,6 +39,7 @@ export abstract class VmCreateBase extends CocoonCommand {
     const accelFlag = AccelSchema.safeParse(this.accel ?? this.config.accel);
     if (!accelFlag.success) throw new UsageError(`--accel: "${this.accel}" is not one of auto, kvm, tcg`);
     if (this.format !== undefined && this.format !== 'json' && this.format !== 'id') throw new UsageError(`--format: "${this.format}" is not one of id, json`);
+    if (this.name !== undefined) validateVmName(this.name);
     const hypervisor = this.hypervisor ? parseHypervisor(this.hypervisor) : defaultHypervisor(this.config.default_hypervisor);
     const image = await resolveVmImage(this.layout, this.image);
     const accel = chooseAccel(accelFlag.data);

@@ -5,8 +5,24 @@
 // `import.meta.url` is mapped to the bundle's own file URL (in a single executable,
 // `__filename` is the executable itself, so the URL points beside it).
 import { build } from 'esbuild';
-import { basename, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { basename, dirname, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+/**
+ * node-pty loads `pty.node` relative to its own files, which a bundle (and the single
+ * executable) does not have: its lib/utils.js is replaced by cocoon's stand-in, which looks
+ * beside the executable first (the packaged layout ships pty.node there).
+ */
+const PTY_NATIVE_SHIM = resolve(dirname(fileURLToPath(import.meta.url)), '../bins/cocoon-agent/src/server/pty-native.cjs');
+const ptyNativePlugin = {
+  name: 'cocoon-node-pty-native',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node-pty[\\/]lib[\\/]utils\.js$/ }, async () => {
+      const { readFile } = await import('node:fs/promises');
+      return { contents: await readFile(PTY_NATIVE_SHIM, 'utf8'), loader: 'js', resolveDir: dirname(PTY_NATIVE_SHIM) };
+    });
+  },
+};
 
 /**
  * Bundles `entry` and everything it imports into one CommonJS file `outfile`.
@@ -26,6 +42,7 @@ export async function bundle(entry, outfile) {
     legalComments: 'none',
     logLevel: 'warning',
     metafile: true,
+    plugins: [ptyNativePlugin],
     define: { 'import.meta.url': '__cocoon_import_meta_url' },
     banner: { js: "const __cocoon_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
   });

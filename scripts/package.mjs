@@ -125,6 +125,19 @@ function smokeTest(dir) {
   if (!String(probe.stderr).includes('code cache accepted')) say('WARNING: the executable does not use its code cache (start-up is slower)');
 }
 
+/**
+ * Native addons beside the executable, where the bundle looks for them first:
+ * cocoon_native.node (libs/common/src/native.ts) and node-pty's pty.node
+ * (bins/cocoon-agent/src/server/pty-native.cjs, swapped in by scripts/bundle.mjs).
+ */
+function copyNativeAddons(stage) {
+  copyFileSync(NATIVE, join(stage, 'cocoon_native.node'));
+  const ptyPackage = createRequire(join(ROOT, 'bins/cocoon-agent/package.json')).resolve('node-pty/package.json');
+  const pty = join(dirname(ptyPackage), 'build/Release/pty.node');
+  if (!existsSync(pty)) throw new Error(`${pty} is missing: node-pty was not built (npm install-scripts approve node-pty; npm rebuild node-pty)`);
+  copyFileSync(pty, join(stage, 'pty.node'));
+}
+
 /** Replaces `OUT` with `stage` (old folder renamed away first, then removed). */
 function swapIn(stage) {
   const old = `${OUT}.old-${process.pid}`;
@@ -152,7 +165,7 @@ async function main() {
     copyNode(exe);
     await inject(exe, blob);
     for (const name of TOOL_LINKS) symlinkSync('cocoon', join(stage, name));
-    copyFileSync(NATIVE, join(stage, 'cocoon_native.node'));
+    copyNativeAddons(stage);
     chmodSync(stage, 0o755);
     smokeTest(stage);
     swapIn(stage);

@@ -8,8 +8,6 @@ import { globalsToEnv, type GlobalValues } from '@cocoon/common/globals';
 import { spawn } from '@cocoon/common/exec';
 import { findTool } from '@cocoon/common/tools';
 
-export { findTool };
-
 /** Runs `tool args…` with inherited stdio and returns its exit code (signals re-raised). */
 export async function dispatch(tool: string, args: string[], globals: GlobalValues): Promise<number> {
   const file = findTool(tool);

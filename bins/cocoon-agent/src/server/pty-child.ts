@@ -3,7 +3,6 @@
  * output arrives merged as `stdout`, and window size changes apply with TIOCSWINSZ.
  * node-pty is loaded on first use so pipe sessions never need its native module.
  */
-import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 import type { ChildEvents, RunningChild } from './child.ts';
 import type { ChildSpec } from './spec.ts';
@@ -11,15 +10,22 @@ import type { ChildSpec } from './spec.ts';
 type PtyModule = typeof import('node-pty');
 let loaded: PtyModule | undefined;
 
-function ptyModule(): PtyModule {
-  // NOTE: require (not import) keeps the native module out of the bundle's static graph.
-  loaded ??= createRequire(import.meta.url)('node-pty') as PtyModule;
+/**
+ * node-pty, loaded on first use: a dynamic import is bundled as a lazily initialised
+ * module, and the bundle's stand-in for its native loader finds `pty.node` beside the
+ * executable (scripts/bundle.mjs, server/pty-native.cjs).
+ */
+async function ptyModule(): Promise<PtyModule> {
+  if (!loaded) {
+    const mod = (await import('node-pty')) as PtyModule & { default?: PtyModule };
+    loaded = typeof mod.spawn === 'function' ? mod : (mod.default as PtyModule);
+  }
   return loaded;
 }
 
 /** Starts `spec` on a new pty; node-pty makes it a session leader (own process group). */
-export function startPtyChild(spec: ChildSpec, events: ChildEvents): RunningChild {
-  const pty = ptyModule().spawn(spec.file, spec.args, {
+export async function startPtyChild(spec: ChildSpec, events: ChildEvents): Promise<RunningChild> {
+  const pty = (await ptyModule()).spawn(spec.file, spec.args, {
     name: spec.env.TERM ?? 'xterm-256color',
     cols: spec.cols,
     rows: spec.rows,

@@ -68,7 +68,7 @@ export class ExecSession {
     this.channel.pauseInput();
     try {
       const spec = childSpec(frame);
-      this.child = spec.tty ? startPtyChild(spec, this.events) : await startPipeChild(spec, this.events);
+      this.child = spec.tty ? await startPtyChild(spec, this.events) : await startPipeChild(spec, this.events);
     } catch (err) {
       const code = err instanceof SpawnError ? err.exitCode : (err as NodeJS.ErrnoException).code === 'ENOENT' ? 127 : 126;
       return this.fail(err instanceof Error ? err.message : String(err), code);

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ExternalError, TimeoutError } from '../../errors.ts';
 import type { CommandLine, Hypervisor, LaunchSpec, RuntimeState, StopOptions, StopOutcome, VmPaths } from '../index.ts';
 import { pidBelongsTo, processArgv, signalIfOwned, waitForExit } from '../process.ts';
+import { startRelay, stopRelay } from './agent-relay.ts';
 import { qemuCommandLine } from './args.ts';
 import { QmpClient } from './qmp.ts';
 
@@ -40,22 +41,21 @@ export class QemuDriver implements Hypervisor {
     });
     const pid = child.pid;
     const deadline = Date.now() + timeoutMs;
-    for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+    // NOTE: QEMU is usually ready within ~100 ms: poll tightly at first, then back off.
+    for (let delay = 5, tries = 0; ; delay = ++tries < 100 ? 5 : Math.min(delay * 2, 100)) {
       if (exited || processArgv(pid) === null) {
         throw new ExternalError(`${cmd.file} exited during start: ${await lastLines(paths.hypervisorLog)}`);
       }
-      try {
-        const qmp = await QmpClient.open(paths.apiSocket, Math.max(deadline - Date.now(), 100));
-        qmp.close();
-        return { pid };
-      } catch (err) {
-        if (Date.now() >= deadline) {
-          signalIfOwned(pid, paths.apiSocket, 'SIGKILL');
-          throw new TimeoutError(`QEMU did not answer on QMP within ${timeoutMs} ms (${(err as Error).message})`);
-        }
+      if (await qmpAnswers(paths.apiSocket, deadline)) break;
+      if (Date.now() >= deadline) {
+        signalIfOwned(pid, paths.apiSocket, 'SIGKILL');
+        throw new TimeoutError(`QEMU did not answer on QMP within ${timeoutMs} ms`);
       }
       await sleep(delay);
     }
+    // QEMU made the virtio-serial chardev before QMP answered: the relay can hold it now.
+    await startRelay(paths);
+    return { pid };
   }
 
   async stop(paths: VmPaths, pid: number | null, opts: StopOptions): Promise<StopOutcome> {
@@ -93,7 +93,18 @@ export class QemuDriver implements Hypervisor {
   }
 
   async delete(paths: VmPaths): Promise<void> {
+    // The relay exits with QEMU; one that did not (or a stale one) is ended here.
+    await stopRelay(paths);
     await Promise.all([paths.apiSocket, paths.consoleSocket, paths.agentSerialSocket, paths.agentSocket, paths.pidFile].map((f) => rm(f, { force: true })));
+  }
+}
+
+async function qmpAnswers(socket: string, deadline: number): Promise<boolean> {
+  try {
+    (await QmpClient.open(socket, Math.max(deadline - Date.now(), 100))).close();
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Every benchmark, one after the other; each prints its own table with ratios.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash bench/startup.sh
+bash bench/vm-run.sh
+bash bench/pull.sh
+[ -f bench/exec.sh ] && bash bench/exec.sh

@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { runCli } from '@cocoon/common/cli';
+import { runInProcess } from '@cocoon/common/testing/cli';
 import { run } from '@cocoon/common/exec';
 import { ImageRecordSchema } from '@cocoon/common/schemas/image';
 import { z } from 'zod';
@@ -17,15 +16,8 @@ const root = mkdtempSync(join(tmpdir(), 'cocoon-build-default-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
 async function image(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
   const env = { COCOON_ROOT_DIR: join(root, 'store'), COCOON_RUN_DIR: join(root, 'run'), COCOON_LOG_DIR: join(root, 'log'), PATH: process.env.PATH ?? '' };
-  const code = await runCli(cli, argv, { tool: 'cocoon-image', stdout, stderr, env });
-  return { code, stdout: out, stderr: err };
+  return runInProcess(cli, 'cocoon-image', argv, env);
 }
 
 async function list(args: string[]): Promise<string> {

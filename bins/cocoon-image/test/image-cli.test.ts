@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, describe, it } from 'node:test';
-import { runCli } from '@cocoon/common/cli';
+import { assertDocumented, runInProcess } from '@cocoon/common/testing/cli';
 import { ImageRecordSchema, ImageResolveSchema } from '@cocoon/common/schemas/image';
 import { VmRecordSchema } from '@cocoon/common/schemas/vm';
 import { z } from 'zod';
@@ -15,22 +14,11 @@ const root = mkdtempSync(join(tmpdir(), 'cocoon-image-cli-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
 async function image(argv: string[], stdinData?: Buffer): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const stdin = new PassThrough();
-  stdin.end(stdinData ?? Buffer.alloc(0));
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await runCli(cli, argv, { tool: 'cocoon-image', stdin, stdout, stderr, env: { COCOON_ROOT_DIR: join(root, 'store'), COCOON_LOG_DIR: join(root, 'log') } });
-  return { code, stdout: out, stderr: err };
+  return runInProcess(cli, 'cocoon-image', argv, { COCOON_ROOT_DIR: join(root, 'store'), COCOON_LOG_DIR: join(root, 'log') }, stdinData);
 }
 
 describe('cocoon-image import/list/inspect/resolve/rm', () => {
-  it('every command has usage', () => {
-    for (const def of cli.definitions()) assert.ok(def.description, `${def.path} has no description`);
-  });
+  it('documents every command', () => assertDocumented(cli));
 
   it('imports, lists, inspects, resolves and removes', async () => {
     const tarball = join(root, 'img.tar');

@@ -7,10 +7,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { after, before, test } from 'node:test';
-import { runCli } from '@cocoon/common/cli';
+import { runInProcess } from '@cocoon/common/testing/cli';
 import { run } from '@cocoon/common/exec';
 import { ImageResolveSchema } from '@cocoon/common/schemas/image';
 import { ProgressEventSchema } from '@cocoon/common/schemas/progress';
@@ -23,14 +22,8 @@ let server: Server;
 let base: string;
 
 async function cocoonImage(root: string, ...argv: string[]): Promise<{ code: number; json: unknown; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await runCli(cli, argv, { tool: 'cocoon-image', stdout, stderr, env: { COCOON_ROOT_DIR: root, COCOON_LOG_DIR: join(root, 'log') } });
-  return { code, json: out ? JSON.parse(out) : null, stderr: err };
+  const r = await runInProcess(cli, 'cocoon-image', argv, { COCOON_ROOT_DIR: root, COCOON_LOG_DIR: join(root, 'log') });
+  return { code: r.code, json: r.stdout ? JSON.parse(r.stdout) : null, stderr: r.stderr };
 }
 const sha = (p: string) => `sha256:${createHash('sha256').update(readFileSync(p)).digest('hex')}`;
 const storeFiles = (root: string) => [join(root, 'images', 'blobs', 'sha256'), join(root, 'tmp')].flatMap((d) => (existsSync(d) ? readdirSync(d) : []));

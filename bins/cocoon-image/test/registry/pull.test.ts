@@ -4,9 +4,8 @@ import { rmSync } from 'node:fs';
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { runCli } from '@cocoon/common/cli';
+import { runInProcess } from '@cocoon/common/testing/cli';
 import { ImageRecordSchema } from '@cocoon/common/schemas/image';
 import { z } from 'zod';
 import { pushOciLayout, startRegistry, type TestRegistry } from '../../../../test/helpers/registry.ts';
@@ -20,14 +19,8 @@ let first: BuiltImage;
 let second: BuiltImage;
 
 async function cocoonImage(root: string, ...argv: string[]) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await runCli(cli, argv, { tool: 'cocoon-image', stdout, stderr, env: { COCOON_ROOT_DIR: root, COCOON_LOG_DIR: join(root, 'log') } });
-  return { code, out, stderr: err };
+  const r = await runInProcess(cli, 'cocoon-image', argv, { COCOON_ROOT_DIR: root, COCOON_LOG_DIR: join(root, 'log') });
+  return { code: r.code, out: r.stdout, stderr: r.stderr };
 }
 
 before(async () => {

@@ -11,11 +11,11 @@ export interface InProcessResult {
 }
 
 /** Runs `argv` against `cli` with PassThrough stdio and the given environment. */
-export async function runInProcess(cli: Cli<CocoonContext>, tool: string, argv: string[], env: NodeJS.ProcessEnv, stdinText = ''): Promise<InProcessResult> {
+export async function runInProcess(cli: Cli<CocoonContext>, tool: string, argv: string[], env: NodeJS.ProcessEnv, stdinData: string | Buffer = ''): Promise<InProcessResult> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   const stdin = new PassThrough();
-  stdin.end(stdinText);
+  stdin.end(stdinData);
   const chunks = { out: [] as Buffer[], err: [] as Buffer[] };
   stdout.on('data', (d: Buffer) => chunks.out.push(d));
   stderr.on('data', (d: Buffer) => chunks.err.push(d));
@@ -36,4 +36,19 @@ export function assertDocumented(cli: Cli<CocoonContext>): void {
       assert.ok(opt.description, `${def.path}: option ${opt.definition} has no description`);
     }
   }
+}
+
+/** What every planned tool must do: document itself, print its version, refuse to pretend. */
+export async function assertPlannedTool(cli: Cli<CocoonContext>, tool: string): Promise<void> {
+  assertDocumented(cli);
+  const env = { COCOON_ROOT_DIR: '/nonexistent', COCOON_LOG_DIR: '/nonexistent' };
+  const version = await runInProcess(cli, tool, ['--version'], env);
+  assert.equal(version.code, 0);
+  assert.match(version.stdout, /^\d+\.\d+\.\d+/);
+  const help = await runInProcess(cli, tool, ['--help'], env);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /Planned commands/);
+  const bare = await runInProcess(cli, tool, [], env);
+  assert.equal(bare.code, 2, 'a planned tool exits 2 (usage) instead of pretending to work');
+  assert.match(bare.stderr, new RegExp(`^${tool}: no commands yet; planned: `));
 }

@@ -1,0 +1,5 @@
+import { it } from 'node:test';
+import { assertPlannedTool } from '@cocoon/common/testing/cli';
+import { cli } from '../src/cli.ts';
+
+it('cocoon-console documents its planned commands and does not pretend to work', () => assertPlannedTool(cli, 'cocoon-console'));

@@ -8,5 +8,8 @@ cd "$(dirname "$0")/.."
 bash doctor/cocoon-doctor install
 npm ci --no-audit --no-fund
 npm run build
+export TURBO_TELEMETRY_DISABLED=1
+npx turbo run typecheck lint --log-order=grouped
 npx turbo run test --concurrency=1 --log-order=stream
+node --import tsx --test doctor/cocoon-doctor.test.ts scripts/package.test.ts
 npm run e2e --workspace test

@@ -1,3 +1,3 @@
 /** Types of bundle.mjs (esbuild settings shared by the per-bin and multi-call bundles). */
-import type { Metafile } from 'esbuild';
-export function bundle(entry: string, outfile: string): Promise<Metafile>;
+import type { BuildOptions, Metafile } from 'esbuild';
+export function bundle(entry: string, outfile: string, extra?: BuildOptions): Promise<Metafile>;

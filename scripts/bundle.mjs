@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Bundles one bin (bins/<tool>/src/main.ts) into bins/<tool>/dist/<tool>.cjs with esbuild,
-// and exports the same settings for the multi-call bundle (scripts/package.mjs).
+// and exports the same settings for the single executable's per-tool bundles (scripts/package.mjs).
 // CommonJS output because Node's single-executable applications run a CommonJS main;
 // `import.meta.url` is mapped to the bundle's own file URL (in a single executable,
 // `__filename` is the executable itself, so the URL points beside it).
@@ -27,9 +27,10 @@ const ptyNativePlugin = {
 /**
  * Bundles `entry` and everything it imports into one CommonJS file `outfile`.
  * Dynamic `import()`s of bundled files become lazily initialised modules.
- * Returns esbuild's metafile (inputs and outputs, for size reports).
+ * Returns esbuild's metafile (inputs and outputs, for size reports). `extra` adds esbuild
+ * options (the single executable's bundles drop whitespace and comments).
  */
-export async function bundle(entry, outfile) {
+export async function bundle(entry, outfile, extra = {}) {
   const result = await build({
     entryPoints: [entry],
     outfile,
@@ -45,6 +46,7 @@ export async function bundle(entry, outfile) {
     plugins: [ptyNativePlugin],
     define: { 'import.meta.url': '__cocoon_import_meta_url' },
     banner: { js: "const __cocoon_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
+    ...extra,
   });
   return result.metafile;
 }

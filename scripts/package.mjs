@@ -6,19 +6,21 @@
 //   dist/bin/cocoon_native.node  the native addon (native.ts looks beside the executable)
 //
 // Why one executable: each SEA is a full copy of the Node binary (94 MiB, 82 MiB
-// stripped); seven of them would cost ~590 MiB for ~2.5 MiB of our own code.
+// stripped); seven of them would cost ~590 MiB for ~10 MiB of our own bundles and caches.
 //
-// Steps: esbuild bundles scripts/multicall.ts (every bin behind a lazy import()); a V8 code
-// cache of that bundle is trained by running the tools (scripts/train-code-cache.cjs); Node
-// writes the SEA blob (main = scripts/sea-loader.cjs, bundle and cache as assets); a copy
-// of this Node binary is stripped when that works; postject injects the blob; a smoke
-// test runs every name. Everything is built in a staging folder and swapped in at the
-// end, so a failure never leaves a half-made dist/bin.
+// Steps: esbuild bundles each tool (bins/<tool>/src/main.ts) without whitespace or
+// comments (ASCII only, so the loader decodes it as latin1); a V8 code cache of each bundle
+// is trained by running that tool (scripts/train-code-cache.cjs); Node writes the SEA blob
+// (main = scripts/sea-loader.cjs, which picks the tool by name; bundles and caches are
+// assets); a copy of this Node binary is stripped when that works; postject injects the
+// blob; a smoke test runs every name. Everything is built in a staging folder and swapped
+// in at the end, so a failure never leaves a half-made dist/bin.
 // Subprocesses are run with argument arrays (execFileSync), never through a shell.
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
   chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync,
 } from 'node:fs';
+import { isAscii } from 'node:buffer';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -33,6 +35,8 @@ const LOADER = join(ROOT, 'scripts/sea-loader.cjs');
 const TRAINER = join(ROOT, 'scripts/train-code-cache.cjs');
 /** The per-tool names; each is a symlink to `cocoon`. */
 export const TOOL_LINKS = ['cocoon-image', 'cocoon-net', 'cocoon-snap', 'cocoon-console', 'cocoon-gc', 'cocoon-agent'];
+/** esbuild options of the executable's bundles: smaller text to decode and scan, no comments. */
+const SEA_BUNDLE_OPTIONS = { minifyWhitespace: true, charset: 'ascii' };
 
 const MiB = 2 ** 20;
 const mib = (bytes) => `${(bytes / MiB).toFixed(1)} MiB`;
@@ -44,13 +48,17 @@ function run(file, args, opts = {}) {
 }
 
 /**
- * Writes the SEA preparation blob into `work`: the tiny loader is the main script, the
- * multi-call bundle and its trained code cache (when there is one) are assets.
+ * Writes the SEA preparation blob into `work`: the tiny loader is the main script; every
+ * tool's bundle and trained code cache (when there is one) are assets.
  */
-function seaBlob(bundleFile, cacheFile, work) {
+function seaBlob(tools, work) {
   const blob = join(work, 'sea-prep.blob');
   const config = join(work, 'sea-config.json');
-  const assets = { 'cocoon.cjs': bundleFile, ...(cacheFile ? { 'cocoon.cache': cacheFile } : {}) };
+  const assets = {};
+  for (const { tool, bundleFile, cacheFile } of tools) {
+    assets[`${tool}.cjs`] = bundleFile;
+    if (cacheFile) assets[`${tool}.cache`] = cacheFile;
+  }
   const settings = { main: LOADER, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, useSnapshot: false, assets };
   writeFileSync(config, `${JSON.stringify(settings, null, 2)}\n`);
   run(process.execPath, ['--experimental-sea-config', config]);
@@ -58,24 +66,39 @@ function seaBlob(bundleFile, cacheFile, work) {
 }
 
 /**
- * Makes the V8 code cache of the bundle after running the tools in a throw-away root
+ * Makes the V8 code cache of one tool's bundle after running that tool in a throw-away root
  * (scripts/train-code-cache.cjs). Returns its path, or null when training failed: the
  * executable then works without it, only slower to start.
  */
-function trainCache(bundleFile, work) {
-  const cache = join(work, 'cocoon.cache');
-  const root = join(work, 'train-root');
+function trainCache(tool, bundleFile, work) {
+  const cache = join(work, `${tool}.cache`);
+  const root = join(work, `train-root-${tool}`);
   const env = { ...process.env, COCOON_ROOT_DIR: root, COCOON_RUN_DIR: join(root, 'run'), COCOON_LOG_DIR: join(root, 'log') };
   delete env.COCOON_CONFIG;
+  delete env.COCOON_TOOL;
   try {
-    execFileSync(process.execPath, [TRAINER, bundleFile, cache], { env, stdio: ['ignore', 'ignore', 'pipe'], timeout: 120_000 });
-    say(`code cache: ${mib(statSync(cache).size)} (trained)`);
+    execFileSync(process.execPath, [TRAINER, tool, bundleFile, cache], { env, stdio: ['ignore', 'ignore', 'pipe'], timeout: 120_000 });
     return cache;
   } catch (err) {
     const last = String(err.stderr ?? err.message ?? err).trim().split('\n').pop();
-    say(`WARNING: code cache training failed (${last}); packaging without it`);
+    say(`WARNING: code cache training of ${tool} failed (${last}); packaging it without one`);
     return null;
   }
+}
+
+/** Bundles every tool for the executable and trains its code cache. */
+async function buildTools(work) {
+  const tools = [];
+  for (const tool of ['cocoon', ...TOOL_LINKS]) {
+    const bundleFile = join(work, `${tool}.cjs`);
+    await bundle(join(ROOT, 'bins', tool, 'src/main.ts'), bundleFile, SEA_BUNDLE_OPTIONS);
+    // the loader decodes ASCII as latin1 (cheaper); anything else still works, through UTF-8
+    if (!isAscii(readFileSync(bundleFile))) say(`WARNING: ${tool} bundle is not ASCII; it starts a little slower`);
+    tools.push({ tool, bundleFile, cacheFile: trainCache(tool, bundleFile, work) });
+  }
+  const total = (key) => tools.reduce((sum, t) => sum + (t[key] ? statSync(t[key]).size : 0), 0);
+  say(`${tools.length} bundles: ${mib(total('bundleFile'))}, trained code caches: ${mib(total('cacheFile'))}`);
+  return tools;
 }
 
 /**
@@ -157,10 +180,7 @@ async function main() {
   const work = mkdtempSync(join(DIST, '.work-'));
   const stage = mkdtempSync(join(DIST, '.stage-'));
   try {
-    const main = join(work, 'cocoon-multicall.cjs');
-    const meta = await bundle(join(ROOT, 'scripts/multicall.ts'), main);
-    say(`bundle: ${mib(statSync(main).size)} from ${Object.keys(meta.inputs).length} modules`);
-    const blob = seaBlob(main, trainCache(main, work), work);
+    const blob = seaBlob(await buildTools(work), work);
     const exe = join(stage, 'cocoon');
     copyNode(exe);
     await inject(exe, blob);

@@ -3,7 +3,6 @@
  * never call each other. Optional capabilities (snapshot, clone, restore) are separate
  * small interfaces with type guards, so a driver states what it can do.
  */
-import { join } from 'node:path';
 import type { Layout } from '../layout.ts';
 import type { HypervisorKind } from '../schemas/config.ts';
 import type { ResolvedDisk } from '../schemas/image.ts';
@@ -28,19 +27,20 @@ export interface VmPaths {
 
 /** Paths of VM `id` under `layout`. */
 export function vmPaths(layout: Layout, id: string): VmPaths {
+  // NOTE: template strings on the already-normalised dirs: `vm list` calls this per VM.
   const runDir = layout.vmRunDir(id);
   const logDir = layout.vmLogDir(id);
   return {
     runDir,
     logDir,
-    apiSocket: join(runDir, 'api.sock'),
-    consoleSocket: join(runDir, 'console.sock'),
-    consoleLog: join(logDir, 'console.log'),
-    hypervisorLog: join(logDir, 'hypervisor.log'),
-    pidFile: join(runDir, 'hypervisor.pid'),
-    cowDisk: join(runDir, 'cow.raw'),
-    agentSerialSocket: join(runDir, 'agent-serial.sock'),
-    agentSocket: join(runDir, 'agent.sock'),
+    apiSocket: `${runDir}/api.sock`,
+    consoleSocket: `${runDir}/console.sock`,
+    consoleLog: `${logDir}/console.log`,
+    hypervisorLog: `${logDir}/hypervisor.log`,
+    pidFile: `${runDir}/hypervisor.pid`,
+    cowDisk: `${runDir}/cow.raw`,
+    agentSerialSocket: `${runDir}/agent-serial.sock`,
+    agentSocket: `${runDir}/agent.sock`,
   };
 }
 

@@ -1,6 +1,8 @@
 // phases.mjs FILE: reads `cocoon-image pull --progress json` NDJSON from FILE and prints
 // "<download seconds> <convert seconds> <downloaded bytes>": each phase from its first start
 // event to its last done event (so process start-up and the manifest fetch are excluded).
+// Layers are extracted while they download; `convert` is then mkfs.erofs alone, overlapping
+// the downloads of other layers.
 import { readFileSync } from 'node:fs';
 
 const events = readFileSync(process.argv[2], 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));

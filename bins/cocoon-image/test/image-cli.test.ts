@@ -78,7 +78,7 @@ describe('cocoon-image import/list/inspect/resolve/rm', () => {
     writeFileSync(notImage, 'just text\n'.repeat(100));
     const before = snapshot(join(root, 'store'));
     const cases: Array<[string[], number, RegExp]> = [
-      [['import', 'x', notImage], 9, /is not an image \(expected an OCI layout or docker-save tarball\)/],
+      [['import', 'x', notImage], 9, /not an image \(an OCI layout or docker-save tarball, or a qcow2 or raw disk\)/],
       [['import', 'bad name', notImage], 2, /invalid/],
       [['import', 'x', join(root, 'missing')], 3, /no such file/],
       [['import', 'x'], 2, /./],

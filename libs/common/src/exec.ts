@@ -22,7 +22,7 @@ export const PACKAGE_OF: Record<string, string> = {
   'dpkg-deb': 'dpkg',
   ip: 'iproute2',
   tc: 'iproute2',
-  mkfs_vfat: 'dosfstools',
+  'mkfs.vfat': 'dosfstools',
   mcopy: 'mtools',
   xz: 'xz-utils',
   zstd: 'zstd',

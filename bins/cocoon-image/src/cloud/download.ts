@@ -25,6 +25,8 @@ export interface AcquireOptions {
   timeoutMs: number;
   /** Where the download is reported, under `image` (default: nowhere). */
   progress?: Progress;
+  /** Bytes to read instead of opening the source (`import` from files or stdin). */
+  input?: Readable;
 }
 
 /** Whether `source` names a URL rather than a file. */
@@ -39,7 +41,7 @@ export async function acquire(source: string, tmpDir: string, opts: AcquireOptio
   const signal = AbortSignal.timeout(opts.timeoutMs);
   const dispatcher = new Agent({ headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs }).compose(interceptors.redirect({ maxRedirections: 5 }));
   try {
-    const { input, length } = isUrl(source) ? await openUrl(source, dispatcher, signal, opts.maxBytes) : await openFile(source, opts.maxBytes);
+    const { input, length } = opts.input ? { input: opts.input, length: null } : isUrl(source) ? await openUrl(source, dispatcher, signal, opts.maxBytes) : await openFile(source, opts.maxBytes);
     const task = (opts.progress ?? NO_PROGRESS).begin(opts.image, source, 'download', length);
     const hash = createHash('sha256');
     let size = 0;

@@ -11,7 +11,7 @@ import { basename } from 'node:path';
 import { ConflictError, InvalidDataError } from '@cocoon/common/errors';
 import { run } from '@cocoon/common/exec';
 import { CLOUD_DISK_MEDIA_TYPE, cloudDiskPath, imageIndex, validateImageName } from '@cocoon/common/images/store';
-import { pruneLayers } from '@cocoon/common/images/prune';
+import { rollbackLayers } from '@cocoon/common/images/prune';
 import type { Layout } from '@cocoon/common/layout';
 import { newId } from '@cocoon/common/refs';
 import { ImageRecordSchema, type ImageRecord } from '@cocoon/common/schemas/image';
@@ -19,7 +19,7 @@ import { QemuImgInfoSchema, type QemuImgInfo } from '@cocoon/common/schemas/qemu
 import { commitRecord } from '../import/commit.ts';
 import { NO_PROGRESS } from '../progress/index.ts';
 import { acquire, isUrl, type AcquireOptions } from './download.ts';
-import { sniffCloudImage } from './sniff.ts';
+import { DISK_IMAGE, sniffCloudImage } from './sniff.ts';
 
 /** Disk formats qemu-img may report that are converted; anything else is refused. */
 const CONVERTIBLE = new Set(['raw', 'qcow2', 'vmdk', 'vhdx', 'vpc', 'vdi']);
@@ -30,6 +30,8 @@ export interface CloudImportOptions extends AcquireOptions {
   name?: string;
   /** Replace a record of the same name. */
   force?: boolean;
+  /** What the input should have been, for messages (default: a disk image). */
+  expected?: string;
 }
 
 /** Downloads, checks, converts when needed, stores and records a cloud image. */
@@ -62,7 +64,7 @@ export async function importCloudImage(layout: Layout, opts: CloudImportOptions)
     return record;
   } catch (err) {
     // NOTE: under the lock no other record can start using the disk while it is removed.
-    if (stored !== null) await imageIndex(layout).update((items) => pruneLayers(layout, [stored as string], items.values()));
+    if (stored !== null) await rollbackLayers(layout, [stored]);
     throw err;
   } finally {
     await rm(got.path, { force: true });
@@ -72,8 +74,14 @@ export async function importCloudImage(layout: Layout, opts: CloudImportOptions)
 
 /** Checks the downloaded file and returns a qcow2 v3 of it: the file itself, or `out` after conversion. */
 async function toQcow2(path: string, out: string, opts: CloudImportOptions & { image: string }): Promise<string> {
-  const sniffed = sniffCloudImage(await readHead(path), opts.source);
+  const sniffed = sniffCloudImage(await readHead(path), opts.source, opts.expected);
   const info = await qemuInfo(path, sniffed === 'qcow2' ? 'qcow2' : null, opts.source);
+  // qemu-img calls anything it does not recognise raw (and rounds its size up to a sector);
+  // a real raw disk is whole sectors.
+  const bytes = (await stat(path)).size;
+  if (info.format === 'raw' && bytes % 512 !== 0) {
+    throw new InvalidDataError(`${opts.source} is not ${opts.expected ?? DISK_IMAGE}: not qcow2, and ${bytes} bytes is not a whole number of 512-byte sectors for a raw disk`);
+  }
   if (!needsConversion(info)) return path;
   const task = (opts.progress ?? NO_PROGRESS).begin(opts.image, opts.source, 'convert', null);
   await run('qemu-img', ['convert', '-q', '-f', info.format, '-O', 'qcow2', '-o', 'compat=1.1', path, out], { timeoutMs: opts.timeoutMs });

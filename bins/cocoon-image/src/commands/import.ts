@@ -7,13 +7,14 @@ export class ImportCommand extends CocoonCommand {
   static override paths = [['import']];
   static override usage = Command.Usage({
     category: 'Images',
-    description: 'import an OCI image layout or docker-save tarball',
+    description: 'import an OCI image layout, a docker-save tarball or a qcow2/raw disk image',
     details:
-      'Reads one tarball (gzip allowed), several files concatenated in order (a split image) or `-` for stdin. Each layer becomes a read-only EROFS disk in the store (shared with other images); the kernel and initrd are taken from `boot/` of the layers. Prints the image record as JSON.',
+      'Reads one tarball (gzip allowed), several files concatenated in order (a split image) or `-` for stdin. Each layer becomes a read-only EROFS disk in the store (shared with other images); the kernel and initrd are taken from `boot/` of the layers. A qcow2 or raw disk (by magic bytes; raw once `qemu-img info` agrees) is stored as one read-only qcow2 v3 disk, like a pulled cloud image. Prints the image record as JSON.',
     examples: [
       ['Import a docker-save tarball', '$0 import myimage:1.0 ./image.tar'],
       ['Import from stdin', 'docker save alpine | $0 import alpine -'],
       ['Import a split image, replacing an older one', '$0 import --force default part-aa part-ab'],
+      ['Import a gzip-compressed qcow2 cloud image from stdin', '$0 import noble - < noble.qcow2.gz'],
     ],
   });
 

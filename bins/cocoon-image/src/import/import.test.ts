@@ -155,7 +155,7 @@ describe('importImage', () => {
 describe('importImage: bad input leaves the store unchanged', () => {
   const layer = (extra: Entry[]) => makeTar([...kernelLayer('B'), ...extra]);
   const cases: Array<[string, () => Promise<string[]>, number, RegExp]> = [
-    ['not a tarball', async () => [file(Buffer.from('hello, this is not an image at all'.repeat(40)))], ExitCode.InvalidData, /is not an image/],
+    ['not a tarball', async () => [file(Buffer.from('hello, this is not an image at all'.repeat(40)))], ExitCode.InvalidData, /is a text file, not an image/],
     ['zero-byte file', async () => [file(Buffer.alloc(0))], ExitCode.InvalidData, /is empty/],
     ['a tar that is not an image', async () => [file(await makeTar([{ name: 'readme', data: 'hi' }]))], ExitCode.InvalidData, /is not an image/],
     ['"../" entry', async () => [file(await ociLayout([{ tar: await layer([{ name: '../evil', data: 'x' }]) }]))], ExitCode.InvalidData, /"\.\.\/evil"/],

@@ -1,6 +1,7 @@
 /**
  * `importImage`: an OCI image layout or docker-save tarball (files, split parts or stdin,
  * gzip-wrapped or not) → EROFS layer disks and boot files in the store → an image record.
+ * A qcow2 or raw disk (same sources) goes the cloud-image way: one read-only qcow2 v3 disk.
  *
  * Nothing is half-made: staging lives in `<tmp>/import-<pid>-*` and is removed on every path;
  * disks this import created are deleted again on failure unless another record uses them
@@ -15,6 +16,7 @@ import { imageIndex, validateImageName } from '@cocoon/common/images/store';
 import type { Layout } from '@cocoon/common/layout';
 import type { Config } from '@cocoon/common/schemas/config';
 import type { ImageRecord } from '@cocoon/common/schemas/image';
+import { importCloudImage } from '../cloud/import.ts';
 import { NO_PROGRESS, type Progress } from '../progress/index.ts';
 import { planImage } from './archive.ts';
 import { detectFormat, detectWrapper, SNIFF_BYTES } from './detect.ts';
@@ -36,9 +38,9 @@ export interface ImportOptions {
   progress?: Progress;
 }
 
-const NOT_IMAGE = 'is not an image (expected an OCI layout or docker-save tarball)';
+const IMAGE = 'an image (an OCI layout or docker-save tarball, or a qcow2 or raw disk)';
 
-/** Imports an image archive under `opts.name` and returns its record. */
+/** Imports an image archive or disk image under `opts.name` and returns its record. */
 export async function importImage(ctx: { config: Config; layout: Layout }, opts: ImportOptions): Promise<ImageRecord> {
   const { layout } = ctx;
   validateImageName(opts.name);
@@ -47,23 +49,32 @@ export async function importImage(ctx: { config: Config; layout: Layout }, opts:
     throw new ConflictError(`image "${opts.name}" already exists (use --force to replace it)`);
   }
   const label = opts.sources.join(' + ');
+  const source = opts.source ?? opts.sources.join(' ');
+  const progress = opts.progress ?? NO_PROGRESS;
+  const { head, stream } = await unwrap(openSources(opts.sources, opts.stdin ?? process.stdin), label);
+  if (detectFormat(head) !== 'tar') {
+    // Not an archive: a disk image (qcow2 by magic, raw once qemu-img agrees) or refused with
+    // what it is (HTML, zip, xz, zstd…) by the cloud-image checks.
+    return importCloudImage(layout, { source, name: opts.name, force: opts.force, expected: IMAGE, input: stream, maxBytes: Number.MAX_SAFE_INTEGER, timeoutMs: DISK_TIMEOUT_MS, progress });
+  }
   await mkdir(layout.tmp, { recursive: true, mode: 0o700 });
   const work = await mkdtemp(join(layout.tmp, `import-${process.pid}-`));
   try {
-    const input = await unwrap(openSources(opts.sources, opts.stdin ?? process.stdin), label);
     await mkdir(join(work, 'spool'), { mode: 0o700 });
-    const plan = await planImage(await spoolTar(input, join(work, 'spool'), label));
-    const source = opts.source ?? opts.sources.join(' ');
-    return await storeLayers(layout, plan, { name: opts.name, source, replace: opts.force ?? false, work, progress: opts.progress ?? NO_PROGRESS });
+    const plan = await planImage(await spoolTar(stream, join(work, 'spool'), label));
+    return await storeLayers(layout, plan, { name: opts.name, source, replace: opts.force ?? false, work, progress });
   } finally {
     await rm(work, { recursive: true, force: true });
   }
 }
 
-/** Peels gzip, then requires a tar; anything else is not an image. */
-async function unwrap(input: Readable, label: string): Promise<Readable> {
+/** A disk image read from files or stdin has no network to wait on; this only stops a stuck pipe. */
+const DISK_TIMEOUT_MS = 24 * 3600_000;
+
+/** Peels gzip; returns the first bytes of what is inside and the whole stream again. */
+async function unwrap(input: Readable, label: string): Promise<{ head: Buffer; stream: Readable }> {
   let { head, stream } = await peek(input, SNIFF_BYTES);
-  if (head.length === 0) throw new InvalidDataError(`${label} is empty: not an image (expected an OCI layout or docker-save tarball)`);
+  if (head.length === 0) throw new InvalidDataError(`${label} is empty (0 bytes), not ${IMAGE}`);
   if (detectWrapper(head) === 'gzip') {
     const gunzip = createGunzip();
     stream.on('error', (err) => gunzip.destroy(err));
@@ -71,6 +82,5 @@ async function unwrap(input: Readable, label: string): Promise<Readable> {
       throw new InvalidDataError(`${label}: broken gzip stream (${err.message})`);
     }));
   }
-  if (detectFormat(head) !== 'tar') throw new InvalidDataError(`${label} ${NOT_IMAGE}`);
-  return stream;
+  return { head, stream };
 }

@@ -1,28 +1,24 @@
 /**
- * One layer blob → one read-only EROFS disk in the store (plus its kernel/initrd, if any).
- * The blob is decompressed (gzip, zstd or plain tar) as a stream, its uncompressed bytes are
- * hashed against the diff_id while the tar is extracted, and the disk is built in `work` and
- * renamed into `images/blobs/sha256/` at the very end. A disk already in the store is reused.
+ * One layer → one read-only EROFS disk in the store (plus its kernel/initrd, if any). The
+ * layer is extracted into a staging folder (from a blob file here, from a live download in
+ * `pull`), the disk is built in `work` and renamed into `images/blobs/sha256/` at the very
+ * end. A disk already in the store is reused.
  */
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { PassThrough, Transform, type Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
-import * as tar from 'tar-stream';
-import { errnoCode, InvalidDataError } from '@cocoon/common/errors';
-import { spawn } from '@cocoon/common/exec';
+import { errnoCode } from '@cocoon/common/errors';
 import { bootDir, layerDiskPath } from '@cocoon/common/images/store';
 import { sizeOf } from '@cocoon/common/images/prune';
 import type { Layout } from '@cocoon/common/layout';
 import { digestHex } from '@cocoon/common/schemas/common';
 import { readBoot, extractBoot, type BootFiles } from './boot.ts';
-import { detectWrapper } from './detect.ts';
 import { buildErofs } from './erofs.ts';
-import { LayerWriter } from './safe-extract.ts';
-import { peek } from './source.ts';
+import { extractTar } from './extract-tar.ts';
 import type { LayerPlan } from './archive.ts';
+
+/** Read size for blob files: fewer, larger chunks through gunzip and the tar parser. */
+const READ_CHUNK = 1 << 20;
 
 export interface LayerResult {
   digest: string;
@@ -35,72 +31,44 @@ export interface LayerResult {
 
 /** Converts `layer` unless its disk exists; `work` is a private scratch folder under layout.tmp. */
 export async function convertLayer(layout: Layout, layer: LayerPlan, work: string): Promise<LayerResult> {
-  const disk = layerDiskPath(layout, layer.digest);
-  const boot = bootDir(layout, layer.digest);
-  if (await exists(disk)) return { digest: layer.digest, size: await storeSize(disk, boot), boot: await readBoot(boot), converted: false };
-  const scratch = join(work, digestHex(layer.digest).slice(0, 16));
+  const reused = await reuseLayer(layout, layer.digest);
+  if (reused) return reused;
+  return buildLayer(layout, layer.digest, work, (root) => extractTar(createReadStream(layer.file.path, { highWaterMark: READ_CHUNK }), layer, root));
+}
+
+/** The store's disk of `digest` as a layer result, or null when the store lacks it. */
+export async function reuseLayer(layout: Layout, digest: string): Promise<LayerResult | null> {
+  const disk = layerDiskPath(layout, digest);
+  const boot = bootDir(layout, digest);
+  if (!(await exists(disk))) return null;
+  return { digest, size: await storeSize(disk, boot), boot: await readBoot(boot), converted: false };
+}
+
+/**
+ * Fills a fresh staging folder with `fill` (which must resolve only once the layer's content is
+ * verified), then builds the EROFS disk and moves it and the boot files into the store.
+ */
+export async function buildLayer(layout: Layout, digest: string, work: string, fill: (root: string) => Promise<void>): Promise<LayerResult> {
+  const disk = layerDiskPath(layout, digest);
+  const boot = bootDir(layout, digest);
+  const scratch = join(work, digestHex(digest).slice(0, 16));
   const root = join(scratch, 'root');
   const stagedBoot = join(scratch, 'boot');
   await mkdir(root, { recursive: true, mode: 0o700 });
   await mkdir(stagedBoot, { mode: 0o700 });
   try {
-    await extractLayer(layer, root);
+    await fill(root);
     const files = extractBoot(root, stagedBoot);
     const out = join(scratch, 'layer.erofs');
-    await buildErofs(layer.digest, out, root);
+    await buildErofs(digest, out, root);
     await mkdir(dirname(disk), { recursive: true, mode: 0o700 });
     if (files) await placeDir(stagedBoot, boot);
     // NOTE: the disk is renamed last: a disk in the store implies its boot folder is complete.
     await rename(out, disk);
-    return { digest: layer.digest, size: await storeSize(disk, boot), boot: files, converted: true };
+    return { digest, size: await storeSize(disk, boot), boot: files, converted: true };
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
-}
-
-/** Streams the blob through decompression and the diff_id check into `root`. */
-async function extractLayer(layer: LayerPlan, root: string): Promise<void> {
-  const label = `layer ${layer.digest}`;
-  const { head, stream } = await peek(createReadStream(layer.file.path), 8);
-  const tarStream = decompress(detectWrapper(head), stream);
-  const hash = createHash('sha256');
-  const tap = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      cb(null, chunk);
-    },
-  });
-  const extract = tar.extract();
-  for (const s of [stream, tarStream, tap]) s.on('error', (err) => extract.destroy(err));
-  tarStream.pipe(tap).pipe(extract);
-  const writer = new LayerWriter(root, label);
-  try {
-    for await (const entry of extract) {
-      await writer.write(entry.header, entry);
-      entry.resume();
-    }
-  } catch (err) {
-    stream.destroy();
-    if (err instanceof Error && 'exitCode' in err) throw err;
-    throw new InvalidDataError(`${label}: not a valid tar stream (${(err as Error).message})`, { cause: err });
-  }
-  const diffId = `sha256:${hash.digest('hex')}`;
-  if (layer.diff_id && diffId !== layer.diff_id) {
-    throw new InvalidDataError(`${label}: uncompressed content does not match its diff_id (expected ${layer.diff_id}, got ${diffId})`);
-  }
-  writer.finalize();
-}
-
-function decompress(wrapper: string | null, input: Readable): Readable {
-  if (wrapper === 'gzip') return input.pipe(createGunzip());
-  if (wrapper !== 'zstd') return input;
-  // NOTE: Node 20's zlib has no zstd; the zstd tool (Debian: zstd) decodes the stream.
-  const child = spawn('zstd', ['-dcq'], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', buffer: false });
-  const out = new PassThrough();
-  input.pipe(child.stdin as NodeJS.WritableStream);
-  (child.stdout as Readable).pipe(out);
-  child.catch((err: unknown) => out.destroy(new InvalidDataError(`zstd failed to decompress a layer (${(err as Error).message.split('\n')[0]})`)));
-  return out;
 }
 
 async function placeDir(from: string, to: string): Promise<void> {

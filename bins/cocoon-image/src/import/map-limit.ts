@@ -23,3 +23,21 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
   if (failure) throw (failure as { err: unknown }).err;
   return results;
 }
+
+/** A semaphore: `run(fn)` waits until fewer than `limit` runs are active. */
+export function limiter(limit: number): { run<R>(fn: () => Promise<R>): Promise<R> } {
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  return {
+    async run(fn) {
+      if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+      active++;
+      try {
+        return await fn();
+      } finally {
+        active--;
+        waiting.shift()?.();
+      }
+    },
+  };
+}

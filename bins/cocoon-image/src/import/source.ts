@@ -20,7 +20,7 @@ export async function checkSources(sources: readonly string[]): Promise<void> {
       throw err;
     }
   }
-  if (total === 0) throw new InvalidDataError(`${sources.join(' + ')} is empty: not an image (expected an OCI layout or docker-save tarball)`);
+  if (total === 0) throw new InvalidDataError(`${sources.join(' + ')} is empty (0 bytes), not an image (an OCI layout or docker-save tarball, or a qcow2 or raw disk)`);
 }
 
 /** One stream of all `sources` in order (stdin for `-`). */

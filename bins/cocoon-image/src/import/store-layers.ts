@@ -4,12 +4,11 @@
  * delete the disks this call created unless a record uses them by then.
  */
 import { ConflictError } from '@cocoon/common/errors';
-import { imageIndex } from '@cocoon/common/images/store';
-import { pruneLayers } from '@cocoon/common/images/prune';
+import { rollbackLayers } from '@cocoon/common/images/prune';
 import type { Layout } from '@cocoon/common/layout';
 import type { ImageRecord } from '@cocoon/common/schemas/image';
 import type { Progress } from '../progress/index.ts';
-import type { ImagePlan } from './archive.ts';
+import type { ImagePlan, LayerPlan } from './archive.ts';
 import { buildRecord, commitRecord } from './commit.ts';
 import { convertLayer, type LayerResult } from './layer.ts';
 import { mapLimit } from './map-limit.ts';
@@ -23,6 +22,13 @@ export interface StoreOptions {
   /** Private scratch folder under `layout.tmp`. */
   work: string;
   progress: Progress;
+  /**
+   * How a layer gets into the store (default: `convertLayer` from its blob file, reported as
+   * `convert`). `pull` downloads and extracts in one go here. The signal aborts on a failure.
+   */
+  convert?: (layer: LayerPlan, signal: AbortSignal) => Promise<LayerResult>;
+  /** Layers handled at once (default 2). */
+  concurrency?: number;
 }
 
 /** Layers converted at once: extraction and mkfs.erofs each keep a core busy (the machine has 2). */
@@ -31,13 +37,20 @@ const CONCURRENCY = 2;
 /** Converts `plan`'s layers and commits the record; nothing this call made survives a failure. */
 export async function storeLayers(layout: Layout, plan: ImagePlan, opts: StoreOptions): Promise<ImageRecord> {
   const created = new Set<string>();
+  const convert = opts.convert ?? (async (layer: LayerPlan) => {
+    const task = opts.progress.begin(opts.name, layer.digest, 'convert', null);
+    const r = await convertLayer(layout, layer, opts.work);
+    task.done(!r.converted);
+    return r;
+  });
   try {
     for (let attempt = 0; ; attempt++) {
-      const layers = await mapLimit(plan.layers, CONCURRENCY, async (layer) => {
-        const task = opts.progress.begin(opts.name, layer.digest, 'convert', null);
-        const r = await convertLayer(layout, layer, opts.work);
-        task.done(!r.converted);
-        return remember(r, created);
+      // A layer listed twice is handled once (two at once would share a staging folder).
+      const pending = new Map<string, Promise<LayerResult>>();
+      const layers = await mapLimit(plan.layers, opts.concurrency ?? CONCURRENCY, async (layer, signal) => {
+        let p = pending.get(layer.digest);
+        if (!p) pending.set(layer.digest, (p = convert(layer, signal).then((r) => remember(r, created))));
+        return p;
       });
       const record = buildRecord({ name: opts.name, source: opts.source }, plan, layers);
       // A concurrent rm/rollback may delete a shared disk between conversion and commit:
@@ -46,7 +59,7 @@ export async function storeLayers(layout: Layout, plan: ImagePlan, opts: StoreOp
       if (attempt >= 2) throw new ConflictError(`image "${opts.name}": layers keep disappearing from the store (a concurrent image rm?); try again`);
     }
   } catch (err) {
-    if (created.size > 0) await imageIndex(layout).update((items) => pruneLayers(layout, created, items.values()));
+    if (created.size > 0) await rollbackLayers(layout, created);
     throw err;
   }
 }

@@ -59,8 +59,20 @@ export interface FetchedImage {
 const MAX_CONFIG = 8 << 20;
 const LAYER_TYPE = /^application\/vnd\.(oci\.image\.layer\.v1\.tar(\+gzip|\+zstd)?|docker\.image\.rootfs\.diff\.tar\.gzip)$/;
 
-/** Fetches `opts.reference`; the caller owns the blob files (see `discardBlobs`). */
-export async function fetchImage(layout: Layout, opts: FetchOptions): Promise<FetchedImage> {
+/** A resolved image: manifest and config checked, layers not yet downloaded. */
+export interface ResolvedImage extends Omit<FetchedImage, 'layers' | 'downloadedBytes'> {
+  /** Open client of the image's repository; the caller closes it. */
+  client: RegistryClient;
+  layers: Array<Omit<FetchedLayer, 'blobPath'>>;
+  /** Distinct layers the store lacks (all of them with `force`). */
+  missing: OciDescriptor[];
+}
+
+/**
+ * Resolves `opts.reference` to a platform's manifest and config (digest-verified) and checks
+ * there is room for the layers the store lacks. The caller closes `client`.
+ */
+export async function resolveImage(layout: Layout, opts: FetchOptions): Promise<ResolvedImage> {
   const reference = parseReference(opts.reference);
   const name = formatReference(reference);
   const credentials = findCredentials(reference.registry, { username: opts.username, password: opts.password, env: opts.env });
@@ -69,28 +81,39 @@ export async function fetchImage(layout: Layout, opts: FetchOptions): Promise<Fe
     await client.ping();
     const want = parsePlatform(opts.platform ?? 'linux/amd64');
     const resolved = await resolveManifest(client, manifestSelector(reference), want, name);
-    const configBytes = await fetchSmallBlob(client, resolved.manifest.config, MAX_CONFIG);
-    const config = parseConfig(configBytes, name);
+    const config = parseConfig(await fetchSmallBlob(client, resolved.manifest.config, MAX_CONFIG), name);
     const diffIds = config.rootfs.diff_ids;
     const layers = resolved.manifest.layers;
     if (layers.length === 0) throw new InvalidDataError(`${name}: the manifest lists no layers`);
     for (const l of layers) if (!LAYER_TYPE.test(l.mediaType ?? '')) throw new InvalidDataError(`${name}: layer ${l.digest} has media type ${l.mediaType ?? '(none)'}, not a tar layer`);
     const missing = unique(layers.filter((l) => opts.force || !existsSync(layerDiskPath(layout, l.digest))));
     await checkSpace(layout, missing, name);
-    const progress = opts.progress ?? NO_PROGRESS;
-    for (const l of unique(layers)) if (!missing.includes(l)) progress.cached(name, l.digest, 'download', l.size);
-    const stats: DownloadStats = { bytes: 0 };
-    const paths = await downloadAll(client, layout, missing, stats, { limit: opts.concurrency ?? 3, progress, image: name });
-    log().info({ image: name, digest: resolved.digest, layers: layers.length, downloaded: missing.length, bytes: stats.bytes }, 'image fetched');
     return {
+      client,
       reference,
       name,
       manifestDigest: resolved.digest,
       platform: resolved.platform,
       config,
-      layers: layers.map((descriptor, i) => ({ descriptor, diffId: diffIds[i] ?? null, blobPath: paths.get(descriptor.digest) ?? null })),
-      downloadedBytes: stats.bytes,
+      layers: layers.map((descriptor, i) => ({ descriptor, diffId: diffIds[i] ?? null })),
+      missing,
     };
+  } catch (err) {
+    await client.close();
+    throw err;
+  }
+}
+
+/** Fetches `opts.reference` with the missing layer blobs as temp files (see `discardBlobs`). */
+export async function fetchImage(layout: Layout, opts: FetchOptions): Promise<FetchedImage> {
+  const { client, missing, ...image } = await resolveImage(layout, opts);
+  try {
+    const progress = opts.progress ?? NO_PROGRESS;
+    for (const l of unique(image.layers.map((x) => x.descriptor))) if (!missing.includes(l)) progress.cached(image.name, l.digest, 'download', l.size);
+    const stats: DownloadStats = { bytes: 0 };
+    const paths = await downloadAll(client, layout, missing, stats, { limit: opts.concurrency ?? 3, progress, image: image.name });
+    log().info({ image: image.name, digest: image.manifestDigest, layers: image.layers.length, downloaded: missing.length, bytes: stats.bytes }, 'image fetched');
+    return { ...image, layers: image.layers.map((l) => ({ ...l, blobPath: paths.get(l.descriptor.digest) ?? null })), downloadedBytes: stats.bytes };
   } finally {
     await client.close();
   }

@@ -144,3 +144,19 @@ test('the image index lock is not held while layers download', async () => {
   const r = await pull;
   assert.equal(r.record.name, `${reg.host}/faults/img:b`);
 });
+
+test('layers extracted while they stream: a corrupt blob is a digest mismatch, a truncated one is restarted once; nothing left', async () => {
+  const img = images.get('a') as BuiltImage;
+  const path = `/v2/faults/img/blobs/${img.layerDigests[2]}`;
+  for (const [fault, why, hits] of [['corrupt', /digest mismatch/, 1], ['truncate', /broke off after \d+ of \d+ bytes/, 2]] as const) {
+    const proxy = await startFaultProxy(reg.host, (p) => (p === path ? fault : 'pass'));
+    const ctx = store();
+    try {
+      await assert.rejects(pullImage(ctx, pullOpts(proxy.host, 'a')), (err: CocoonError) => err.exitCode >= 2 && why.test(err.message));
+      assert.equal(proxy.hits.get(path), hits, fault);
+      assert.deepEqual(files(ctx.layout), [], fault);
+    } finally {
+      await proxy.stop();
+    }
+  }
+});

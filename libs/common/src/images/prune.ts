@@ -9,7 +9,8 @@ import { errnoCode } from '../errors.ts';
 import type { Layout } from '../layout.ts';
 import { vmIndex } from '../vms.ts';
 import type { ImageRecord } from '../schemas/image.ts';
-import { bootDir, cloudDiskPath, layerDigests, layerDiskPath } from './store.ts';
+import { withLock } from '../store/lock.ts';
+import { bootDir, cloudDiskPath, imageIndex, layerDigests, layerDiskPath } from './store.ts';
 
 /** Disk paths attached to any VM in `<root>/vms/index.json` (an absent index means none). */
 export async function vmDiskPaths(layout: Layout): Promise<Set<string>> {
@@ -33,6 +34,15 @@ export async function pruneLayers(layout: Layout, candidates: Iterable<string>, 
     removed.push(digest);
   }
   return removed;
+}
+
+/**
+ * A failed import's rollback: `pruneLayers` of the files it created, under the images lock,
+ * against the records as they are. The index file is not rewritten (nor created): a failure
+ * leaves the store exactly as it was.
+ */
+export async function rollbackLayers(layout: Layout, created: Iterable<string>): Promise<string[]> {
+  return withLock(layout.images.lock, async () => pruneLayers(layout, created, await imageIndex(layout).list()), { what: 'the image index' });
 }
 
 /** Size in bytes of a file, 0 when it does not exist. */

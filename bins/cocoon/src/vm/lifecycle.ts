@@ -4,15 +4,17 @@
  * never launch two hypervisors. Every failure path removes what it made.
  */
 import { mkdir, rm } from 'node:fs/promises';
-import { ConflictError, InvalidStateError } from '@cocoon/common/errors';
+import { ConflictError, InvalidStateError, MissingDependencyError } from '@cocoon/common/errors';
 import { driverFor } from '@cocoon/common/hypervisor/drivers';
-import { vmPaths } from '@cocoon/common/hypervisor/index';
+import { vmPaths, type VmPaths } from '@cocoon/common/hypervisor/index';
 import type { Layout } from '@cocoon/common/layout';
 import { newId, validateVmName } from '@cocoon/common/refs';
 import type { ImageResolve } from '@cocoon/common/schemas/image';
 import type { VmRecord } from '@cocoon/common/schemas/vm';
 import { withLock } from '@cocoon/common/store/lock';
 import { vmIndex, vmLockFile } from '@cocoon/common/vms';
+import { createSeedDisk } from './cidata.ts';
+import { createCloudOverlay, createUefiVars } from './cloud-disk.ts';
 import { createCowDisk } from './cow-disk.ts';
 import { kernelCmdline, launchSpec, vmDisks } from './spec.ts';
 import { liveState } from './state.ts';
@@ -48,12 +50,13 @@ export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRe
     storage: req.storage,
     nics: req.nics,
     boot: { kernel: req.image.kernel, initrd: req.image.initrd, firmware: req.image.firmware, cmdline: kernelCmdline(req.image, name) },
-    disks: vmDisks(req.image, paths.cowDisk),
+    disks: vmDisks(req.image, paths),
     pid: null,
     created_at: new Date().toISOString(),
     started_at: null,
     stopped_at: null,
     error: null,
+    booted: false,
   };
   await index.update((items) => {
     for (const vm of items.values()) {
@@ -64,15 +67,26 @@ export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRe
   try {
     await mkdir(paths.runDir, { recursive: true, mode: 0o700 });
     await mkdir(paths.logDir, { recursive: true, mode: 0o700 });
-    await createCowDisk(paths.cowDisk, req.storage);
+    const storage = req.image.kind === 'cloud' ? await prepareCloudDisks(req.image, paths, record) : await createCowDisk(paths.cowDisk, req.storage).then(() => req.storage);
     await driverFor(record.hypervisor).create(launchSpec(layout, record));
-    return await setState(layout, id, { state: 'created' });
+    return await setState(layout, id, { state: 'created', storage });
   } catch (err) {
     await rm(paths.runDir, { recursive: true, force: true });
     await rm(paths.logDir, { recursive: true, force: true });
     await index.update((items) => void items.delete(id));
     throw err;
   }
+}
+
+/** The root overlay, UEFI variables and NoCloud seed of a cloud-image VM; returns the disk size. */
+async function prepareCloudDisks(image: ImageResolve, paths: VmPaths, vm: VmRecord): Promise<number> {
+  const base = image.disks[0];
+  if (!base) throw new InvalidStateError(`image "${image.name}" has no disk`);
+  if (!image.firmware) throw new MissingDependencyError('UEFI firmware /usr/share/OVMF/OVMF_CODE.fd not found: install the Debian package ovmf');
+  const size = await createCloudOverlay(base.path, paths.rootDisk, vm.storage);
+  await createUefiVars(paths.uefiVars);
+  await createSeedDisk(paths.seedDisk, { instanceId: vm.id, hostname: vm.name });
+  return size;
 }
 
 /** Starts a created or stopped VM and waits until its hypervisor answers. */
@@ -85,7 +99,7 @@ export async function startVm(layout: Layout, ref: string, timeoutMs: number): P
     const driver = driverFor(vm.hypervisor);
     try {
       const { pid } = await driver.start(launchSpec(layout, vm), timeoutMs);
-      return await setState(layout, vm.id, { state: 'running', pid, started_at: new Date().toISOString(), error: null });
+      return await setState(layout, vm.id, { state: 'running', pid, started_at: new Date().toISOString(), error: null, booted: true });
     } catch (err) {
       await setState(layout, vm.id, { state: 'error', pid: null, error: (err as Error).message });
       throw err;

@@ -17,8 +17,14 @@ export interface VmPaths {
   consoleLog: string;
   hypervisorLog: string;
   pidFile: string;
-  /** The writable COW disk. */
+  /** The writable COW disk (OCI images). */
   cowDisk: string;
+  /** The writable qcow2 overlay on a cloud image. */
+  rootDisk: string;
+  /** The NoCloud seed (CIDATA) of a cloud image, attached on the first boot only. */
+  seedDisk: string;
+  /** The VM's own UEFI variable store (firmware boots). */
+  uefiVars: string;
   /** The hypervisor's side of the guest-agent channel (QEMU virtio-serial). */
   agentSerialSocket: string;
   /** The host-facing agent socket (`CONNECT <port>` handshake) for every hypervisor. */
@@ -39,6 +45,9 @@ export function vmPaths(layout: Layout, id: string): VmPaths {
     hypervisorLog: `${logDir}/hypervisor.log`,
     pidFile: `${runDir}/hypervisor.pid`,
     cowDisk: `${runDir}/cow.raw`,
+    rootDisk: `${runDir}/root.qcow2`,
+    seedDisk: `${runDir}/cidata.img`,
+    uefiVars: `${runDir}/uefi-vars.fd`,
     agentSerialSocket: `${runDir}/agent-serial.sock`,
     agentSocket: `${runDir}/agent.sock`,
   };
@@ -54,6 +63,7 @@ export interface LaunchSpec {
   accel: 'kvm' | 'tcg';
   kernel: string | null;
   initrd: string | null;
+  /** UEFI firmware code (read-only); its variable store is `paths.uefiVars`. */
   firmware: string | null;
   cmdline: string;
   /** In attach order. */

@@ -22,6 +22,7 @@ const vm: VmRecord = {
   started_at: null,
   stopped_at: null,
   error: null,
+  booted: true,
 };
 
 describe('record schemas', () => {

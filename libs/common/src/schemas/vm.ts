@@ -31,5 +31,7 @@ export const VmRecordSchema = z.object({
   stopped_at: TimestampSchema.nullable(),
   /** Why the VM is in `error`. */
   error: z.string().nullable(),
+  /** Whether the VM has started once (a cloud image's NoCloud seed is attached only before that). */
+  booted: z.boolean().default(false),
 });
 export type VmRecord = z.infer<typeof VmRecordSchema>;

@@ -25,6 +25,12 @@ export function qemuCommandLine(spec: LaunchSpec, binary = QEMU_BINARY): Command
     '-smp', String(spec.cpu),
     '-m', `${Math.floor(spec.memory / 2 ** 20)}M`,
   ];
+  if (spec.firmware) {
+    args.push(
+      '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${escapeOpt(spec.firmware)}`,
+      '-drive', `if=pflash,format=raw,unit=1,file=${escapeOpt(p.uefiVars)}`,
+    );
+  }
   if (spec.kernel) args.push('-kernel', spec.kernel);
   if (spec.initrd) args.push('-initrd', spec.initrd);
   if (spec.kernel) args.push('-append', spec.cmdline);
@@ -33,7 +39,7 @@ export function qemuCommandLine(spec: LaunchSpec, binary = QEMU_BINARY): Command
     args.push(
       '-blockdev', `driver=file,node-name=file${i},filename=${escapeOpt(d.path)}${ro}`,
       '-blockdev', `driver=${d.format},node-name=disk${i},file=file${i}${ro}`,
-      '-device', `virtio-blk-pci,drive=disk${i},serial=${d.serial}`,
+      '-device', `virtio-blk-pci,drive=disk${i},serial=${d.serial}${spec.firmware && i === 0 ? ',bootindex=0' : ''}`,
     );
   });
   args.push(

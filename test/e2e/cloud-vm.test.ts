@@ -1,0 +1,75 @@
+/**
+ * A VM from a cloud image: the stored qcow2 becomes the backing file of a per-VM overlay
+ * grown to --storage; it boots through OVMF (UEFI) with a NoCloud CIDATA seed that is
+ * attached on the first boot only. The image here is an empty qcow2 (nothing offline
+ * boots an OS through UEFI), so the check is that the firmware really runs and reaches
+ * its shell; the disks and the seed are checked with qemu-img, mtools and cloud-init.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { execa } from 'execa';
+import { z } from 'zod';
+import { VmRecordSchema } from '@cocoon/common/schemas/vm';
+import { QemuImgInfoSchema } from '@cocoon/common/schemas/qemu-img';
+import { cocoon, ok, requireTools, waitForConsole } from '../helpers/cocoon.ts';
+
+const scratch = mkdtempSync(join(tmpdir(), 'cocoon-cloud-vm-'));
+const image = `cloud-e2e-${process.pid}`;
+const Inspect = VmRecordSchema.extend({ runtime: z.object({ rootDisk: z.string(), seedDisk: z.string(), uefiVars: z.string(), consoleSocket: z.string(), runDir: z.string() }).loose() });
+const info = async (file: string) => QemuImgInfoSchema.parse(JSON.parse((await execa('qemu-img', ['info', '--output=json', file])).stdout));
+
+describe('VM from a cloud image', () => {
+  before(async () => {
+    requireTools();
+    await execa('qemu-img', ['create', '-q', '-f', 'qcow2', join(scratch, 'base.qcow2'), '1G']);
+    await ok(['image', 'import', image, join(scratch, 'base.qcow2')]);
+  });
+  after(async () => {
+    await cocoon(['image', 'rm', '--force', image]);
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it('makes a qcow2 overlay on the stored image, never smaller than the image', async () => {
+    const big = Inspect.parse(JSON.parse(await ok(['vm', 'create', '--name', 'cloud-big', '--storage', '2G', '--format', 'json', image]).then(() => ok(['vm', 'inspect', 'cloud-big']))));
+    const overlay = await info(big.runtime.rootDisk);
+    assert.equal(overlay.format, 'qcow2');
+    assert.equal(overlay['virtual-size'], 2 * 2 ** 30);
+    assert.match(overlay['backing-filename'] ?? '', /images\/blobs\/sha256\/[0-9a-f]{64}\.qcow2$/);
+    const small = Inspect.parse(JSON.parse(await ok(['vm', 'create', '--name', 'cloud-small', '--storage', '256M', image]).then(() => ok(['vm', 'inspect', 'cloud-small']))));
+    assert.equal((await info(small.runtime.rootDisk))['virtual-size'], 2 ** 30, 'not shrunk below the image');
+    assert.equal(small.storage, 2 ** 30, 'the record says the real size');
+    await ok(['vm', 'rm', 'cloud-small']);
+  });
+
+  it('writes a NoCloud seed that cloud-init accepts', async () => {
+    const vm = Inspect.parse(JSON.parse(await ok(['vm', 'inspect', 'cloud-big'])));
+    const label = await execa('mlabel', ['-s', '-i', vm.runtime.seedDisk, '::']);
+    assert.match(label.stdout, /CIDATA/);
+    const meta = await execa('mtype', ['-i', vm.runtime.seedDisk, '::/meta-data']);
+    assert.match(meta.stdout, new RegExp(`instance-id: ${vm.id}`));
+    const userData = join(scratch, 'user-data');
+    writeFileSync(userData, (await execa('mtype', ['-i', vm.runtime.seedDisk, '::/user-data'])).stdout);
+    const schema = await execa('cloud-init', ['schema', '--config-file', userData], { reject: false });
+    assert.equal(schema.exitCode, 0, `cloud-init schema: ${schema.stdout} ${schema.stderr}`);
+  });
+
+  it('boots OVMF with the seed on the first start only, stops, and removes its disks', async () => {
+    const vm = Inspect.parse(JSON.parse(await ok(['vm', 'inspect', 'cloud-big'])));
+    const first = JSON.parse(await ok(['vm', 'debug', '--format', 'json', 'cloud-big'])) as string[];
+    assert.ok(first.some((a) => a.includes('if=pflash') && a.includes('OVMF_CODE')), 'UEFI firmware attached');
+    assert.ok(first.some((a) => a.includes('serial=cidata')), 'seed attached before the first boot');
+    await ok(['vm', 'start', 'cloud-big']);
+    await waitForConsole(vm.runtime.consoleSocket, 'Shell>', 180_000);
+    await ok(['vm', 'stop', '--timeout', '2', 'cloud-big']);
+    const again = JSON.parse(await ok(['vm', 'debug', '--format', 'json', 'cloud-big'])) as string[];
+    assert.ok(!again.some((a) => a.includes('serial=cidata')), 'seed not attached after the first boot');
+    assert.equal(VmRecordSchema.parse(JSON.parse(await ok(['vm', 'inspect', 'cloud-big']))).booted, true);
+    const base = (await info(vm.runtime.rootDisk))['backing-filename'] ?? '';
+    await ok(['vm', 'rm', 'cloud-big']);
+    assert.equal(existsSync(vm.runtime.runDir), false);
+    assert.equal(existsSync(base), true, 'the stored image stays');
+  });
+});

@@ -35,14 +35,14 @@ describe('cocoon-image build-default', () => {
     assert.ok(out.modules.includes('kernel/drivers/block/virtio_blk.ko') && out.modules.includes('kernel/fs/erofs/erofs.ko'));
     const names = (await list(['-tf', file])).split('\n').filter(Boolean);
     assert.ok(names.includes('oci-layout') && names.includes('index.json'));
-    assert.equal(names.filter((n) => n.startsWith('blobs/sha256/') && n.length > 20).length, 4, 'config, manifest, two layers');
+    assert.equal(names.filter((n) => n.startsWith('blobs/sha256/') && n.length > 20).length, 5, 'config, manifest, three layers');
 
     const dir = join(root, 'oci');
     await run('mkdir', ['-p', dir]);
     await run('tar', ['-xf', file, '-C', dir]);
     const blob = (digest: string) => join(dir, 'blobs/sha256', digest.replace('sha256:', ''));
     const manifest = JSON.parse(readFileSync(blob(out.digest), 'utf8')) as { layers: { digest: string }[] };
-    assert.equal(manifest.layers.length, 2);
+    assert.equal(manifest.layers.length, 3, 'root filesystem, kernel, agent');
     const [base, boot] = await Promise.all(manifest.layers.map((l) => list(['-tvzf', blob(l.digest), '--numeric-owner'])));
     for (const path of ['bin/busybox', 'sbin/init -> /bin/busybox', 'etc/inittab', 'etc/init.d/rcS', 'etc/init.d/S50agent', 'etc/acpi/PWRF/00000080']) {
       assert.match(base ?? '', new RegExp(` 0/0 .* ${path}$`, 'm'), path);
@@ -66,7 +66,7 @@ describe('cocoon-image build-default', () => {
     assert.equal(first.code, 0, first.stderr);
     const record = ImageRecordSchema.parse(JSON.parse(first.stdout));
     assert.equal(record.name, 'default');
-    assert.equal(record.layers.length, 2);
+    assert.equal(record.layers.length, 3);
     assert.ok(record.boot?.kernel.startsWith('vmlinuz-'));
     const again = await image(['build-default']);
     assert.equal(again.code, 0, again.stderr);

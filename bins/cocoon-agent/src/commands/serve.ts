@@ -37,8 +37,7 @@ export class ServeCommand extends Command<CocoonContext> {
     const agent = new Agent();
     const stopped = new Promise<void>((resolve) => {
       const stop = () => {
-        agent.shutdown();
-        resolve();
+        void agent.shutdown().then(resolve);
       };
       process.once('SIGTERM', stop).once('SIGINT', stop);
     });

@@ -18,6 +18,8 @@ export const HOST_CID = 2;
 const RETRY_MS = 250;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** How long the channels get to flush the sessions' final frames at shutdown. */
+const SHUTDOWN_FLUSH_MS = 200;
 
 export class Agent {
   private readonly sessions = new Set<ExecSession>();
@@ -26,6 +28,9 @@ export class Agent {
 
   /** Tracks a session until it ends (passed to the transports). */
   readonly register = (session: ExecSession): (() => void) => {
+    // A command that arrives while the agent stops must not start unnoticed: it would
+    // never get its terminal frame.
+    if (this.stopped) queueMicrotask(() => session.fail('the agent is shutting down', 1));
     this.sessions.add(session);
     return () => this.sessions.delete(session);
   };
@@ -106,10 +111,17 @@ export class Agent {
     return socketFromFd(openSync(path, fsc.O_RDWR | fsc.O_NOCTTY | fsc.O_NONBLOCK));
   }
 
-  /** Stops listening and kills every session's process group. */
-  shutdown(): void {
+  /**
+   * Stops listening and kills every session's process group. Each session first gets an
+   * `error` frame, and the channels a moment to flush it, so host clients end at once
+   * instead of waiting on a channel that will never speak again (a serial port has no
+   * hang-up the host could see).
+   */
+  async shutdown(): Promise<void> {
     this.stopped = true;
+    const live = [...this.sessions];
+    for (const session of live) session.fail('the agent is shutting down', 1);
+    if (live.length > 0) await sleep(SHUTDOWN_FLUSH_MS);
     for (const close of this.closers.splice(0)) close();
-    for (const session of [...this.sessions]) session.abort('agent shutting down');
   }
 }

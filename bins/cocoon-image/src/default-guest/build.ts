@@ -1,11 +1,13 @@
 /**
  * Builds the default guest as an OCI image layout tarball:
- * layer 0 = a busybox root filesystem, layer 1 = kernel, initramfs and the modules.
+ * layer 0 = a busybox root filesystem, layer 1 = kernel, initramfs and the modules,
+ * layer 2 = the guest agent (cocoon's packaged executable and the libraries it needs).
  * Everything happens under `workDir` (the caller removes it).
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { agentLayerTree } from './agent-layer.ts';
 import { ROOTFS_FILES, guestFile } from './assets.ts';
 import { addBusybox, hostBusybox, type Busybox } from './busybox.ts';
 import { writeCpio } from './cpio.ts';
@@ -24,6 +26,8 @@ export interface BuildDefaultOptions {
   kernelDeb?: string;
   /** The busybox-static binary to ship (default `/bin/busybox`). */
   busyboxPath?: string;
+  /** The packaged cocoon executable to bake in as the agent (default: found beside cocoon or in dist/bin). */
+  agentExecutable?: string;
 }
 
 export interface BuiltGuest {
@@ -47,6 +51,8 @@ interface ModuleSet {
 
 /** Builds the OCI layout tarball of the default guest. */
 export async function buildDefaultGuest(opts: BuildDefaultOptions): Promise<BuiltGuest> {
+  // First, so a missing `npm run build` fails before the kernel download.
+  const agent = await agentLayerTree(opts.agentExecutable);
   const deb = opts.kernelDeb ?? (await fetchKernelDeb(await resolveKernelPackage(), opts.cacheDir));
   const kernel = await unpackKernel(deb, join(opts.workDir, 'kernel'));
   const modules = await collectModules(kernel);
@@ -59,6 +65,7 @@ export async function buildDefaultGuest(opts: BuildDefaultOptions): Promise<Buil
     layers: [
       { tar: writeTar(rootfs.entries()), comment: 'busybox root filesystem' },
       { tar: writeTar(boot.entries()), comment: `kernel ${kernel.version}, initramfs, modules` },
+      { tar: writeTar(agent.entries()), comment: 'cocoon-agent and the shared libraries it needs' },
     ],
     annotations: { 'org.opencontainers.image.title': 'cocoon default guest', 'io.cocoon.kernel': kernel.version },
   });

@@ -11,15 +11,22 @@ export class VmStartCommand extends CocoonCommand {
   });
 
   startTimeout = Option.String('--start-timeout', '30', { description: 'seconds to wait for the hypervisor to answer' });
+  wait = Option.Boolean('--wait', false, { description: 'return only once the guest agent answers (vm exec ready)' });
+  waitTimeout = Option.String('--wait-timeout', '120', { description: 'seconds --wait waits for the guest agent' });
   refs = Option.Rest({ required: 1, name: 'VM' });
 
   override async execute(): Promise<number> {
     const timeoutMs = parseSeconds(this.startTimeout, '--start-timeout');
+    const waitMs = parseSeconds(this.waitTimeout, '--wait-timeout');
     const { startVm } = await import('../../vm/lifecycle.ts');
-    for (const ref of this.refs) {
-      const vm = await startVm(this.layout, ref, timeoutMs);
-      this.context.stdout.write(`${vm.id}\n`);
+    const started = [];
+    for (const ref of this.refs) started.push(await startVm(this.layout, ref, timeoutMs));
+    if (this.wait) {
+      const { agentTarget, waitForAgent } = await import('../../vm/agent.ts');
+      // The guests boot side by side: wait for all of them together.
+      await Promise.all(started.map(async (vm) => waitForAgent(await agentTarget(this.layout, vm.id), waitMs)));
     }
+    for (const vm of started) this.context.stdout.write(`${vm.id}\n`);
     return 0;
   }
 }

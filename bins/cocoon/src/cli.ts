@@ -1,4 +1,5 @@
-import { createCli } from '@cocoon/common/cli';
+import type { Cli } from 'clipanion';
+import { createCli, type CocoonContext } from '@cocoon/common/cli';
 import { VersionCommand } from './commands/version.ts';
 import { VmCreateCommand } from './commands/vm/create.ts';
 import { VmDebugCommand } from './commands/vm/debug.ts';
@@ -10,8 +11,19 @@ import { VmRunCommand } from './commands/vm/run.ts';
 import { VmStartCommand } from './commands/vm/start.ts';
 import { VmStopCommand } from './commands/vm/stop.ts';
 
-/** cocoon: the front end. VM lifecycle commands live here; other nouns dispatch to cocoon-<sub>. */
-export const cli = createCli('cocoon', 'lightweight microVM engine');
-for (const command of [VersionCommand, VmCreateCommand, VmRunCommand, VmStartCommand, VmStopCommand, VmListCommand, VmInspectCommand, VmRmCommand, VmDebugCommand, VmExecCommand]) {
-  cli.register(command);
+/** cocoon's own commands. VM lifecycle commands live here; other nouns dispatch to cocoon-<sub>. */
+export const COMMANDS = [VersionCommand, VmCreateCommand, VmRunCommand, VmStartCommand, VmStopCommand, VmListCommand, VmInspectCommand, VmRmCommand, VmDebugCommand, VmExecCommand];
+
+/**
+ * The Cli for `argv`: when its leading words name one command (`vm ls …`), only that command
+ * is registered, because clipanion builds its parser for every registered command at start-up
+ * (~7 ms for all of them); otherwise (help, typos) all of them, so errors and help are complete.
+ */
+export function cliFor(argv: readonly string[]): Cli<CocoonContext> {
+  const words = argv.slice(0, argv.findIndex((a) => a.startsWith('-')) >>> 0);
+  const match = COMMANDS.find((c) => c.paths?.some((p) => p.length > 0 && p.every((w, i) => words[i] === w)));
+  const cli = createCli('cocoon', 'lightweight microVM engine');
+  for (const command of match ? [match] : COMMANDS) cli.register(command);
+  return cli;
 }
+

@@ -1,6 +1,6 @@
 import { reportError, runCli } from '@cocoon/common/cli';
 import { extractGlobalFlags } from '@cocoon/common/globals';
-import { cli } from './cli.ts';
+import { cliFor } from './cli.ts';
 import { route } from './routes.ts';
 
 /** `cocoon`: dispatch nouns owned by other tools, run the rest here. */
@@ -10,10 +10,10 @@ async function cocoon(argv: string[]): Promise<number> {
     parsed = extractGlobalFlags(argv);
   } catch {
     // NOTE: the runner parses the flags again and reports the error like every other.
-    return runCli(cli, argv, { tool: 'cocoon' });
+    return runCli(cliFor([]), argv, { tool: 'cocoon' });
   }
   const target = route(parsed.rest);
-  if (!target) return runCli(cli, argv, { tool: 'cocoon' });
+  if (!target) return runCli(cliFor(parsed.rest), argv, { tool: 'cocoon' });
   try {
     const { dispatch } = await import('./dispatch.ts');
     return await dispatch(target.tool, target.args, parsed.globals);

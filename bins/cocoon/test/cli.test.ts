@@ -4,13 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { assertDocumented, runInProcess } from '@cocoon/common/testing/cli';
-import { cli } from '../src/cli.ts';
+import { cliFor } from '../src/cli.ts';
 import { DISPATCH, route } from '../src/routes.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'cocoon-cli-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 const env = { COCOON_ROOT_DIR: root, COCOON_LOG_DIR: join(root, 'log'), PATH: process.env.PATH };
-const run = (...argv: string[]) => runInProcess(cli, 'cocoon', argv, env);
+const run = (...argv: string[]) => runInProcess(cliFor(argv), 'cocoon', argv, env);
+const cli = cliFor([]);
 
 describe('cocoon CLI', () => {
   it('documents every command', () => assertDocumented(cli));

@@ -8,7 +8,8 @@
 import type { Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { AgentSession, type ExecIo, type ExecRequest, type ExecResult } from '@cocoon/common/agent/client';
-import { connectHybridVsock } from '@cocoon/common/agent/connect';
+import { connectHybridVsock, connectVsock } from '@cocoon/common/agent/connect';
+import { hostHasVhostVsock } from '@cocoon/common/hypervisor/vsock';
 import { ExternalError, InvalidStateError, TimeoutError } from '@cocoon/common/errors';
 import { vmPaths } from '@cocoon/common/hypervisor/index';
 import type { Layout } from '@cocoon/common/layout';
@@ -21,6 +22,8 @@ import { liveState } from './state.ts';
 export interface AgentTarget {
   vm: VmRecord;
   socket: string;
+  /** Kernel vsock CID when the VM has a vhost-vsock device (used instead of `socket`). */
+  vsockCid: number | null;
   /** How long the agent may take to answer, for messages (ms). */
   patienceMs?: number;
 }
@@ -30,7 +33,8 @@ export async function agentTarget(layout: Layout, ref: string): Promise<AgentTar
   const vm = await vmIndex(layout).resolve(ref);
   const state = liveState(layout, vm);
   if (state !== 'running') throw new InvalidStateError(`VM "${vm.name}" is not running (state: ${state}); start it with "cocoon vm start ${vm.name}"`);
-  return { vm, socket: vmPaths(layout, vm.id).agentSocket };
+  const vsockCid = vm.vsock_cid !== null && hostHasVhostVsock() ? vm.vsock_cid : null;
+  return { vm, socket: vmPaths(layout, vm.id).agentSocket, vsockCid };
 }
 
 /** Connects to the agent socket, retrying while it does not exist yet (relay starting). */
@@ -38,7 +42,9 @@ export async function connectAgent(target: AgentTarget, deadline: number): Promi
   for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
     const left = deadline - Date.now();
     try {
-      return await connectHybridVsock(target.socket, AGENT_VSOCK_PORT, Math.max(Math.min(left, 5000), 100));
+      const timeout = Math.max(Math.min(left, 5000), 100);
+      if (target.vsockCid !== null) return connectVsock(target.vsockCid, AGENT_VSOCK_PORT, timeout);
+      return await connectHybridVsock(target.socket, AGENT_VSOCK_PORT, timeout);
     } catch (err) {
       if (Date.now() + delay >= deadline) throw notAnswering(target, err);
     }

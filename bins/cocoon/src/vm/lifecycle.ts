@@ -7,6 +7,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { ConflictError, InvalidStateError, MissingDependencyError } from '@cocoon/common/errors';
 import { driverFor } from '@cocoon/common/hypervisor/drivers';
 import { vmPaths, type VmPaths } from '@cocoon/common/hypervisor/index';
+import { hostHasVhostVsock, nextGuestCid } from '@cocoon/common/hypervisor/vsock';
 import type { Layout } from '@cocoon/common/layout';
 import { newId, validateVmName } from '@cocoon/common/refs';
 import type { ImageResolve } from '@cocoon/common/schemas/image';
@@ -57,11 +58,15 @@ export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRe
     stopped_at: null,
     error: null,
     booted: false,
+    vsock_cid: null,
   };
+  const vsock = req.hypervisor === 'qemu' && hostHasVhostVsock();
   await index.update((items) => {
     for (const vm of items.values()) {
       if (vm.name === name) throw new ConflictError(`a VM named "${name}" already exists (${vm.id.slice(0, 12)})`);
     }
+    // NOTE: the CID is allocated under the index lock, so two creates never share one.
+    if (vsock) record.vsock_cid = nextGuestCid([...items.values()].map((vm) => vm.vsock_cid));
     items.set(id, record);
   });
   try {

@@ -51,6 +51,7 @@ export function launchSpec(layout: Layout, vm: VmRecord): LaunchSpec {
     firmware: vm.boot.firmware,
     cmdline: vm.boot.cmdline,
     disks: [...vm.disks, ...seed],
+    vsockCid: vm.vsock_cid,
     paths,
   };
 }

@@ -68,6 +68,8 @@ export interface LaunchSpec {
   cmdline: string;
   /** In attach order. */
   disks: ResolvedDisk[];
+  /** Guest CID of a kernel vsock device, when the host has one (else the agent rides virtio-serial). */
+  vsockCid: number | null;
   paths: VmPaths;
 }
 

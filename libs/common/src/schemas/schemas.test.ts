@@ -23,6 +23,7 @@ const vm: VmRecord = {
   stopped_at: null,
   error: null,
   booted: true,
+  vsock_cid: null,
 };
 
 describe('record schemas', () => {

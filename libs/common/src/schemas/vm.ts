@@ -33,5 +33,7 @@ export const VmRecordSchema = z.object({
   error: z.string().nullable(),
   /** Whether the VM has started once (a cloud image's NoCloud seed is attached only before that). */
   booted: z.boolean().default(false),
+  /** Guest CID of the VM's vhost-vsock device (QEMU on hosts with /dev/vhost-vsock), else null. */
+  vsock_cid: z.number().int().min(3).nullable().default(null),
 });
 export type VmRecord = z.infer<typeof VmRecordSchema>;

@@ -48,6 +48,7 @@ export function qemuCommandLine(spec: LaunchSpec, binary = QEMU_BINARY): Command
     '-device', 'virtio-serial-pci,id=vser0',
     '-chardev', `socket,id=agent0,path=${escapeOpt(p.agentSerialSocket)},server=on,wait=off`,
     '-device', 'virtserialport,bus=vser0.0,chardev=agent0,name=org.cocoon.agent',
+    ...(spec.vsockCid === null ? [] : ['-device', `vhost-vsock-pci,id=vsock0,guest-cid=${spec.vsockCid}`]),
     '-qmp', `unix:${escapeOpt(p.apiSocket)},server=on,wait=off`,
     '-pidfile', p.pidFile,
   );

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a fresh Debian 12 machine, as root: install what is missing, build,
 # build + import the default guest, run it, show its console proving it booted, stop it
-# gracefully and remove it. Uses the default layout (/var/lib/cocoon, /var/log/cocoon).
+# gracefully and remove it; on the way, run a command in it through the guest agent. Uses the default layout (/var/lib/cocoon, /var/log/cocoon).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,8 +23,10 @@ done
 echo "--- guest console ($console_log) ---"
 tail -n 25 "$console_log"
 grep -q 'cocoon: guest ready' "$console_log" || { echo "demo: the guest did not become ready" >&2; exit 1; }
+echo "--- the guest agent answers (no SSH): cocoon vm exec demo -- uname -a ---"
+cocoon vm exec --wait-timeout 120 demo -- uname -a
 echo "---"
-cocoon vm list
+cocoon vm list --format table
 cocoon vm stop demo
 cocoon vm rm demo
 echo "demo: done"

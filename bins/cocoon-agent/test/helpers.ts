@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import { AgentSession, type ExecRequest, type ExecResult } from '@cocoon/common/agent/client';
 import { connectUnix } from '@cocoon/common/agent/connect';
 import { spawn } from '@cocoon/common/exec';
+import { after, before } from 'node:test';
 
 export const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
@@ -136,4 +137,28 @@ export function childrenOf(pid: number): number[] {
 export function rss(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m?.[1] ?? 0) * 1024;
+}
+
+/**
+ * For a suite: one `cocoon-agent serve` on a Unix socket, started before its tests and
+ * stopped after them. `agent()` is the running process.
+ */
+export function agentOnUnixSocket(): { sock: string; agent: () => Proc } {
+  const tmp = tempDir();
+  const sock = `${tmp.dir}/agent.sock`;
+  let proc: Proc | undefined;
+  before(async () => {
+    proc = await startTool(['serve', '--no-vsock', '--listen-unix', sock]);
+  });
+  after(async () => {
+    await proc?.stop();
+    tmp.cleanup();
+  });
+  return {
+    sock,
+    agent: () => {
+      if (!proc) throw new Error('Assertion failed: agent used before it started');
+      return proc;
+    },
+  };
 }

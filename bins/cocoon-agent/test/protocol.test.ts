@@ -1,10 +1,10 @@
 /** Raw frames against the real agent: bad input, unknown frames, PTY mode, shutdown. */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Socket } from 'node:net';
 import { AgentSession } from '@cocoon/common/agent/client';
 import { connectUnix } from '@cocoon/common/agent/connect';
-import { alive, execUnix, Sink, startTool, tempDir, until, type Proc } from './helpers.ts';
+import { agentOnUnixSocket, alive, execUnix, Sink, until } from './helpers.ts';
 
 /** Sends raw bytes and collects the agent's reply lines until it closes the connection. */
 async function raw(path: string, ...writes: Array<string | Buffer>): Promise<Array<Record<string, unknown>>> {
@@ -18,17 +18,7 @@ async function raw(path: string, ...writes: Array<string | Buffer>): Promise<Arr
 }
 
 describe('cocoon-agent protocol', () => {
-  const tmp = tempDir();
-  const sock = `${tmp.dir}/agent.sock`;
-  let agent: Proc;
-
-  before(async () => {
-    agent = await startTool(['serve', '--no-vsock', '--listen-unix', sock]);
-  });
-  after(async () => {
-    await agent.stop();
-    tmp.cleanup();
-  });
+  const { sock, agent } = agentOnUnixSocket();
 
   it('ends the session with an error frame on invalid JSON', async () => {
     const frames = await raw(sock, 'this is not json\n');
@@ -72,7 +62,7 @@ describe('cocoon-agent protocol', () => {
     let pid = 0;
     new AgentSession(socket).run({ argv: ['sleep', '63'] }, { stdout: new Sink(), stderr: new Sink(), onStarted: (p) => (pid = p) }).catch(() => undefined);
     assert.ok(await until(() => pid > 0));
-    await agent.stop();
+    await agent().stop();
     assert.ok(await until(() => !alive(pid)), 'child survived agent shutdown');
   });
 });

@@ -1,23 +1,13 @@
 /** The real `cocoon-agent serve` over its test Unix socket: exec semantics end to end. */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Readable } from 'node:stream';
 import { connectUnix } from '@cocoon/common/agent/connect';
-import { alive, childrenOf, execUnix, fdCount, rss, Sink, startTool, tempDir, until, type Proc } from './helpers.ts';
+import { agentOnUnixSocket, alive, childrenOf, execUnix, fdCount, rss, Sink, until } from './helpers.ts';
 
 describe('cocoon-agent serve (unix socket)', () => {
-  const tmp = tempDir();
-  const sock = `${tmp.dir}/agent.sock`;
-  let agent: Proc;
-
-  before(async () => {
-    agent = await startTool(['serve', '--no-vsock', '--listen-unix', sock]);
-  });
-  after(async () => {
-    await agent.stop();
-    tmp.cleanup();
-  });
+  const { sock, agent } = agentOnUnixSocket();
 
   it('passes exit codes through, and a signal as 128+N with its name', async () => {
     assert.equal((await execUnix(sock, { argv: ['true'] })).exitCode, 0);
@@ -94,13 +84,13 @@ describe('cocoon-agent serve (unix socket)', () => {
   });
 
   it('streams 100 MiB of output with bounded agent memory', async () => {
-    const before = rss(agent.pid);
+    const before = rss(agent().pid);
     let peak = 0;
     // A consumer that stalls twice: the agent must stop reading the child, not buffer.
     const sink = new Sink(false, async (n) => {
       if (n % (32 * 2 ** 20) < 65536) {
         await new Promise((r) => setTimeout(r, 200));
-        peak = Math.max(peak, rss(agent.pid));
+        peak = Math.max(peak, rss(agent().pid));
       }
     });
     const t0 = Date.now();
@@ -137,12 +127,12 @@ describe('cocoon-agent serve (unix socket)', () => {
 
   it('runs 1,000 sequential sessions without leaking fds or processes', async () => {
     await execUnix(sock, { argv: ['true'] });
-    const fds = fdCount(agent.pid);
+    const fds = fdCount(agent().pid);
     const t0 = Date.now();
     for (let i = 0; i < 1000; i++) assert.equal((await execUnix(sock, { argv: ['true'] })).exitCode, 0);
     const per = (Date.now() - t0) / 1000;
-    assert.ok(await until(() => fdCount(agent.pid) <= fds), `fds ${fds} -> ${fdCount(agent.pid)}`);
-    assert.deepEqual(childrenOf(agent.pid), []);
+    assert.ok(await until(() => fdCount(agent().pid) <= fds), `fds ${fds} -> ${fdCount(agent().pid)}`);
+    assert.deepEqual(childrenOf(agent().pid), []);
     process.stderr.write(`# exec round trip (true) over a unix socket: ${per.toFixed(2)} ms mean\n`);
   });
 });

@@ -8,16 +8,11 @@
 # Needs dist/bin (npm run build); the default guest is built on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN="$PWD/dist/bin"
-[ -x "$BIN/cocoon" ] || { echo "bench: $BIN/cocoon is missing: run npm run build" >&2; exit 8; }
-ROOT="${COCOON_BENCH_ROOT:-$PWD/test/.work}"
-export COCOON_ROOT_DIR="$ROOT/root" COCOON_RUN_DIR="$ROOT/run" COCOON_LOG_DIR="$ROOT/log"
+# shellcheck source=bench/guest-env.sh
+source bench/guest-env.sh
 RUNS="${RUNS:-200}"
 MIB="${MIB:-100}"
-c="$BIN/cocoon"
 vm=bench-exec
-
-"$c" image build-default >/dev/null
 "$c" vm rm --force "$vm" >/dev/null 2>&1 || true
 trap '"$c" vm rm --force "$vm" >/dev/null 2>&1 || true' EXIT
 "$c" vm run --wait --wait-timeout 180 --name "$vm" --cpu 1 --memory 512M --storage 1G default >/dev/null

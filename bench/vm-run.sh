@@ -6,14 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v hyperfine >/dev/null || { echo "bench: hyperfine is missing (apt-get install hyperfine)" >&2; exit 8; }
-BIN="$PWD/dist/bin"
-[ -x "$BIN/cocoon" ] || { echo "bench: $BIN/cocoon is missing: run npm run build" >&2; exit 8; }
-ROOT="${COCOON_BENCH_ROOT:-$PWD/test/.work}"
-export COCOON_ROOT_DIR="$ROOT/root" COCOON_RUN_DIR="$ROOT/run" COCOON_LOG_DIR="$ROOT/log"
+# shellcheck source=bench/guest-env.sh
+source bench/guest-env.sh
 RUNS="${RUNS:-10}"
-c="$BIN/cocoon"
-
-"$c" image build-default >/dev/null
 "$c" vm rm --force bench-run >/dev/null 2>&1 || true
 "$c" vm rm --force bench-ref >/dev/null 2>&1 || true
 "$c" vm create --name bench-ref --cpu 1 --memory 512M --storage 1G default >/dev/null

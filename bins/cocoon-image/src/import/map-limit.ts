@@ -24,20 +24,57 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
   return results;
 }
 
-/** A semaphore: `run(fn)` waits until fewer than `limit` runs are active. */
-export function limiter(limit: number): { run<R>(fn: () => Promise<R>): Promise<R> } {
+/** A place in an `orderedLimiter`'s queue: run once, or release it unused. */
+export interface Ticket {
+  run<R>(fn: () => Promise<R>): Promise<R>;
+  /** Gives the place up if it was never run (idempotent). */
+  release(): void;
+}
+
+/**
+ * A semaphore that grants its `limit` slots in the order tickets were taken, not in the
+ * order callers arrive at `run`: layers are downloaded bottom first even though each
+ * caller does some async work before it downloads. A released (unused) ticket is skipped.
+ */
+export function orderedLimiter(limit: number): { ticket(): Ticket } {
   let active = 0;
-  const waiting: Array<() => void> = [];
+  let next = 0;
+  let issued = 0;
+  // ticket number → what to do on its turn: start it (takes a slot) or skip it (released).
+  const turns = new Map<number, { takesSlot: boolean; go: () => void }>();
+  const pump = () => {
+    for (let turn = turns.get(next); turn && (!turn.takesSlot || active < limit); turn = turns.get(next)) {
+      turns.delete(next++);
+      if (turn.takesSlot) active++;
+      turn.go();
+    }
+  };
   return {
-    async run(fn) {
-      if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
-      active++;
-      try {
-        return await fn();
-      } finally {
-        active--;
-        waiting.shift()?.();
-      }
+    ticket() {
+      const n = issued++;
+      let used = false;
+      return {
+        async run(fn) {
+          if (used) throw new Error('Assertion failed: a ticket runs once');
+          used = true;
+          await new Promise<void>((go) => {
+            turns.set(n, { takesSlot: true, go });
+            pump();
+          });
+          try {
+            return await fn();
+          } finally {
+            active--;
+            pump();
+          }
+        },
+        release() {
+          if (used) return;
+          used = true;
+          turns.set(n, { takesSlot: false, go: () => undefined });
+          pump();
+        },
+      };
     },
   };
 }

@@ -18,7 +18,7 @@ import type { OciDescriptor } from '@cocoon/common/schemas/oci';
 import { runConfig, type ImagePlan, type LayerPlan } from '../import/archive.ts';
 import { extractTar } from '../import/extract-tar.ts';
 import { buildLayer, reuseLayer, type LayerResult } from '../import/layer.ts';
-import { limiter } from '../import/map-limit.ts';
+import { orderedLimiter, type Ticket } from '../import/map-limit.ts';
 import { storeLayers } from '../import/store-layers.ts';
 import { NO_PROGRESS, type ProgressTask } from '../progress/index.ts';
 import { streamBlob, type DownloadStats } from './blob.ts';
@@ -65,8 +65,18 @@ export async function pullImage(ctx: { config: Config; layout: Layout }, opts: F
 function streamingConverter(layout: Layout, image: ResolvedImage, work: string, counts: DownloadStats & { layers: number }, opts: FetchOptions) {
   const progress = opts.progress ?? NO_PROGRESS;
   const descriptors = new Map(image.layers.map((l) => [l.descriptor.digest, l.descriptor]));
-  const downloads = limiter(opts.concurrency ?? CONCURRENCY);
+  const downloads = orderedLimiter(opts.concurrency ?? CONCURRENCY);
   return async (layer: LayerPlan, signal: AbortSignal): Promise<LayerResult> => {
+    // NOTE: the download turn is taken before any await, so layers download in manifest order.
+    const turn = downloads.ticket();
+    try {
+      return await convertLayer(layer, signal, turn);
+    } finally {
+      turn.release();
+    }
+  };
+
+  async function convertLayer(layer: LayerPlan, signal: AbortSignal, turn: Ticket): Promise<LayerResult> {
     const desc = descriptors.get(layer.digest) as OciDescriptor;
     // NOTE: checked again here, not only when resolving: a concurrent pull may have stored it since.
     const had = await reuseLayer(layout, layer.digest);
@@ -83,7 +93,7 @@ function streamingConverter(layout: Layout, image: ResolvedImage, work: string, 
         if (attempt++ > 0) await emptyDir(root);
         await extractTar(body, layer, root);
       };
-      await downloads.run(async () => {
+      await turn.run(async () => {
         const task = progress.begin(image.name, layer.digest, 'download', desc.size);
         await streamBlob(image.client, desc, extract, { stats: counts, signal, onBytes: (n) => task.add(n) });
         task.done();
@@ -94,7 +104,7 @@ function streamingConverter(layout: Layout, image: ResolvedImage, work: string, 
     tasks.convert?.done();
     // With --force the store had it already: not this pull's to roll back.
     return had ? { ...r, converted: false } : r;
-  };
+  }
 }
 
 async function emptyDir(dir: string): Promise<void> {

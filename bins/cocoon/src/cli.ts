@@ -1,5 +1,6 @@
 import type { Cli } from 'clipanion';
 import { createCli, type CocoonContext } from '@cocoon/common/cli';
+import { TOOL_COMMANDS } from './commands/tools.ts';
 import { VersionCommand } from './commands/version.ts';
 import { VmCreateCommand } from './commands/vm/create.ts';
 import { VmDebugCommand } from './commands/vm/debug.ts';
@@ -12,7 +13,7 @@ import { VmStartCommand } from './commands/vm/start.ts';
 import { VmStopCommand } from './commands/vm/stop.ts';
 
 /** cocoon's own commands. VM lifecycle commands live here; other nouns dispatch to cocoon-<sub>. */
-export const COMMANDS = [VersionCommand, VmCreateCommand, VmRunCommand, VmStartCommand, VmStopCommand, VmListCommand, VmInspectCommand, VmRmCommand, VmDebugCommand, VmExecCommand];
+export const COMMANDS = [VersionCommand, VmCreateCommand, VmRunCommand, VmStartCommand, VmStopCommand, VmListCommand, VmInspectCommand, VmRmCommand, VmDebugCommand, VmExecCommand, ...TOOL_COMMANDS];
 
 /**
  * The Cli for `argv`: when its leading words name one command (`vm ls …`), only that command

@@ -50,6 +50,12 @@ describe('cocoon CLI', () => {
     }
     assert.match((await run('vm', 'create', 'default')).stderr, /cocoon image build-default/);
   });
+
+  it('goes on past a failing ref like docker rm, and reports each failure', async () => {
+    const r = await run('vm', 'rm', 'ghost-a', 'ghost-b');
+    assert.equal(r.code, 3);
+    assert.deepEqual(r.stderr.trim().split('\n'), ['cocoon: VM "ghost-a" not found', 'cocoon: VM "ghost-b" not found']);
+  });
 });
 
 describe('dispatch', () => {

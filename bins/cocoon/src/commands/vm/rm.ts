@@ -1,5 +1,6 @@
 import { Command, Option } from 'clipanion';
 import { CocoonCommand } from '@cocoon/common/cli';
+import { forEachRef } from '../../vm/flags.ts';
 
 export class VmRmCommand extends CocoonCommand {
   static override paths = [['vm', 'rm'], ['vm', 'remove']];
@@ -17,10 +18,6 @@ export class VmRmCommand extends CocoonCommand {
 
   override async execute(): Promise<number> {
     const { removeVm } = await import('../../vm/lifecycle.ts');
-    for (const ref of this.refs) {
-      const vm = await removeVm(this.layout, ref, this.force);
-      this.context.stdout.write(`${vm.id}\n`);
-    }
-    return 0;
+    return forEachRef(this.refs, this.context, async (ref) => removeVm(this.layout, ref, this.force));
   }
 }

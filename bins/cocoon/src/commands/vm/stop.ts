@@ -1,6 +1,6 @@
 import { Command, Option } from 'clipanion';
 import { CocoonCommand } from '@cocoon/common/cli';
-import { parseSeconds } from '../../vm/flags.ts';
+import { forEachRef, parseSeconds } from '../../vm/flags.ts';
 
 export class VmStopCommand extends CocoonCommand {
   static override paths = [['vm', 'stop']];
@@ -23,10 +23,6 @@ export class VmStopCommand extends CocoonCommand {
   override async execute(): Promise<number> {
     const timeoutMs = parseSeconds(this.timeout, '--timeout');
     const { stopVm } = await import('../../vm/lifecycle.ts');
-    for (const ref of this.refs) {
-      const { vm } = await stopVm(this.layout, ref, { timeoutMs, force: this.force });
-      this.context.stdout.write(`${vm.id}\n`);
-    }
-    return 0;
+    return forEachRef(this.refs, this.context, async (ref) => (await stopVm(this.layout, ref, { timeoutMs, force: this.force })).vm);
   }
 }

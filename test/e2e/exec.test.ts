@@ -137,11 +137,14 @@ describe('cocoon vm exec on the default guest', () => {
     assert.equal((await cocoon(['vm', 'exec', 'no-such-vm', '--', 'true'])).code, 3);
   });
 
-  it('times out with 7 when the agent never answers, and stop leaves no relay behind', async () => {
-    // Stop the guest's agent (its own session is torn down with it), then ask again.
-    const killed = await cocoon(['vm', 'exec', NAME, '--', 'sh', '-c', 'kill $(cat /run/cocoon-agent.pid); sleep 30'], { timeoutMs: 20_000 });
-    assert.equal(killed.code, 1, 'the agent ends its sessions with an error as it stops');
-    assert.match(killed.stderr, /shutting down/);
+  it('ends a session whose agent is SIGKILLed, times out with 7 afterwards, and stop leaves no relay behind', async () => {
+    // SIGKILL the guest's agent from inside one of its own sessions: it can send nothing, so
+    // the relay must learn it from QEMU (VSERPORT_CHANGE) and end the session, not hang.
+    const t0 = Date.now();
+    const killed = await cocoon(['vm', 'exec', NAME, '--', 'sh', '-c', 'kill -9 $(cat /run/cocoon-agent.pid); sleep 30'], { timeoutMs: 20_000 });
+    assert.equal(killed.code, 1, `the session ends with an error: ${killed.stderr}`);
+    assert.match(killed.stderr, /guest agent went away/);
+    assert.ok(Date.now() - t0 < 15_000, 'well before the command itself would have ended');
     // It refuses new commands while it flushes, then is gone for good.
     await new Promise((r) => setTimeout(r, 1500));
     const r = await cocoon(['vm', 'exec', '--wait-timeout', '3', NAME, '--', 'true']);

@@ -10,7 +10,10 @@ import { chmodSync, statSync, unlinkSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { decodeFrame, encodeFrame, LineDecoder } from '@cocoon/common/agent/codec';
 import { connectUnix } from '@cocoon/common/agent/connect';
+import { AGENT_PORT_ID } from '@cocoon/common/hypervisor/qemu/args';
+import { QmpClient } from '@cocoon/common/hypervisor/qemu/qmp';
 import { log } from '@cocoon/common/log';
+import { QmpVserportChangeSchema } from '@cocoon/common/schemas/qmp';
 import { HOST_FRAME_TYPES, HostFrameSchema, RoutedFrameSchema } from '@cocoon/common/schemas/agent';
 
 const MAX_ID = 2 ** 31 - 1;
@@ -28,10 +31,34 @@ async function connectWithRetry(path: string, waitMs: number): Promise<Socket> {
   }
 }
 
+/**
+ * Watches QEMU's event monitor: when the guest closes the agent's port (the agent died,
+ * even by SIGKILL, so it could send nothing), every open session ends with an `error`
+ * frame instead of waiting forever. Best effort: without the monitor, sessions still end
+ * when QEMU goes.
+ */
+async function watchAgentPort(events: string, clients: Map<number, Socket>): Promise<void> {
+  let qmp: QmpClient;
+  try {
+    qmp = await QmpClient.open(events, 5000);
+  } catch (err) {
+    log().warn({ err: (err as Error).message, events }, 'relay: no QMP event monitor; a dead agent is only noticed when QEMU exits');
+    return;
+  }
+  qmp.onEvent((event) => {
+    const change = QmpVserportChangeSchema.safeParse(event.data);
+    if (event.event !== 'VSERPORT_CHANGE' || !change.success || change.data.id !== AGENT_PORT_ID || change.data.open) return;
+    log().warn({ sessions: clients.size }, 'relay: the guest closed the agent port; ending its sessions');
+    for (const client of clients.values()) client.end(encodeFrame({ type: 'error', message: 'the guest agent went away (its serial port closed)' }));
+    clients.clear();
+  });
+}
+
 /** Runs the relay until the serial socket closes. */
-export async function runRelay(opts: { serial: string; listen: string; port: number; waitMs: number }): Promise<void> {
+export async function runRelay(opts: { serial: string; listen: string; port: number; waitMs: number; events?: string }): Promise<void> {
   const serial = await connectWithRetry(opts.serial, opts.waitMs);
   const clients = new Map<number, Socket>();
+  if (opts.events) await watchAgentPort(opts.events, clients);
   let nextId = 1;
   const allocate = () => {
     while (clients.has(nextId)) nextId = nextId >= MAX_ID ? 1 : nextId + 1;

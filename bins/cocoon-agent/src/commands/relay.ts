@@ -19,6 +19,7 @@ export class RelayCommand extends Command<CocoonContext> {
   listen = Option.String('--listen', { required: true, description: 'Unix socket to serve host clients on (created 0600)' });
   port = Option.String('--port', String(AGENT_VSOCK_PORT), { description: 'port clients must CONNECT to' });
   waitMs = Option.String('--wait-ms', '10000', { description: 'how long to wait for the serial socket to appear' });
+  events = Option.String('--events', { description: "QEMU's event-only QMP socket: sessions end when the guest closes the agent port" });
 
   override async execute(): Promise<number> {
     const level = LogLevelSchema.safeParse(this.context.globals.log_level ?? this.context.env.COCOON_LOG_LEVEL ?? 'warn');
@@ -27,7 +28,7 @@ export class RelayCommand extends Command<CocoonContext> {
     const waitMs = Number(this.waitMs);
     if (!Number.isInteger(port) || port < 1) throw new UsageError(`--port: "${this.port}" is not a port number`);
     if (!Number.isFinite(waitMs) || waitMs < 0) throw new UsageError(`--wait-ms: "${this.waitMs}" is not a duration in ms`);
-    await runRelay({ serial: this.serial, listen: this.listen, port, waitMs });
+    await runRelay({ serial: this.serial, listen: this.listen, port, waitMs, events: this.events });
     return 0;
   }
 }

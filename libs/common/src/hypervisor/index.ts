@@ -29,6 +29,8 @@ export interface VmPaths {
   agentSerialSocket: string;
   /** The host-facing agent socket (`CONNECT <port>` handshake) for every hypervisor. */
   agentSocket: string;
+  /** A second QMP monitor, only for events (the relay watches the agent's port on it). */
+  eventsSocket: string;
 }
 
 /** Paths of VM `id` under `layout`. */
@@ -50,6 +52,7 @@ export function vmPaths(layout: Layout, id: string): VmPaths {
     uefiVars: `${runDir}/uefi-vars.fd`,
     agentSerialSocket: `${runDir}/agent-serial.sock`,
     agentSocket: `${runDir}/agent.sock`,
+    eventsSocket: `${runDir}/events.sock`,
   };
 }
 

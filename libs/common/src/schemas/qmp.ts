@@ -14,3 +14,6 @@ export type QmpMessage = z.infer<typeof QmpMessageSchema>;
 
 /** `query-status` result. */
 export const QmpStatusSchema = z.object({ running: z.boolean(), status: z.string() }).loose();
+
+/** `VSERPORT_CHANGE` data: the guest opened or closed a virtio-serial port. */
+export const QmpVserportChangeSchema = z.object({ id: z.string(), open: z.boolean() });

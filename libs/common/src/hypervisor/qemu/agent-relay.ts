@@ -40,7 +40,7 @@ export async function startRelay(paths: VmPaths): Promise<number | null> {
     return null;
   }
   const { spawnDetached } = await import('../../exec.ts');
-  const args = ['relay', '--serial', paths.agentSerialSocket, '--listen', paths.agentSocket];
+  const args = ['relay', '--serial', paths.agentSerialSocket, '--listen', paths.agentSocket, '--events', paths.eventsSocket];
   try {
     const child = await spawnDetached(file, args, join(paths.logDir, 'agent-relay.log'));
     writeFileSync(relayPidFile(paths), `${child.pid}\n`, { mode: 0o600 });

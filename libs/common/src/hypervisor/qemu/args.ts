@@ -12,6 +12,8 @@
 import type { CommandLine, LaunchSpec } from '../index.ts';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
+/** QEMU device id of the agent's virtio-serial port (named in VSERPORT_CHANGE events). */
+export const AGENT_PORT_ID = 'agentport0';
 
 /** Builds the argv for `spec`. */
 export function qemuCommandLine(spec: LaunchSpec, binary = QEMU_BINARY): CommandLine {
@@ -47,7 +49,11 @@ export function qemuCommandLine(spec: LaunchSpec, binary = QEMU_BINARY): Command
     '-serial', 'chardev:con0',
     '-device', 'virtio-serial-pci,id=vser0',
     '-chardev', `socket,id=agent0,path=${escapeOpt(p.agentSerialSocket)},server=on,wait=off`,
-    '-device', 'virtserialport,bus=vser0.0,chardev=agent0,name=org.cocoon.agent',
+    '-device', `virtserialport,bus=vser0.0,chardev=agent0,name=org.cocoon.agent,id=${AGENT_PORT_ID}`,
+    // A second QMP monitor for events only: the relay learns there when the guest closes the
+    // agent's port (a serial port shows the host no hang-up), without holding the main QMP.
+    '-chardev', `socket,id=events0,path=${escapeOpt(p.eventsSocket)},server=on,wait=off`,
+    '-mon', 'chardev=events0,mode=control',
     ...(spec.vsockCid === null ? [] : ['-device', `vhost-vsock-pci,id=vsock0,guest-cid=${spec.vsockCid}`]),
     '-qmp', `unix:${escapeOpt(p.apiSocket)},server=on,wait=off`,
     '-pidfile', p.pidFile,

@@ -31,7 +31,7 @@ export class QemuDriver implements Hypervisor {
     const { paths } = spec;
     mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
     mkdirSync(paths.logDir, { recursive: true, mode: 0o700 });
-    await Promise.all([paths.apiSocket, paths.consoleSocket, paths.agentSerialSocket, paths.pidFile].map((f) => rm(f, { force: true })));
+    await Promise.all([paths.apiSocket, paths.consoleSocket, paths.agentSerialSocket, paths.eventsSocket, paths.pidFile].map((f) => rm(f, { force: true })));
     const cmd = this.commandLine(spec);
     const { spawnDetached } = await import('../../exec.ts');
     const child = await spawnDetached(cmd.file, cmd.args, paths.hypervisorLog);
@@ -95,7 +95,7 @@ export class QemuDriver implements Hypervisor {
   async delete(paths: VmPaths): Promise<void> {
     // The relay exits with QEMU; one that did not (or a stale one) is ended here.
     await stopRelay(paths);
-    await Promise.all([paths.apiSocket, paths.consoleSocket, paths.agentSerialSocket, paths.agentSocket, paths.pidFile].map((f) => rm(f, { force: true })));
+    await Promise.all([paths.apiSocket, paths.consoleSocket, paths.agentSerialSocket, paths.agentSocket, paths.eventsSocket, paths.pidFile].map((f) => rm(f, { force: true })));
   }
 }
 

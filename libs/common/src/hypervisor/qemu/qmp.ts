@@ -9,6 +9,7 @@ import { QmpErrorSchema, QmpEventSchema, QmpGreetingSchema, QmpMessageSchema, Qm
 export class QmpClient {
   private buffer = '';
   private waiters: Array<(line: unknown) => void> = [];
+  private eventListeners: Array<(event: { event: string; data?: unknown }) => void> = [];
   private closed = false;
   private closeError: Error | null = null;
 
@@ -50,6 +51,19 @@ export class QmpClient {
     }
   }
 
+  /** Calls `listener` for every asynchronous event (VSERPORT_CHANGE, SHUTDOWN …) from now on. */
+  onEvent(listener: (event: { event: string; data?: unknown }) => void): void {
+    this.eventListeners.push(listener);
+  }
+
+  /** Resolves when the connection closes (QEMU exited). */
+  whenClosed(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.socket.destroyed) return resolve();
+      this.socket.once('close', () => resolve());
+    });
+  }
+
   close(): void {
     this.closed = true;
     this.socket.destroy();
@@ -68,6 +82,11 @@ export class QmpClient {
       } catch {
         this.fail(new ExternalError(`QMP: unexpected message: ${line.slice(0, 200)}`));
         return;
+      }
+      const event = QmpEventSchema.safeParse(parsed);
+      if (event.success && this.eventListeners.length > 0) {
+        for (const listener of this.eventListeners) listener(event.data);
+        continue;
       }
       this.queue.push(parsed);
       this.flush();

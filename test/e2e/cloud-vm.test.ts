@@ -12,13 +12,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
 import { z } from 'zod';
-import { VmRecordSchema } from '@cocoon/common/schemas/vm';
+import { VmInspectSchema, VmRecordSchema } from '@cocoon/common/schemas/vm';
 import { QemuImgInfoSchema } from '@cocoon/common/schemas/qemu-img';
 import { cocoon, ok, requireTools, waitForConsole } from '../helpers/cocoon.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'cocoon-cloud-vm-'));
 const image = `cloud-e2e-${process.pid}`;
-const Inspect = VmRecordSchema.extend({ runtime: z.object({ rootDisk: z.string(), seedDisk: z.string(), uefiVars: z.string(), consoleSocket: z.string(), runDir: z.string() }).loose() });
+const Inspect = VmInspectSchema.extend({ runtime: VmInspectSchema.shape.runtime.extend({ rootDisk: z.string(), seedDisk: z.string(), uefiVars: z.string() }) });
 const info = async (file: string) => QemuImgInfoSchema.parse(JSON.parse((await execa('qemu-img', ['info', '--output=json', file])).stdout));
 
 describe('VM from a cloud image', () => {
@@ -40,7 +40,7 @@ describe('VM from a cloud image', () => {
     assert.match(overlay['backing-filename'] ?? '', /images\/blobs\/sha256\/[0-9a-f]{64}\.qcow2$/);
     const small = Inspect.parse(JSON.parse(await ok(['vm', 'create', '--name', 'cloud-small', '--storage', '256M', image]).then(() => ok(['vm', 'inspect', 'cloud-small']))));
     assert.equal((await info(small.runtime.rootDisk))['virtual-size'], 2 ** 30, 'not shrunk below the image');
-    assert.equal(small.storage, 2 ** 30, 'the record says the real size');
+    assert.equal(small.config.storage, 2 ** 30, 'the record says the real size');
     await ok(['vm', 'rm', 'cloud-small']);
   });
 
@@ -66,7 +66,7 @@ describe('VM from a cloud image', () => {
     await ok(['vm', 'stop', '--timeout', '2', 'cloud-big']);
     const again = JSON.parse(await ok(['vm', 'debug', '--format', 'json', 'cloud-big'])) as string[];
     assert.ok(!again.some((a) => a.includes('serial=cidata')), 'seed not attached after the first boot');
-    assert.equal(VmRecordSchema.parse(JSON.parse(await ok(['vm', 'inspect', 'cloud-big']))).booted, true);
+    assert.equal(VmRecordSchema.parse(JSON.parse(await ok(['vm', 'inspect', 'cloud-big']))).first_booted, true);
     const base = (await info(vm.runtime.rootDisk))['backing-filename'] ?? '';
     await ok(['vm', 'rm', 'cloud-big']);
     assert.equal(existsSync(vm.runtime.runDir), false);

@@ -7,12 +7,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { before, describe, it } from 'node:test';
 import { z } from 'zod';
-import { VmRecordSchema } from '@cocoon/common/schemas/vm';
+import { VmInspectSchema, VmRecordSchema } from '@cocoon/common/schemas/vm';
 import { cocoon, ensureDefaultImage, env, ok, READY_MARKER, requireTools, waitForConsole } from '../helpers/cocoon.ts';
 
-const InspectSchema = VmRecordSchema.extend({
-  runtime: z.object({ runDir: z.string(), consoleSocket: z.string(), consoleLog: z.string(), logDir: z.string() }).loose(),
-});
 
 describe('vm lifecycle on the default guest', () => {
   before(async () => {
@@ -24,10 +21,12 @@ describe('vm lifecycle on the default guest', () => {
     const name = `e2e-${process.pid}`;
     const id = (await ok(['vm', 'run', '--name', name, '--cpu', '1', '--memory', '512M', '--storage', '1G', 'default'])).trim();
     assert.match(id, /^[0-9a-f]{32}$/);
-    const vm = InspectSchema.parse(JSON.parse(await ok(['vm', 'inspect', name])));
+    const vm = VmInspectSchema.parse(JSON.parse(await ok(['vm', 'inspect', name])));
     assert.equal(vm.state, 'running');
     assert.equal(vm.accel, 'tcg');
     assert.match(vm.boot.cmdline, new RegExp(`cocoon\\.hostname=${name}( |$)`));
+    assert.equal(vm.config.name, name);
+    assert.ok(vm.pid > 0);
 
     const out = await waitForConsole(vm.runtime.consoleSocket, READY_MARKER, 180_000);
     assert.ok(out.includes(READY_MARKER));
@@ -48,7 +47,7 @@ describe('vm lifecycle on the default guest', () => {
     assert.ok(tookMs < 120_000, `graceful stop took ${tookMs} ms`);
     const stopped = VmRecordSchema.parse(JSON.parse(await ok(['vm', 'inspect', name])));
     assert.equal(stopped.state, 'stopped');
-    assert.equal(stopped.pid, null);
+    assert.equal(stopped.pid, 0);
 
     await ok(['vm', 'rm', name]);
     assert.equal(existsSync(vm.runtime.runDir), false, 'run dir removed');
@@ -66,7 +65,7 @@ describe('vm lifecycle on the default guest', () => {
       [['vm', 'create', '--cpu', '0', 'default'], 2, /--cpu/],
       [['vm', 'create', '--bogus', 'default'], 2, /--bogus/],
       [['vm', 'create', 'no-such-image'], 3, /image "no-such-image" not found/],
-      [['vm', 'create', '--name', 'bad_name!', 'default'], 2, /not a valid VM name/],
+      [['vm', 'create', '--name', 'bad_name!', 'default'], 2, /not a valid name/],
       [['vm', 'frobnicate'], 2, /unknown command/],
     ];
     for (const [args, code, message] of cases) {
@@ -91,7 +90,10 @@ describe('vm lifecycle on the default guest', () => {
     const loser = a.code === 4 ? a : b;
     assert.match(loser.stderr, /already exists/);
     const list = z.array(VmRecordSchema).parse(JSON.parse(await ok(['vm', 'list', '--format', 'json'])));
-    assert.equal(list.filter((v) => v.name === name).length, 1);
+    assert.equal(list.filter((v) => v.config.name === name).length, 1);
+    const upper = await cocoon(['vm', 'create', '--name', name.toUpperCase(), '--storage', '256M', 'default']);
+    assert.equal(upper.code, 4, 'a name differing only in case would share the hostname');
+    assert.match(upper.stderr, /already exists/);
     await ok(['vm', 'rm', name]);
     assert.equal(readdirSync(env.COCOON_RUN_DIR).length, 0, 'no run dir left behind by either create');
   });

@@ -6,6 +6,7 @@ import { after, describe, it } from 'node:test';
 import { assertDocumented, runInProcess } from '@cocoon/common/testing/cli';
 import { ImageRecordSchema, ImageResolveSchema } from '@cocoon/common/schemas/image';
 import { VmRecordSchema } from '@cocoon/common/schemas/vm';
+import { VM_INDEX_VERSION } from '@cocoon/common/vms';
 import { z } from 'zod';
 import { cli } from '../src/cli.ts';
 import { kernelLayer, makeTar, ociLayout, snapshot } from './import-fixtures.ts';
@@ -56,13 +57,15 @@ describe('cocoon-image import/list/inspect/resolve/rm', () => {
     const res = ImageResolveSchema.parse(JSON.parse((await image(['resolve', 'default'])).stdout));
     const now = new Date().toISOString();
     const vm = VmRecordSchema.parse({
-      id: 'f'.repeat(32), name: 'vm1', state: 'stopped', hypervisor: 'qemu', accel: 'tcg',
-      image: { ref: 'default', id: res.id, digest: res.digest }, cpu: 1, memory: 2 ** 28, storage: 2 ** 30, nics: 0,
+      id: 'f'.repeat(32), hypervisor: 'qemu', state: 'stopped', accel: 'tcg',
+      config: { name: 'vm1', cpu: 1, memory: 2 ** 28, storage: 2 ** 30, image: 'default', image_digest: res.digest, image_type: 'oci' },
+      image_id: res.id, nics: 0, pid: 0, first_booted: false,
       boot: { kernel: res.kernel, initrd: res.initrd, firmware: null, cmdline: 'boot=cocoon-overlay' },
-      disks: res.disks, pid: null, created_at: now, started_at: null, stopped_at: null, error: null,
+      storage_configs: res.disks.map((d) => ({ path: d.path, ro: d.read_only, serial: d.serial, role: 'layer', format: d.format })),
+      created_at: now, updated_at: now,
     });
     mkdirSync(join(root, 'store', 'vms'), { recursive: true });
-    writeFileSync(join(root, 'store', 'vms', 'index.json'), JSON.stringify({ version: 1, items: { [vm.id]: vm } }));
+    writeFileSync(join(root, 'store', 'vms', 'index.json'), JSON.stringify({ version: VM_INDEX_VERSION, items: { [vm.id]: vm } }));
     const refused = await image(['rm', 'default']);
     assert.equal(refused.code, 5);
     assert.match(refused.stderr, /used by VM vm1/);
@@ -82,7 +85,7 @@ describe('cocoon-image import/list/inspect/resolve/rm', () => {
       [['import', 'bad name', notImage], 2, /invalid/],
       [['import', 'x', join(root, 'missing')], 3, /no such file/],
       [['import', 'x'], 2, /./],
-      [['inspect', 'nope'], 3, /image "nope" not found/],
+      [['inspect', 'nope'], 3, /image not found: nope/],
       [['rm', 'nope'], 3, /not found/],
       [['list', '--format', 'yaml'], 2, /--format/],
     ];

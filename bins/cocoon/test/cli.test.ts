@@ -22,10 +22,15 @@ describe('cocoon CLI', () => {
     assert.match(JSON.parse(r.stdout).version, /^\d+\.\d+\.\d+/);
   });
 
-  it('lists no VMs as an empty JSON array off a TTY', async () => {
+  it('lists no VMs as an empty JSON array off a TTY, and with -o json (the Go cocoon\'s flag)', async () => {
     const r = await run('vm', 'ls');
     assert.equal(r.code, 0);
     assert.deepEqual(JSON.parse(r.stdout), []);
+    for (const flags of [['-o', 'json'], ['--output', 'json'], ['--format', 'json', '-o', 'json']]) {
+      const j = await run('vm', 'list', ...flags);
+      assert.equal(j.code, 0, j.stderr);
+      assert.equal(j.stdout, '[]\n');
+    }
     const t = await run('vm', 'ls', '--format', 'table');
     assert.match(t.stdout, /^ID\s+NAME\s+STATE/);
   });
@@ -40,6 +45,18 @@ describe('cocoon CLI', () => {
       [['vm', 'inspect', 'ghost'], 3],
       [['vm', 'stop', 'ghost'], 3],
       [['vm', 'ls', '--format', 'yaml'], 2],
+      [['vm', 'ls', '-o', 'yaml'], 2],
+      [['vm', 'ls', '--format', 'table', '-o', 'json'], 2],
+      [['vm', 'create', '--output', 'yaml', 'default'], 2],
+      [['vm', 'create', '--memory', '12Qi', 'default'], 2],
+      [['vm', 'create', '--memory', '64Mi', 'default'], 2],
+      [['vm', 'create', '--memory', '99999999T', 'default'], 2],
+      [['vm', 'create', '--cpu', '-1', 'default'], 2],
+      [['vm', 'create', '--network', 'cni0', 'default'], 2],
+      [['vm', 'create', '--fc', '--hypervisor', 'qemu', 'default'], 2],
+      [['vm', 'create', '--windows', 'default'], 2],
+      [['vm', 'create', '--name', '-x', 'default'], 2],
+      [['vm', 'start', '-o', 'json', 'ghost'], 3],
       [['nope'], 2],
     ];
     for (const [argv, code] of cases) {
@@ -49,12 +66,15 @@ describe('cocoon CLI', () => {
       assert.equal(r.stdout, '');
     }
     assert.match((await run('vm', 'create', 'default')).stderr, /cocoon image build-default/);
+    assert.match((await run('vm', 'inspect', 'ghost')).stderr.toLowerCase(), /vm not found/, 'the words vk-cocoon matches');
+    assert.match((await run('vm', 'create', '--cpu', '-1', 'default')).stderr, /--cpu: "-1" is out of range/);
+    assert.match((await run('vm', 'ls', '--format', 'table', '-o', 'json')).stderr, /disagree/);
   });
 
   it('goes on past a failing ref like docker rm, and reports each failure', async () => {
     const r = await run('vm', 'rm', 'ghost-a', 'ghost-b');
     assert.equal(r.code, 3);
-    assert.deepEqual(r.stderr.trim().split('\n'), ['cocoon: VM "ghost-a" not found', 'cocoon: VM "ghost-b" not found']);
+    assert.deepEqual(r.stderr.trim().split('\n'), ['cocoon: VM not found: ghost-a', 'cocoon: VM not found: ghost-b']);
   });
 });
 

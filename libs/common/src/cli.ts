@@ -60,18 +60,33 @@ export abstract class CocoonCommand extends Command<CocoonContext> {
   }
 }
 
-/** `--format table|json`: table by default on a TTY, JSON otherwise. */
-export function formatOption() {
-  return Option.String('--format,-f', {
-    description: 'output format: table or json (default: table on a terminal, json otherwise)',
-  });
+/** `--format/-f table|json`: table by default on a TTY, JSON otherwise. */
+export function formatOption(description = 'output format: table or json (default: table on a terminal, json otherwise)') {
+  return Option.String('--format,-f', { description });
 }
 
-/** Resolves a `--format` value against the TTY default. */
-export function resolveFormat(value: string | undefined, isTty: boolean): 'table' | 'json' {
-  if (value === undefined) return isTty ? 'table' : 'json';
-  if (value === 'table' || value === 'json') return value;
-  throw new CocoonError(ExitCode.Usage, `--format: "${value}" is not one of table, json`);
+/** `--output/-o`: the Go cocoon's name of `--format` (its clients pass `-o json`). */
+export function outputOption() {
+  return Option.String('--output,-o', { description: 'same as --format (the Go cocoon\'s name for it)' });
+}
+
+/**
+ * The one format asked for by `--format` and/or `--output` (giving both with different
+ * values is a usage error), checked against `choices`; `fallback` when neither is given.
+ */
+export function chooseFormat<T extends string>(format: string | undefined, output: string | undefined, choices: readonly T[], fallback: T): T {
+  if (format !== undefined && output !== undefined && format !== output) {
+    throw new CocoonError(ExitCode.Usage, `--format "${format}" and --output "${output}" disagree: give one of them`);
+  }
+  const value = format ?? output;
+  if (value === undefined) return fallback;
+  if ((choices as readonly string[]).includes(value)) return value as T;
+  throw new CocoonError(ExitCode.Usage, `--${format !== undefined ? 'format' : 'output'}: "${value}" is not one of ${choices.join(', ')}`);
+}
+
+/** `--format`/`--output` for lists: table on a terminal, JSON otherwise. */
+export function resolveFormat(format: string | undefined, output: string | undefined, isTty: boolean): 'table' | 'json' {
+  return chooseFormat(format, output, ['table', 'json'] as const, isTty ? 'table' : 'json');
 }
 
 /** Builds a tool's Cli with the built-in help and version commands. */
@@ -101,7 +116,7 @@ export async function runCli(cli: Cli<CocoonContext>, argv: readonly string[], b
     const { globals, rest } = extractGlobalFlags(argv);
     context.globals = globals;
     levelDebug = (globals.log_level ?? context.env.COCOON_LOG_LEVEL) === 'debug' || (globals.log_level ?? context.env.COCOON_LOG_LEVEL) === 'trace';
-    const command = cli.process(rest, context);
+    const command = cli.process(joinNegativeValues(rest), context);
     if (command.help) {
       context.stdout.write(cli.usage(command, { detailed: true, colored: Boolean((context.stdout as NodeJS.WriteStream).isTTY) }));
       return 0;
@@ -129,6 +144,23 @@ export async function runCli(cli: Cli<CocoonContext>, argv: readonly string[], b
   } catch (err) {
     return reportError(err, context, argv, levelDebug);
   }
+}
+
+/**
+ * `--cpu -1` → `--cpu=-1`: clipanion reads a value that starts with "-" as another option
+ * ("Not enough arguments to option --cpu"); joined, the command can say the value is out of range.
+ */
+function joinNegativeValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const [arg, next] = [argv[i] as string, argv[i + 1]];
+    if (arg === '--') return [...out, ...argv.slice(i)];
+    if (/^--?[a-zA-Z][\w-]*$/.test(arg) && next !== undefined && /^-\d+(\.\d+)?$/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
 }
 
 /** Prints `err` as one line on stderr (a stack only in debug) and returns its exit code. */

@@ -1,5 +1,5 @@
 import { Command } from 'clipanion';
-import { CocoonCommand, formatOption, resolveFormat } from '@cocoon/common/cli';
+import { CocoonCommand, formatOption, outputOption, resolveFormat } from '@cocoon/common/cli';
 import { imageIndex } from '@cocoon/common/images/store';
 import { renderTable, timeAgo } from '@cocoon/common/table';
 import { formatSize } from '@cocoon/common/units';
@@ -17,9 +17,10 @@ export class ListCommand extends CocoonCommand {
   });
 
   format = formatOption();
+  output = outputOption();
 
   override async execute(): Promise<number> {
-    const format = resolveFormat(this.format, this.stdoutIsTty);
+    const format = resolveFormat(this.format, this.output, this.stdoutIsTty);
     const images = (await imageIndex(this.layout).list()).sort((a, b) => a.created_at.localeCompare(b.created_at));
     if (format === 'json') {
       this.writeJson(images);

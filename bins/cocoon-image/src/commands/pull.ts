@@ -1,5 +1,5 @@
 import { Option } from 'clipanion';
-import { CocoonCommand, formatOption, resolveFormat } from '@cocoon/common/cli';
+import { CocoonCommand, formatOption, outputOption, resolveFormat } from '@cocoon/common/cli';
 import { UsageError } from '@cocoon/common/errors';
 import { parseSize } from '@cocoon/common/units';
 import { importCloudImage } from '../cloud/import.ts';
@@ -38,9 +38,10 @@ export class PullCommand extends CocoonCommand {
   timeout = Option.String('--timeout', '3600', { description: 'seconds a download may take' });
   progress = progressOption();
   format = formatOption();
+  output = outputOption();
 
   async execute(): Promise<number> {
-    const format = resolveFormat(this.format, this.stdoutIsTty);
+    const format = resolveFormat(this.format, this.output, this.stdoutIsTty);
     const timeoutMs = Number(this.timeout) * 1000;
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new UsageError(`--timeout: "${this.timeout}" is not a positive number of seconds`);
     if (this.name && this.images.length > 1) throw new UsageError('--name needs exactly one IMAGE');

@@ -1,5 +1,5 @@
 import { Command, Option } from 'clipanion';
-import { CocoonCommand, formatOption, resolveFormat } from '@cocoon/common/cli';
+import { CocoonCommand, formatOption, outputOption, resolveFormat } from '@cocoon/common/cli';
 import { resolveImage } from '@cocoon/common/images/resolve';
 
 export class ResolveCommand extends CocoonCommand {
@@ -13,11 +13,12 @@ export class ResolveCommand extends CocoonCommand {
   });
 
   format = formatOption();
+  output = outputOption();
   ref = Option.String({ name: 'REF' });
 
   override async execute(): Promise<number> {
     // JSON is the only shape of this contract; `--format table` still prints JSON.
-    resolveFormat(this.format, false);
+    resolveFormat(this.format, this.output, false);
     this.writeJson(await resolveImage(this.layout, this.ref));
     return 0;
   }

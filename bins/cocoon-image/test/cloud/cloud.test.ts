@@ -115,7 +115,7 @@ test('resolve and rm know cloud disks; a snapshot keeps its image unless --force
   assert.deepEqual(res.cmdline, []);
   assert.equal(res.firmware, existsSync('/usr/share/OVMF/OVMF_CODE.fd') ? '/usr/share/OVMF/OVMF_CODE.fd' : null);
   // A snapshot (minimal record: the snapshot index may not exist at all) pins the image.
-  const snap = SnapshotRefSchema.parse({ id: 'e'.repeat(32), name: 'snap1', image: { id: res.id } });
+  const snap = SnapshotRefSchema.parse({ id: 'e'.repeat(32), name: 'snap1', image_id: res.id });
   mkdirSync(join(root, 'snapshots'), { recursive: true });
   writeFileSync(join(root, 'snapshots', 'index.json'), JSON.stringify({ version: 1, items: { [snap.id]: snap } }));
   const refused = await cocoonImage(root, 'rm', 'noble');

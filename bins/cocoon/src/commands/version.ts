@@ -1,6 +1,5 @@
-import { Command, Option } from 'clipanion';
-import { VERSION, type CocoonContext } from '@cocoon/common/cli';
-import { UsageError } from '@cocoon/common/errors';
+import { Command } from 'clipanion';
+import { chooseFormat, formatOption, outputOption, VERSION, type CocoonContext } from '@cocoon/common/cli';
 
 /** A plain clipanion Command: printing the version needs no config, so it starts fastest. */
 export class VersionCommand extends Command<CocoonContext> {
@@ -10,12 +9,13 @@ export class VersionCommand extends Command<CocoonContext> {
     examples: [['Print the version', '$0 version'], ['As JSON', '$0 version --format json']],
   });
 
-  format = Option.String('--format,-f', { description: 'text (default) or json' });
+  format = formatOption('text (default) or json');
+  output = outputOption();
 
   override async execute(): Promise<number> {
-    if (this.format === 'json') this.context.stdout.write(`${JSON.stringify({ version: VERSION, node: process.versions.node, platform: `${process.platform}/${process.arch}` })}\n`);
-    else if (this.format === undefined || this.format === 'text') this.context.stdout.write(`cocoon ${VERSION}\n`);
-    else throw new UsageError(`--format: "${this.format}" is not one of text, json`);
+    const format = chooseFormat(this.format, this.output, ['text', 'json'] as const, 'text');
+    if (format === 'json') this.context.stdout.write(`${JSON.stringify({ version: VERSION, node: process.versions.node, platform: `${process.platform}/${process.arch}` })}\n`);
+    else this.context.stdout.write(`cocoon ${VERSION}\n`);
     return 0;
   }
 }

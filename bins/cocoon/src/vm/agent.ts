@@ -32,8 +32,8 @@ export interface AgentTarget {
 export async function agentTarget(layout: Layout, ref: string): Promise<AgentTarget> {
   const vm = await vmIndex(layout).resolve(ref);
   const state = liveState(layout, vm);
-  if (state !== 'running') throw new InvalidStateError(`VM "${vm.name}" is not running (state: ${state}); start it with "cocoon vm start ${vm.name}"`);
-  const vsockCid = vm.vsock_cid !== null && hostHasVhostVsock() ? vm.vsock_cid : null;
+  if (state !== 'running') throw new InvalidStateError(`VM "${vm.config.name}" is not running (state: ${state}); start it with "cocoon vm start ${vm.config.name}"`);
+  const vsockCid = vm.vsock_cid !== undefined && hostHasVhostVsock() ? vm.vsock_cid : null;
   return { vm, socket: vmPaths(layout, vm.id).agentSocket, vsockCid };
 }
 
@@ -104,7 +104,7 @@ export async function waitForAgent(target: AgentTarget, timeoutMs: number): Prom
       await new Promise((r) => setTimeout(r, 100));
       continue;
     }
-    if (result.error !== undefined) throw new ExternalError(`the agent of VM "${target.vm.name}" answered with an error: ${result.error}`);
+    if (result.error !== undefined) throw new ExternalError(`the agent of VM "${target.vm.config.name}" answered with an error: ${result.error}`);
     return;
   }
 }
@@ -113,7 +113,7 @@ function notAnswering(target: AgentTarget, cause: unknown): TimeoutError {
   const why = cause instanceof Error ? ` (${cause.message})` : '';
   const within = target.patienceMs === undefined ? '' : ` within ${Math.round(target.patienceMs / 1000)} s`;
   return new TimeoutError(
-    `the agent of VM "${target.vm.name}" did not answer${within}${why}; ` +
+    `the agent of VM "${target.vm.config.name}" did not answer${within}${why}; ` +
       `is cocoon-agent in its image? The guest's boot messages are in its console log`,
   );
 }

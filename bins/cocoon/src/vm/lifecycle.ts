@@ -9,16 +9,16 @@ import { driverFor } from '@cocoon/common/hypervisor/drivers';
 import { vmPaths, type VmPaths } from '@cocoon/common/hypervisor/index';
 import { hostHasVhostVsock, nextGuestCid } from '@cocoon/common/hypervisor/vsock';
 import type { Layout } from '@cocoon/common/layout';
-import { newId, validateVmName } from '@cocoon/common/refs';
+import { hostnameFor, newId, validateVmName } from '@cocoon/common/refs';
 import type { ImageResolve } from '@cocoon/common/schemas/image';
-import type { VmRecord } from '@cocoon/common/schemas/vm';
+import type { VmConfig, VmRecord } from '@cocoon/common/schemas/vm';
 import { withLock } from '@cocoon/common/store/lock';
 import { vmIndex, vmLockFile } from '@cocoon/common/vms';
 import { createSeedDisk } from './cidata.ts';
 import { createCloudOverlay, createUefiVars } from './cloud-disk.ts';
 import { createCowDisk } from './cow-disk.ts';
 import { kernelCmdline, launchSpec, vmDisks } from './spec.ts';
-import { liveState } from './state.ts';
+import { isLive, liveState } from './state.ts';
 
 export interface CreateRequest {
   name: string | undefined;
@@ -30,6 +30,8 @@ export interface CreateRequest {
   nics: number;
   hypervisor: VmRecord['hypervisor'];
   accel: VmRecord['accel'];
+  /** Go-cocoon config keys recorded as given (`network`, `no_direct_io` …). */
+  extra?: Pick<VmConfig, 'network' | 'no_direct_io' | 'windows' | 'queue_size' | 'disk_queue_size'>;
 }
 
 /** Creates a VM: reserves the name, makes the COW disk, records it as `created`. */
@@ -39,34 +41,41 @@ export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRe
   validateVmName(name);
   const paths = vmPaths(layout, id);
   const index = vmIndex(layout);
+  const now = new Date().toISOString();
   const record: VmRecord = {
     id,
-    name,
-    state: 'creating',
     hypervisor: req.hypervisor,
+    state: 'creating',
+    config: {
+      name,
+      cpu: req.cpu,
+      memory: req.memory,
+      storage: req.storage,
+      image: req.imageRef,
+      image_digest: req.image.digest,
+      image_type: req.image.kind === 'cloud' ? 'cloudimg' : 'oci',
+      ...req.extra,
+    },
+    pid: 0,
+    socket_path: paths.apiSocket,
+    storage_configs: vmDisks(req.image, paths),
+    first_booted: false,
+    created_at: now,
+    updated_at: now,
     accel: req.accel,
-    image: { ref: req.imageRef, id: req.image.id, digest: req.image.digest },
-    cpu: req.cpu,
-    memory: req.memory,
-    storage: req.storage,
+    image_id: req.image.id,
     nics: req.nics,
     boot: { kernel: req.image.kernel, initrd: req.image.initrd, firmware: req.image.firmware, cmdline: kernelCmdline(req.image, name) },
-    disks: vmDisks(req.image, paths),
-    pid: null,
-    created_at: new Date().toISOString(),
-    started_at: null,
-    stopped_at: null,
-    error: null,
-    booted: false,
-    vsock_cid: null,
   };
   const vsock = req.hypervisor === 'qemu' && hostHasVhostVsock();
   await index.update((items) => {
+    const folded = name.toLowerCase();
     for (const vm of items.values()) {
-      if (vm.name === name) throw new ConflictError(`a VM named "${name}" already exists (${vm.id.slice(0, 12)})`);
+      // NOTE: case-insensitive, because the name becomes the guest hostname (DNS ignores case).
+      if (vm.config.name.toLowerCase() === folded) throw new ConflictError(`VM name "${name}" already exists (${vm.id.slice(0, 12)})`);
     }
     // NOTE: the CID is allocated under the index lock, so two creates never share one.
-    if (vsock) record.vsock_cid = nextGuestCid([...items.values()].map((vm) => vm.vsock_cid));
+    if (vsock) record.vsock_cid = nextGuestCid([...items.values()].map((vm) => vm.vsock_cid ?? null));
     items.set(id, record);
   });
   try {
@@ -74,7 +83,7 @@ export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRe
     await mkdir(paths.logDir, { recursive: true, mode: 0o700 });
     const storage = req.image.kind === 'cloud' ? await prepareCloudDisks(req.image, paths, record) : await createCowDisk(paths.cowDisk, req.storage).then(() => req.storage);
     await driverFor(record.hypervisor).create(launchSpec(layout, record));
-    return await setState(layout, id, { state: 'created', storage });
+    return await setState(layout, id, { state: 'created', config: { ...record.config, storage } });
   } catch (err) {
     await rm(paths.runDir, { recursive: true, force: true });
     await rm(paths.logDir, { recursive: true, force: true });
@@ -88,9 +97,9 @@ async function prepareCloudDisks(image: ImageResolve, paths: VmPaths, vm: VmReco
   const base = image.disks[0];
   if (!base) throw new InvalidStateError(`image "${image.name}" has no disk`);
   if (!image.firmware) throw new MissingDependencyError('UEFI firmware /usr/share/OVMF/OVMF_CODE.fd not found: install the Debian package ovmf');
-  const size = await createCloudOverlay(base.path, paths.rootDisk, vm.storage);
+  const size = await createCloudOverlay(base.path, paths.rootDisk, vm.config.storage);
   await createUefiVars(paths.uefiVars);
-  await createSeedDisk(paths.seedDisk, { instanceId: vm.id, hostname: vm.name });
+  await createSeedDisk(paths.seedDisk, { instanceId: vm.id, hostname: hostnameFor(vm.config.name) });
   return size;
 }
 
@@ -99,14 +108,14 @@ export async function startVm(layout: Layout, ref: string, timeoutMs: number): P
   const found = await vmIndex(layout).resolve(ref);
   return withLock(vmLockFile(layout, found.id), async () => {
     const vm = await vmIndex(layout).resolve(found.id);
-    if (vm.state === 'creating') throw new InvalidStateError(`VM "${vm.name}" is still being created`);
-    if (liveState(layout, vm) === 'running') throw new InvalidStateError(`VM "${vm.name}" is already running`);
+    if (vm.state === 'creating') throw new InvalidStateError(`VM "${vm.config.name}" is still being created`);
+    if (isLive(liveState(layout, vm))) throw new InvalidStateError(`VM "${vm.config.name}" is already running`);
     const driver = driverFor(vm.hypervisor);
     try {
       const { pid } = await driver.start(launchSpec(layout, vm), timeoutMs);
-      return await setState(layout, vm.id, { state: 'running', pid, started_at: new Date().toISOString(), error: null, booted: true });
+      return await setState(layout, vm.id, { state: 'running', pid, started_at: new Date().toISOString(), error: undefined, first_booted: true });
     } catch (err) {
-      await setState(layout, vm.id, { state: 'error', pid: null, error: (err as Error).message });
+      await setState(layout, vm.id, { state: 'error', pid: 0, error: (err as Error).message });
       throw err;
     }
   });
@@ -121,7 +130,7 @@ export async function stopVm(layout: Layout, ref: string, opts: { timeoutMs: num
     const driver = driverFor(vm.hypervisor);
     const outcome = await driver.stop(paths, vm.pid, opts);
     await driver.delete(paths);
-    const next: Partial<VmRecord> = vm.state === 'running' || vm.state === 'error' ? { state: 'stopped', pid: null, stopped_at: new Date().toISOString() } : {};
+    const next: Partial<VmRecord> = vm.state === 'running' || vm.state === 'error' ? { state: 'stopped', pid: 0, stopped_at: new Date().toISOString() } : {};
     return { vm: await setState(layout, vm.id, next), outcome };
   });
 }
@@ -134,8 +143,8 @@ export async function removeVm(layout: Layout, ref: string, force: boolean): Pro
     const vm = await vmIndex(layout).resolve(found.id);
     const paths = vmPaths(layout, vm.id);
     const driver = driverFor(vm.hypervisor);
-    if (liveState(layout, vm) === 'running') {
-      if (!force) throw new InvalidStateError(`VM "${vm.name}" is running; stop it first or use --force`);
+    if (isLive(liveState(layout, vm))) {
+      if (!force) throw new InvalidStateError(`VM "${vm.config.name}" is running; stop it first or use --force`);
       await driver.stop(paths, vm.pid, { timeoutMs: 0, force: true });
     }
     await driver.delete(paths);
@@ -152,7 +161,7 @@ async function setState(layout: Layout, id: string, patch: Partial<VmRecord>): P
   return vmIndex(layout).update((items) => {
     const vm = items.get(id);
     if (!vm) throw new InvalidStateError(`VM ${id.slice(0, 12)} disappeared from the index`);
-    const next = { ...vm, ...patch };
+    const next = { ...vm, ...patch, updated_at: new Date().toISOString() };
     items.set(id, next);
     return next;
   });

@@ -2,20 +2,30 @@
 import type { LaunchSpec, VmPaths } from '@cocoon/common/hypervisor/index';
 import { vmPaths } from '@cocoon/common/hypervisor/index';
 import type { Layout } from '@cocoon/common/layout';
-import type { ImageResolve, ResolvedDisk } from '@cocoon/common/schemas/image';
-import type { VmRecord } from '@cocoon/common/schemas/vm';
+import { hostnameFor } from '@cocoon/common/refs';
+import type { ImageResolve } from '@cocoon/common/schemas/image';
+import type { StorageConfig, VmRecord } from '@cocoon/common/schemas/vm';
 
 export const COW_SERIAL = 'cocoon-cow';
 export const ROOT_SERIAL = 'cocoon-root';
 export const SEED_SERIAL = 'cidata';
 
 /**
- * Disks of a new VM. An OCI image: its read-only layers, then the ext4 COW disk. A cloud
- * image: one writable qcow2 overlay whose backing file is the stored image.
+ * Disks of a new VM (`storage_configs`). An OCI image: its read-only layers, then the ext4
+ * COW disk. A cloud image: one writable qcow2 overlay whose backing file is the stored
+ * image, and the NoCloud seed (attached until the first boot).
  */
-export function vmDisks(image: ImageResolve, paths: VmPaths): ResolvedDisk[] {
-  if (image.kind === 'cloud') return [{ path: paths.rootDisk, serial: ROOT_SERIAL, read_only: false, format: 'qcow2' }];
-  return [...image.disks, { path: paths.cowDisk, serial: COW_SERIAL, read_only: false, format: 'raw' }];
+export function vmDisks(image: ImageResolve, paths: VmPaths): StorageConfig[] {
+  if (image.kind === 'cloud') {
+    return [
+      { path: paths.rootDisk, ro: false, serial: ROOT_SERIAL, role: 'cow', format: 'qcow2' },
+      { path: paths.seedDisk, ro: true, serial: SEED_SERIAL, role: 'cidata', format: 'raw' },
+    ];
+  }
+  return [
+    ...image.disks.map((d): StorageConfig => ({ path: d.path, ro: true, serial: d.serial, role: 'layer', format: d.format })),
+    { path: paths.cowDisk, ro: false, serial: COW_SERIAL, role: 'cow', format: 'raw' },
+  ];
 }
 
 /**
@@ -32,26 +42,26 @@ export function kernelCmdline(image: ImageResolve, name: string): string {
     ...image.cmdline,
     `cocoon.layers=${layers.join(',')}`,
     `cocoon.cow=${COW_SERIAL}`,
-    `cocoon.hostname=${name}`,
+    `cocoon.hostname=${hostnameFor(name)}`,
   ].join(' ');
 }
 
 /** The launch spec of a recorded VM (a cloud VM's seed disk rides along until its first boot). */
 export function launchSpec(layout: Layout, vm: VmRecord): LaunchSpec {
   const paths = vmPaths(layout, vm.id);
-  const seed: ResolvedDisk[] = vm.boot.firmware && !vm.booted ? [{ path: paths.seedDisk, serial: SEED_SERIAL, read_only: true, format: 'raw' }] : [];
+  const disks = vm.storage_configs.filter((d) => d.role !== 'cidata' || !vm.first_booted);
   return {
     id: vm.id,
-    name: vm.name,
-    cpu: vm.cpu,
-    memory: vm.memory,
+    name: vm.config.name,
+    cpu: vm.config.cpu,
+    memory: vm.config.memory,
     accel: vm.accel,
     kernel: vm.boot.kernel,
     initrd: vm.boot.initrd,
     firmware: vm.boot.firmware,
     cmdline: vm.boot.cmdline,
-    disks: [...vm.disks, ...seed],
-    vsockCid: vm.vsock_cid,
+    disks: disks.map((d) => ({ path: d.path, serial: d.serial, read_only: d.ro, format: d.format })),
+    vsockCid: vm.vsock_cid ?? null,
     paths,
   };
 }

@@ -14,7 +14,7 @@ import { bootDir, cloudDiskPath, imageIndex, layerDigests, layerDiskPath } from 
 
 /** Disk paths attached to any VM in `<root>/vms/index.json` (an absent index means none). */
 export async function vmDiskPaths(layout: Layout): Promise<Set<string>> {
-  return new Set((await vmIndex(layout).list()).flatMap((vm) => vm.disks.map((d) => d.path)));
+  return new Set((await vmIndex(layout).list()).flatMap((vm) => vm.storage_configs.map((d) => d.path)));
 }
 
 /**

@@ -25,7 +25,7 @@ export async function imageUsers(layout: Layout, images: readonly ImageRecord[])
   return new Map(
     images.map((img) => [
       img.id,
-      { vms: vms.filter((v) => v.image.id === img.id).map((v) => v.name), snapshots: snapshots.filter((s) => s.image.id === img.id).map((s) => s.name) },
+      { vms: vms.filter((v) => v.image_id === img.id).map((v) => v.config.name), snapshots: snapshots.filter((s) => s.image_id === img.id).map((s) => s.name) },
     ]),
   );
 }

@@ -1,39 +1,154 @@
-/** VM records (`<root>/vms/index.json`). Runtime files derive from `layout.vmRunDir(id)`. */
+/**
+ * VM records (`<root>/vms/index.json`), in the Go cocoon's public shape (`types.VM`).
+ *
+ * The record on disk IS the JSON that `vm inspect`, `vm list -o json`, `vm run/create/clone
+ * -o json` and `vm status` events print (plus the live state and `runtime` paths at print
+ * time): one schema, no mapping layer, so the Go cocoon's clients (vk-cocoon, scripts) read
+ * our output unchanged. Keys the Go cocoon does not have are cocoon's own additions (clients
+ * ignore unknown keys); keys it marks `omitempty` are absent when empty.
+ */
 import { z } from 'zod';
 import { HypervisorKindSchema } from './config.ts';
 import { DigestSchema, IdSchema, TimestampSchema } from './common.ts';
-import { ResolvedDiskSchema } from './image.ts';
 
-export const VM_STATES = ['creating', 'created', 'running', 'stopped', 'error'] as const;
+/** `paused` is cocoon's addition (snapshots pause a VM); the rest are the Go cocoon's states. */
+export const VM_STATES = ['creating', 'created', 'running', 'paused', 'stopped', 'error'] as const;
 export const VmStateSchema = z.enum(VM_STATES);
 export type VmState = z.infer<typeof VmStateSchema>;
 
-export const VmRecordSchema = z.object({
-  id: IdSchema,
+/** The Go cocoon's image backends: OCI VM images and cloud disk images. */
+export const ImageTypeSchema = z.enum(['oci', 'cloudimg']);
+export type ImageType = z.infer<typeof ImageTypeSchema>;
+
+/** `config`: what was asked for at create time (the Go cocoon's `VMConfig`). */
+export const VmConfigSchema = z.object({
   name: z.string().min(1),
-  state: VmStateSchema,
-  hypervisor: HypervisorKindSchema,
-  accel: z.enum(['kvm', 'tcg']),
-  image: z.object({ ref: z.string(), id: IdSchema, digest: DigestSchema }),
   cpu: z.number().int().positive(),
   /** Bytes. */
   memory: z.number().int().positive(),
   /** Bytes of the writable (COW) disk. */
   storage: z.number().int().positive(),
-  nics: z.number().int().nonnegative(),
-  boot: z.object({ kernel: z.string().nullable(), initrd: z.string().nullable(), firmware: z.string().nullable(), cmdline: z.string() }),
-  /** Every disk in attach order: image layers, then the COW disk. */
-  disks: z.array(ResolvedDiskSchema),
-  /** PID of the hypervisor while running. */
-  pid: z.number().int().positive().nullable(),
+  /** The image reference as given (`default`, `ghcr.io/…:tag`, a URL). */
+  image: z.string().min(1),
+  image_digest: DigestSchema,
+  image_type: ImageTypeSchema,
+  /** CNI conflist name; absent = the default conflist. */
+  network: z.string().min(1).optional(),
+  /** virtio-net ring depth per queue; absent = driver default. */
+  queue_size: z.number().int().positive().optional(),
+  /** virtio-blk ring depth per device; absent = driver default. */
+  disk_queue_size: z.number().int().positive().optional(),
+  /** Writable disks use the page cache instead of O_DIRECT. */
+  no_direct_io: z.boolean().optional(),
+  /** Windows guest: UEFI, Hyper-V enlightenments, no cidata. */
+  windows: z.boolean().optional(),
+});
+export type VmConfig = z.infer<typeof VmConfigSchema>;
+
+/** Guest-visible address of a NIC; absent on a DHCP NIC. */
+export const NicAddressSchema = z.object({
+  ip: z.string().optional(),
+  gateway: z.string().optional(),
+  prefix: z.number().int().min(0).max(128).optional(),
+});
+
+/** One NIC (`network_configs[]`, the Go cocoon's `NetworkConfig`). */
+export const NetworkConfigSchema = z.looseObject({
+  tap: z.string().min(1),
+  mac: z.string().regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/, 'a MAC is six lowercase hex pairs'),
+  num_queues: z.number().int().positive(),
+  queue_size: z.number().int().nonnegative(),
+  /** Absent means `cni` (the Go cocoon's rule for old records). */
+  backend: z.enum(['cni', 'bridge']).optional(),
+  bridge_dev: z.string().optional(),
+  netns_path: z.string().optional(),
+  network: NicAddressSchema.optional(),
+});
+export type NetworkConfig = z.infer<typeof NetworkConfigSchema>;
+
+export const STORAGE_ROLES = ['layer', 'cow', 'cidata', 'data'] as const;
+
+/** One disk (`storage_configs[]`, the Go cocoon's `StorageConfig`), in attach order. */
+export const StorageConfigSchema = z.object({
+  path: z.string().min(1),
+  ro: z.boolean(),
+  serial: z.string().min(1),
+  role: z.enum(STORAGE_ROLES),
+  /** Data disks only. */
+  mount_point: z.string().optional(),
+  fstype: z.enum(['ext4', 'none']).optional(),
+  direct_io: z.boolean().optional(),
+  /** cocoon: the image format the hypervisor opens (the Go cocoon infers it from the file name). */
+  format: z.enum(['raw', 'qcow2']),
+});
+export type StorageConfig = z.infer<typeof StorageConfigSchema>;
+
+/** How the guest boots (cocoon's addition; the Go cocoon keeps it in the hypervisor's own files). */
+export const VmBootSchema = z.object({
+  kernel: z.string().nullable(),
+  initrd: z.string().nullable(),
+  /** UEFI firmware code; its per-VM variable store is in the run dir. */
+  firmware: z.string().nullable(),
+  cmdline: z.string(),
+});
+
+export const VmRecordSchema = z.object({
+  id: IdSchema,
+  hypervisor: HypervisorKindSchema,
+  state: VmStateSchema,
+  config: VmConfigSchema,
+  /** PID of the hypervisor while running, else 0 (as the Go cocoon). */
+  pid: z.number().int().nonnegative(),
+  /** The hypervisor's control socket (QMP for QEMU, the REST API for CH and FC). */
+  socket_path: z.string().optional(),
+  network_configs: z.array(NetworkConfigSchema).optional(),
+  storage_configs: z.array(StorageConfigSchema),
+  /** True once the VM has started (a cloud image's cidata disk is attached only before that). */
+  first_booted: z.boolean(),
+  /** Snapshots taken of this VM, as a set. */
+  snapshot_ids: z.record(IdSchema, z.object({})).optional(),
   created_at: TimestampSchema,
-  started_at: TimestampSchema.nullable(),
-  stopped_at: TimestampSchema.nullable(),
+  updated_at: TimestampSchema,
+  started_at: TimestampSchema.optional(),
+  stopped_at: TimestampSchema.optional(),
+
+  // cocoon's additions.
+  /** What runs the vCPUs: KVM, or TCG software emulation. */
+  accel: z.enum(['kvm', 'tcg']),
+  /** The image record the VM was created from. */
+  image_id: IdSchema,
+  /** Number of NICs asked for (`network_configs` holds what was wired). */
+  nics: z.number().int().nonnegative(),
+  boot: VmBootSchema,
   /** Why the VM is in `error`. */
-  error: z.string().nullable(),
-  /** Whether the VM has started once (a cloud image's NoCloud seed is attached only before that). */
-  booted: z.boolean().default(false),
-  /** Guest CID of the VM's vhost-vsock device (QEMU on hosts with /dev/vhost-vsock), else null. */
-  vsock_cid: z.number().int().min(3).nullable().default(null),
+  error: z.string().optional(),
+  /** Guest CID of a vhost-vsock device (QEMU on hosts with /dev/vhost-vsock). */
+  vsock_cid: z.number().int().min(3).optional(),
 });
 export type VmRecord = z.infer<typeof VmRecordSchema>;
+
+/** `vm status --event --format json`: one line per change. */
+export const VmEventSchema = z.object({
+  event: z.enum(['ADDED', 'MODIFIED', 'DELETED']),
+  vm: VmRecordSchema,
+});
+export type VmEvent = z.infer<typeof VmEventSchema>;
+
+/** The paths of a VM's runtime files (`vm inspect` adds them as `runtime`). */
+export const VmRuntimeSchema = z.looseObject({
+  runDir: z.string(),
+  logDir: z.string(),
+  consoleSocket: z.string(),
+  consoleLog: z.string(),
+  hypervisorLog: z.string(),
+  console: z.object({ kind: z.literal('unix'), path: z.string() }),
+});
+
+/** What `vm inspect` prints: the record with its live state, plus `runtime`. */
+export const VmInspectSchema = VmRecordSchema.extend({ runtime: VmRuntimeSchema });
+export type VmInspect = z.infer<typeof VmInspectSchema>;
+
+/** The name a VM is referred to by (and resolved by). */
+export function vmName(vm: Pick<VmRecord, 'config'>): string {
+  return vm.config.name;
+}

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { errnoCode, InvalidDataError } from '../errors.ts';
-import { resolveRef, type Named } from '../refs.ts';
+import { resolveRef } from '../refs.ts';
 import { writeFileAtomic } from './atomic.ts';
 import { withLock } from './lock.ts';
 
@@ -21,13 +21,23 @@ export interface JsonIndexOptions<R> {
   kind: string;
   /** Lock wait before a BusyError (ms). */
   lockTimeoutMs?: number;
+  /** The name a record is referred to by (default: its `name` key). */
+  nameOf?: (record: R) => string | undefined;
+  /** Version of the file this code writes (default 1). */
+  version?: number;
+  /** Turns one record of an older file version into the current shape. */
+  upgrade?: (item: unknown, fromVersion: number) => unknown;
 }
 
-export class JsonIndex<R extends Named> {
-  private readonly fileSchema: z.ZodType<{ version: 1; items: Record<string, R> }>;
+const AnyVersionSchema = z.object({ version: z.number().int().positive(), items: z.record(z.string(), z.unknown()) });
+
+export class JsonIndex<R extends { id: string }> {
+  private readonly fileSchema: z.ZodType<{ version: number; items: Record<string, R> }>;
+  private readonly version: number;
 
   constructor(readonly opts: JsonIndexOptions<R>) {
-    this.fileSchema = z.object({ version: z.literal(1), items: z.record(z.string(), opts.schema) });
+    this.version = opts.version ?? 1;
+    this.fileSchema = z.object({ version: z.literal(this.version), items: z.record(z.string(), opts.schema) });
   }
 
   /** All records, read without the lock. */
@@ -47,11 +57,27 @@ export class JsonIndex<R extends Named> {
     } catch (err) {
       throw new InvalidDataError(`${this.opts.file}: not valid JSON (${(err as Error).message})`);
     }
-    const parsed = this.fileSchema.safeParse(json);
+    const parsed = this.fileSchema.safeParse(this.upgraded(json));
     if (!parsed.success) {
       throw new InvalidDataError(`${this.opts.file}: ${z.prettifyError(parsed.error).split('\n').join('; ')}`);
     }
     return new Map(Object.entries(parsed.data.items));
+  }
+
+  /** An older file's records in the current shape (the next update writes them so). */
+  private upgraded(json: unknown): unknown {
+    const any = AnyVersionSchema.safeParse(json);
+    if (!any.success || any.data.version === this.version) return json;
+    const from = any.data.version;
+    if (from > this.version) throw new InvalidDataError(`${this.opts.file}: written by a newer cocoon (version ${from}); upgrade cocoon`);
+    const upgrade = this.opts.upgrade;
+    if (!upgrade) return json;
+    try {
+      const items = Object.fromEntries(Object.entries(any.data.items).map(([id, item]) => [id, upgrade(item, from)]));
+      return { version: this.version, items };
+    } catch (err) {
+      throw new InvalidDataError(`${this.opts.file}: a version ${from} record cannot be upgraded (${(err as Error).message.split('\n')[0]})`);
+    }
   }
 
   async list(): Promise<R[]> {
@@ -60,7 +86,7 @@ export class JsonIndex<R extends Named> {
 
   /** Finds a record by ID, then name, then unique ID prefix (≥ 3 characters). */
   async resolve(ref: string): Promise<R> {
-    return resolveRef(await this.list(), ref, this.opts.kind);
+    return resolveRef(await this.list(), ref, this.opts.kind, this.opts.nameOf);
   }
 
   /**
@@ -73,7 +99,7 @@ export class JsonIndex<R extends Named> {
       async () => {
         const items = await this.load();
         const result = await fn(items);
-        const doc = { version: 1 as const, items: Object.fromEntries(items) };
+        const doc = { version: this.version, items: Object.fromEntries(items) };
         // NOTE: parse before writing so an invalid record never reaches the disk.
         const checked = this.fileSchema.parse(doc);
         await writeFileAtomic(this.opts.file, `${JSON.stringify(checked, null, 2)}\n`);

@@ -1,23 +1,37 @@
 import { Command, Option } from 'clipanion';
-import { CocoonCommand } from '@cocoon/common/cli';
+import { chooseFormat, CocoonCommand, formatOption, outputOption } from '@cocoon/common/cli';
 import { UsageError } from '@cocoon/common/errors';
 import { validateVmName } from '@cocoon/common/refs';
 import type { VmRecord } from '@cocoon/common/schemas/vm';
 
-const MIN_MEMORY = 64 * 2 ** 20;
+const MIN_MEMORY = 128 * 2 ** 20;
 const MIN_STORAGE = 64 * 2 ** 20;
 
-/** Options shared by `vm create` and `vm run`. */
+/** What `vm create/run` print: the VM ID (default; `table` is the Go cocoon's name for it) or the record. */
+export type CreateOutput = 'id' | 'table' | 'json';
+
+/** Options shared by `vm create` and `vm run` (the Go cocoon's flags, same names and defaults). */
 export abstract class VmCreateBase extends CocoonCommand {
-  name = Option.String('--name,-n', { description: 'VM name (a DNS label; becomes the guest hostname); default vm-<id>' });
+  name = Option.String('--name,-n', { description: 'VM name (letters, digits, ".", "_", "-"; the guest hostname derives from it); default vm-<id>' });
   cpu = Option.String('--cpu,-c', '2', { description: 'number of vCPUs' });
-  memory = Option.String('--memory,-m', '1G', { description: 'guest memory, e.g. 512M or 2G' });
-  storage = Option.String('--storage,-s', '10G', { description: 'size of the writable COW disk, e.g. 10G' });
+  memory = Option.String('--memory,-m', '1G', { description: 'guest memory: bytes, 512M, 2G or 256Mi' });
+  storage = Option.String('--storage,-s', '10G', { description: 'size of the writable COW disk: bytes, 10G or 20Gi' });
   nics = Option.String('--nics', '0', { description: 'number of network interfaces (0 until networking lands)' });
+  network = Option.String('--network', { description: 'CNI conflist name (default: the first conflist)' });
+  bridge = Option.String('--bridge', { description: 'put the NIC on this host bridge instead of CNI (the guest uses DHCP)' });
   hypervisor = Option.String('--hypervisor', { description: 'qemu, cloud-hypervisor (ch) or firecracker (fc)' });
+  fc = Option.Boolean('--fc', false, { description: 'use Firecracker (same as --hypervisor firecracker; OCI images only)' });
   accel = Option.String('--accel', { description: 'kvm, tcg or auto (KVM only where it runs a stock guest)' });
-  format = Option.String('--format,-f', { description: 'output: id (default) or json (the VM record)' });
+  noDirectIo = Option.Boolean('--no-direct-io', false, { description: 'writable disks use the page cache instead of O_DIRECT' });
+  windows = Option.Boolean('--windows', false, { description: 'Windows guest: UEFI, Hyper-V enlightenments, no cidata' });
+  format = formatOption('output: id (default) or json (the VM record)');
+  output = outputOption();
   image = Option.String({ name: 'IMAGE' });
+
+  /** The output asked for (validated before anything is made). */
+  protected outputFormat(): CreateOutput {
+    return chooseFormat(this.format, this.output, ['id', 'table', 'json'] as const, 'id');
+  }
 
   /** Validates the flags, resolves the image and creates the VM. */
   protected async createFromFlags(): Promise<VmRecord> {
@@ -30,26 +44,49 @@ export abstract class VmCreateBase extends CocoonCommand {
       import('../../vm/lifecycle.ts'),
     ]);
     const cpu = Number(this.cpu);
-    if (!Number.isInteger(cpu) || cpu < 1 || cpu > 255) throw new UsageError(`--cpu: "${this.cpu}" must be a whole number from 1 to 255`);
+    if (!Number.isInteger(cpu) || cpu < 1 || cpu > 255) throw new UsageError(`--cpu: "${this.cpu}" is out of range (a whole number from 1 to 255)`);
     const nics = Number(this.nics);
     if (!Number.isInteger(nics) || nics < 0) throw new UsageError(`--nics: "${this.nics}" must be a whole number ≥ 0`);
-    if (nics > 0) throw new UsageError('--nics: networking is not available in this build yet; use --nics 0');
+    if (nics > 0 || this.network !== undefined || this.bridge !== undefined) {
+      throw new UsageError(`--${nics > 0 ? 'nics' : this.network !== undefined ? 'network' : 'bridge'}: networking is not available in this build yet; use --nics 0`);
+    }
+    if (this.windows) throw new UsageError('--windows: Windows guests are not supported on this build yet');
     const memory = parseSize(this.memory, '--memory', MIN_MEMORY);
     const storage = parseSize(this.storage, '--storage', MIN_STORAGE);
     const accelFlag = AccelSchema.safeParse(this.accel ?? this.config.accel);
     if (!accelFlag.success) throw new UsageError(`--accel: "${this.accel}" is not one of auto, kvm, tcg`);
-    if (this.format !== undefined && this.format !== 'json' && this.format !== 'id') throw new UsageError(`--format: "${this.format}" is not one of id, json`);
+    this.outputFormat();
     if (this.name !== undefined) validateVmName(this.name);
-    const hypervisor = this.hypervisor ? parseHypervisor(this.hypervisor) : defaultHypervisor(this.config.default_hypervisor);
+    const asked = this.fc ? 'firecracker' : this.hypervisor;
+    if (this.fc && this.hypervisor !== undefined && parseHypervisor(this.hypervisor) !== 'firecracker') {
+      throw new UsageError(`--fc and --hypervisor ${this.hypervisor} disagree: give one of them`);
+    }
+    const hypervisor = asked ? parseHypervisor(asked) : defaultHypervisor(this.config.default_hypervisor);
     const image = await resolveVmImage(this.layout, this.image);
     const accel = chooseAccel(accelFlag.data);
     if (accel.warning) this.context.stderr.write(`${this.context.tool}: warning: ${accel.warning}\n`);
-    return createVm(this.layout, { name: this.name, image, imageRef: this.image, cpu, memory, storage, nics, hypervisor, accel: accel.accel });
+    return createVm(this.layout, {
+      name: this.name,
+      image,
+      imageRef: this.image,
+      cpu,
+      memory,
+      storage,
+      nics,
+      hypervisor,
+      accel: accel.accel,
+      extra: this.noDirectIo ? { no_direct_io: true } : {},
+    });
   }
 
-  protected print(vm: VmRecord): void {
-    if (this.format === 'json') this.writeJson(vm);
-    else this.context.stdout.write(`${vm.id}\n`);
+  /** Prints the VM as asked: its ID, or the record (the Go cocoon's `-o json`). */
+  protected async print(vm: VmRecord): Promise<void> {
+    if (this.outputFormat() !== 'json') {
+      this.context.stdout.write(`${vm.id}\n`);
+      return;
+    }
+    const { withLiveState } = await import('../../vm/state.ts');
+    this.writeJson(withLiveState(this.layout, vm));
   }
 }
 
@@ -58,15 +95,16 @@ export class VmCreateCommand extends VmCreateBase {
   static override usage = Command.Usage({
     category: 'VM',
     description: 'create a VM from an image without starting it',
-    details: 'Makes the VM record and its sparse COW disk. Prints the new VM ID (or the record with `--format json`).',
+    details: 'Makes the VM record and its sparse COW disk. Prints the new VM ID, or the VM record with `-o json` (the shape `vm inspect` prints).',
     examples: [
       ['Create a VM from the default guest', '$0 vm create --name web default'],
       ['Two vCPUs, 2 GiB of memory, a 20 GiB disk', '$0 vm create -c 2 -m 2G -s 20G default'],
+      ['Sizes as Kubernetes quantities, record as JSON', '$0 vm create --memory 256Mi --storage 1Gi -o json default'],
     ],
   });
 
   override async execute(): Promise<number> {
-    this.print(await this.createFromFlags());
+    await this.print(await this.createFromFlags());
     return 0;
   }
 }

@@ -1,6 +1,5 @@
 import { Command, Option } from 'clipanion';
-import { CocoonCommand } from '@cocoon/common/cli';
-import { UsageError } from '@cocoon/common/errors';
+import { chooseFormat, CocoonCommand, formatOption, outputOption } from '@cocoon/common/cli';
 
 export class VmDebugCommand extends CocoonCommand {
   static override paths = [['vm', 'debug']];
@@ -11,13 +10,12 @@ export class VmDebugCommand extends CocoonCommand {
     examples: [['Show the QEMU command of a VM', '$0 vm debug web'], ['As a JSON argv', '$0 vm debug --format json web']],
   });
 
-  format = Option.String('--format,-f', { description: 'shell (default) or json' });
+  format = formatOption('shell (default) or json');
+  output = outputOption();
   ref = Option.String({ name: 'VM' });
 
   override async execute(): Promise<number> {
-    if (this.format !== undefined && this.format !== 'shell' && this.format !== 'json') {
-      throw new UsageError(`--format: "${this.format}" is not one of shell, json`);
-    }
+    const format = chooseFormat(this.format, this.output, ['shell', 'json'] as const, 'shell');
     const [{ driverFor }, { vmIndex }, { launchSpec }] = await Promise.all([
       import('@cocoon/common/hypervisor/drivers'),
       import('@cocoon/common/vms'),
@@ -25,7 +23,7 @@ export class VmDebugCommand extends CocoonCommand {
     ]);
     const vm = await vmIndex(this.layout).resolve(this.ref);
     const cmd = driverFor(vm.hypervisor).commandLine(launchSpec(this.layout, vm));
-    if (this.format === 'json') this.writeJson([cmd.file, ...cmd.args]);
+    if (format === 'json') this.writeJson([cmd.file, ...cmd.args]);
     else this.context.stdout.write(`${[cmd.file, ...cmd.args].map(shellQuote).join(' ')}\n`);
     return 0;
   }

@@ -6,28 +6,23 @@ export class VmInspectCommand extends CocoonCommand {
   static override usage = Command.Usage({
     category: 'VM',
     description: 'print the full record of a VM as JSON',
-    details: 'The stored record with its live state, plus `runtime`: the paths of its sockets, disks and logs, and the console endpoint.',
+    details:
+      'The record in the Go cocoon\'s shape (`id`, `state`, `pid`, `config{name, cpu, memory, storage, image …}`, `network_configs`, `storage_configs` …) with its live state, plus `runtime`: the paths of its sockets, disks and logs, and the console endpoint. A missing VM is "VM not found" (exit 3).',
     examples: [['Inspect a VM', '$0 vm inspect web'], ['Its hypervisor PID', "$0 vm inspect web | jq .pid"]],
   });
 
   ref = Option.String({ name: 'VM' });
 
   override async execute(): Promise<number> {
-    const [{ driverFor }, { vmPaths }, { vmIndex }, { liveState }] = await Promise.all([
+    const [{ driverFor }, { vmPaths }, { vmIndex }, { withLiveState }] = await Promise.all([
       import('@cocoon/common/hypervisor/drivers'),
       import('@cocoon/common/hypervisor/index'),
       import('@cocoon/common/vms'),
       import('../../vm/state.ts'),
     ]);
-    const vm = await vmIndex(this.layout).resolve(this.ref);
+    const vm = withLiveState(this.layout, await vmIndex(this.layout).resolve(this.ref));
     const paths = vmPaths(this.layout, vm.id);
-    const state = liveState(this.layout, vm);
-    this.writeJson({
-      ...vm,
-      state,
-      pid: state === 'running' ? vm.pid : null,
-      runtime: { ...paths, console: driverFor(vm.hypervisor).consoleEndpoint(paths) },
-    });
+    this.writeJson({ ...vm, runtime: { ...paths, console: driverFor(vm.hypervisor).consoleEndpoint(paths) } });
     return 0;
   }
 }

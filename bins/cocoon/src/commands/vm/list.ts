@@ -1,40 +1,41 @@
 import { Command } from 'clipanion';
-import { CocoonCommand, formatOption, resolveFormat } from '@cocoon/common/cli';
+import { CocoonCommand, formatOption, outputOption, resolveFormat } from '@cocoon/common/cli';
 
 export class VmListCommand extends CocoonCommand {
   static override paths = [['vm', 'list'], ['vm', 'ls']];
   static override usage = Command.Usage({
     category: 'VM',
     description: 'list VMs',
-    details: 'A table on a terminal, a JSON array of VM records otherwise (or with `--format json`). The state shown is the live one: a VM whose hypervisor has exited shows `stopped`.',
+    details: 'A table on a terminal, a JSON array of VM records otherwise (or with `-o json`; `[]` when there are none), in the Go cocoon\'s shape (`config.name`, `network_configs` …). The state shown is the live one: a VM whose hypervisor has exited shows `stopped`.',
     examples: [
       ['List VMs', '$0 vm list'],
-      ['Names of running VMs', "$0 vm ls --format json | jq -r '.[] | select(.state==\"running\") | .name'"],
+      ['Names of running VMs', "$0 vm ls -o json | jq -r '.[] | select(.state==\"running\") | .config.name'"],
     ],
   });
 
   format = formatOption();
+  output = outputOption();
 
   override async execute(): Promise<number> {
-    const format = resolveFormat(this.format, this.stdoutIsTty);
-    const [{ vmIndex }, { liveState }] = await Promise.all([import('@cocoon/common/vms'), import('../../vm/state.ts')]);
+    const format = resolveFormat(this.format, this.output, this.stdoutIsTty);
+    const [{ vmIndex }, { withLiveState }] = await Promise.all([import('@cocoon/common/vms'), import('../../vm/state.ts')]);
     const layout = this.layout;
     // NOTE: ISO timestamps sort correctly as plain strings (localeCompare is 15x slower here).
     // NOTE: the records are this process's own fresh copies (parsed by zod), so the live
     // state is set in place rather than copying 1,000 records once more.
     const vms = (await vmIndex(layout).list())
-      .map((vm) => {
-        vm.state = liveState(layout, vm);
-        return vm;
-      })
+      .map((vm) => withLiveState(layout, vm))
       .sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : 0));
     if (format === 'json') {
       this.writeJson(vms);
       return 0;
     }
     const [{ renderTable, timeAgo }, { formatSize }] = await Promise.all([import('@cocoon/common/table'), import('@cocoon/common/units')]);
-    const rows = vms.map((vm) => [vm.id.slice(0, 12), vm.name, vm.state, vm.image.ref, String(vm.cpu), formatSize(vm.memory), formatSize(vm.storage), vm.hypervisor, timeAgo(vm.created_at)]);
-    this.context.stdout.write(renderTable(['ID', 'NAME', 'STATE', 'IMAGE', 'CPU', 'MEMORY', 'STORAGE', 'HYPERVISOR', 'CREATED'], rows));
+    const rows = vms.map((vm) => {
+      const ip = vm.network_configs?.[0]?.network?.ip ?? '-';
+      return [vm.id.slice(0, 12), vm.config.name, vm.state, ip, vm.config.image, String(vm.config.cpu), formatSize(vm.config.memory), formatSize(vm.config.storage), vm.hypervisor, timeAgo(vm.created_at)];
+    });
+    this.context.stdout.write(renderTable(['ID', 'NAME', 'STATE', 'IP', 'IMAGE', 'CPU', 'MEMORY', 'STORAGE', 'HYPERVISOR', 'CREATED'], rows));
     return 0;
   }
 }

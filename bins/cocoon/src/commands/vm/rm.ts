@@ -1,6 +1,6 @@
 import { Command, Option } from 'clipanion';
-import { CocoonCommand } from '@cocoon/common/cli';
-import { forEachRef } from '../../vm/flags.ts';
+import { CocoonCommand, formatOption, outputOption } from '@cocoon/common/cli';
+import { forEachRef, wantsJson } from '../../vm/flags.ts';
 
 export class VmRmCommand extends CocoonCommand {
   static override paths = [['vm', 'rm'], ['vm', 'remove']];
@@ -14,10 +14,13 @@ export class VmRmCommand extends CocoonCommand {
   });
 
   force = Option.Boolean('--force', false, { description: 'kill a running VM first' });
+  format = formatOption('id (default): one ID a line; json: {"succeeded": [IDs]}');
+  output = outputOption();
   refs = Option.Rest({ required: 1, name: 'VM' });
 
   override async execute(): Promise<number> {
     const { removeVm } = await import('../../vm/lifecycle.ts');
-    return forEachRef(this.refs, this.context, async (ref) => removeVm(this.layout, ref, this.force));
+    const json = wantsJson(this.format, this.output);
+    return forEachRef(this.refs, this.context, async (ref) => removeVm(this.layout, ref, this.force), json);
   }
 }

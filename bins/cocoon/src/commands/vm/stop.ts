@@ -1,6 +1,6 @@
 import { Command, Option } from 'clipanion';
-import { CocoonCommand } from '@cocoon/common/cli';
-import { forEachRef, parseSeconds } from '../../vm/flags.ts';
+import { CocoonCommand, formatOption, outputOption } from '@cocoon/common/cli';
+import { forEachRef, wantsJson, parseSeconds } from '../../vm/flags.ts';
 
 export class VmStopCommand extends CocoonCommand {
   static override paths = [['vm', 'stop']];
@@ -18,11 +18,14 @@ export class VmStopCommand extends CocoonCommand {
 
   timeout = Option.String('--timeout,-t', '30', { description: 'seconds the guest gets to power off' });
   force = Option.Boolean('--force', false, { description: 'skip the graceful shutdown: SIGTERM, then SIGKILL' });
+  format = formatOption('id (default): one ID a line; json: {"succeeded": [IDs]}');
+  output = outputOption();
   refs = Option.Rest({ required: 1, name: 'VM' });
 
   override async execute(): Promise<number> {
     const timeoutMs = parseSeconds(this.timeout, '--timeout');
     const { stopVm } = await import('../../vm/lifecycle.ts');
-    return forEachRef(this.refs, this.context, async (ref) => (await stopVm(this.layout, ref, { timeoutMs, force: this.force })).vm);
+    const json = wantsJson(this.format, this.output);
+    return forEachRef(this.refs, this.context, async (ref) => (await stopVm(this.layout, ref, { timeoutMs, force: this.force })).vm, json);
   }
 }

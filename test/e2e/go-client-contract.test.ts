@@ -1,0 +1,98 @@
+/**
+ * The Go cocoon's client contract, end to end: exactly the commands vk-cocoon (the
+ * virtual-kubelet provider that runs pods as cocoon VMs) runs, in its argument order, and
+ * its output parsed with exactly the keys that client reads (vk-cocoon `vm/cocoon_cli.go`,
+ * `vm/inspect.go`), typed as Go unmarshals them and required, so a renamed key fails here.
+ *
+ * The image is laid out like the Go cocoon's published images (kernel + initramfs under
+ * boot/ in its layers): the default guest's OCI tarball pushed to a real registry under the
+ * Go cocoon's name, pulled as vk-cocoon pulls before every run, and booted.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { execa } from 'execa';
+import { VmInspectSchema } from '@cocoon/common/schemas/vm';
+import { z } from 'zod';
+import { cocoon, ok, READY_MARKER, requireTools, waitForConsole } from '../helpers/cocoon.ts';
+import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
+
+/** vk-cocoon's `inspectJSON`: the keys it reads from `vm inspect`, `vm list -o json`, `vm run/clone -o json`. */
+const VkVm = z.object({
+  id: z.string().min(1),
+  hypervisor: z.string(),
+  state: z.string(),
+  pid: z.number().int(),
+  config: z.object({ name: z.string(), cpu: z.number().int(), memory: z.number().int() }),
+  // omitempty in the Go cocoon: absent on a VM without NICs, then required per NIC.
+  network_configs: z
+    .array(z.object({ tap: z.string(), mac: z.string(), netns_path: z.string(), network: z.object({ ip: z.string(), gateway: z.string(), prefix: z.number().int() }).optional() }))
+    .optional(),
+});
+
+const scratch = mkdtempSync(join(tmpdir(), 'cocoon-contract-'));
+const NAME = `vk-pod-${process.pid}`;
+let registry: TestRegistry;
+let ref: string;
+
+describe('the Go cocoon\'s client contract (vk-cocoon\'s commands)', () => {
+  before(async () => {
+    requireTools();
+    registry = await startRegistry();
+    const tarball = join(scratch, 'guest.oci.tar');
+    await ok(['image', 'build-default', '--output', tarball], { timeoutMs: 900_000 });
+    ref = `${registry.host}/cocoonstack/cocoon/ubuntu:24.04`;
+    await execa('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci-archive:${tarball}`, `docker://${ref}`]);
+  });
+  after(async () => {
+    await cocoon(['vm', 'rm', '--force', NAME]);
+    await cocoon(['image', 'rm', '--force', ref]);
+    await registry?.stop();
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it('image pull, vm run -o json, inspect, list -o json, start, rm --force: every key vk-cocoon reads', async () => {
+    // EnsureImage: `image pull [--force] IMAGE`, output ignored (exit code only); twice, as every run does.
+    await ok(['image', 'pull', ref]);
+    await ok(['image', 'pull', '--force', ref]);
+
+    // Run: `vm run --output json --name N --cpu … --memory <bytes> --storage <bytes> --nics 0 IMAGE`.
+    const run = VkVm.parse(JSON.parse(await ok(['vm', 'run', '--output', 'json', '--name', NAME, '--cpu', '1', '--memory', '268435456', '--storage', '1073741824', '--nics', '0', ref])));
+    assert.equal(run.state, 'running', 'vk-cocoon re-inspects when the run output is not running');
+    assert.ok(run.pid > 0, 'the live hypervisor PID');
+    assert.equal(run.config.name, NAME);
+    assert.equal(run.config.cpu, 1);
+    assert.equal(run.config.memory, 268435456);
+    assert.equal(run.hypervisor, 'qemu');
+    assert.equal(run.network_configs, undefined, 'no NICs: the key is absent, as the Go cocoon omits it');
+
+    // The pulled image boots (the published images' kernel + initramfs contract).
+    const full = VmInspectSchema.parse(JSON.parse(await ok(['vm', 'inspect', run.id])));
+    assert.equal(full.config.image, ref);
+    assert.equal(full.config.image_type, 'oci');
+    assert.match(full.config.image_digest, /^sha256:[0-9a-f]{64}$/);
+    await waitForConsole(full.runtime.consoleSocket, READY_MARKER, 180_000);
+
+    // Inspect by ID; List with -o json.
+    assert.deepEqual(VkVm.parse(JSON.parse(await ok(['vm', 'inspect', run.id]))), run);
+    const list = z.array(VkVm).parse(JSON.parse(await ok(['vm', 'list', '-o', 'json'])));
+    assert.equal(list.find((v) => v.id === run.id)?.state, 'running');
+
+    // Start of a stopped VM (vk-cocoon starts VMs it finds stopped).
+    await ok(['vm', 'stop', '--force', run.id]);
+    const stopped = VkVm.parse(JSON.parse(await ok(['vm', 'inspect', run.id])));
+    assert.equal(stopped.state, 'stopped');
+    assert.equal(stopped.pid, 0);
+    await ok(['vm', 'start', run.id]);
+    assert.equal(VkVm.parse(JSON.parse(await ok(['vm', 'inspect', run.id]))).state, 'running');
+
+    // Remove: `vm rm --force ID`; then inspect is the "VM not found" vk-cocoon matches.
+    await ok(['vm', 'rm', '--force', run.id]);
+    const gone = await cocoon(['vm', 'inspect', run.id]);
+    assert.equal(gone.code, 3);
+    assert.ok(gone.stderr.toLowerCase().includes('vm not found'), gone.stderr);
+    assert.deepEqual(z.array(VkVm).parse(JSON.parse(await ok(['vm', 'list', '-o', 'json']))).filter((v) => v.id === run.id), []);
+  });
+});

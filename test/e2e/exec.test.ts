@@ -1,12 +1,14 @@
 /**
  * `cocoon vm exec` end to end: ONE default-guest VM (QEMU/TCG) booted with `vm run --wait`
- * for every case, its agent reached through the per-VM relay over virtio-serial. Covers
- * the kernel, stdin, exit codes, a missing command, bad input, a real pty driven through
- * node-pty (tty path, size and a live resize), a VM that is not running, an agent that
- * never answers, and that stop + rm leave no relay process or socket behind.
+ * for every case, its agent reached through the VM's virtio-serial port pool, with no
+ * cocoon process beside QEMU. Covers the kernel, stdin, exit codes, a missing command,
+ * bad input, a real pty driven through node-pty (tty path, size and a live resize), eight
+ * commands at once and a ninth that finds every port busy, a killed client, a VM that is
+ * not running, and an agent that dies mid-command or never answers.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as pty from 'node-pty';
@@ -17,7 +19,6 @@ import { BIN, cocoon, ensureDefaultImage, env, ok, requireTools } from '../helpe
 const NAME = `exec-${process.pid}`;
 const InspectSchema = z.object({ id: z.string(), runtime: z.object({ runDir: z.string(), consoleLog: z.string() }).loose() }).loose();
 let runDir = '';
-let relayPid = 0;
 
 /** Whether `pid` runs (a zombie left to a non-reaping init counts as gone). */
 function alive(pid: number): boolean {
@@ -27,6 +28,20 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Every process whose command line names `needle`, as "pid argv…". */
+function processesNaming(needle: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+      if (argv.includes(needle) && alive(Number(pid))) found.push(`${pid} ${argv}`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
 }
 
 /** Makes sure the e2e root's default image has the agent layer (an older build lacks it). */
@@ -61,7 +76,6 @@ describe('cocoon vm exec on the default guest', () => {
     const id = (await ok(['vm', 'run', '--wait', '--wait-timeout', '180', '--name', NAME, '--cpu', '1', '--memory', '512M', '--storage', '1G', 'default'])).trim();
     assert.match(id, /^[0-9a-f]{32}$/);
     runDir = InspectSchema.parse(JSON.parse(await ok(['vm', 'inspect', NAME]))).runtime.runDir;
-    relayPid = Number(readFileSync(join(runDir, 'agent-relay.pid'), 'utf8'));
   });
   after(async () => {
     await cocoon(['vm', 'rm', '--force', NAME]);
@@ -124,6 +138,38 @@ describe('cocoon vm exec on the default guest', () => {
     assert.match(r.output, /40 120/);
   });
 
+  it('leaves nothing running beside QEMU: the agent is reached through a port pool', async () => {
+    const beside = processesNaming(runDir);
+    assert.equal(beside.length, 1, `one process, QEMU: ${beside.join(' | ')}`);
+    assert.match(beside[0] ?? '', /qemu-system-x86_64/);
+    assert.equal(readFileSync(join(runDir, 'agent', 'ports'), 'utf8').trim(), '8', 'the agent serves all 8 ports');
+  });
+
+  it('runs 8 commands at once; a 9th waits for a port, and finds them all busy after a bounded wait', async () => {
+    const eight = await Promise.all(Array.from({ length: 8 }, (_, i) => cocoon(['vm', 'exec', NAME, '--', 'sh', '-c', `sleep 1; echo ${i}`])));
+    assert.deepEqual(eight.map((r) => [r.code, r.stdout]), eight.map((_, i) => [0, String(i)]));
+    const long = Array.from({ length: 8 }, () => cocoon(['vm', 'exec', NAME, '--', 'sleep', '25']));
+    await new Promise((r) => setTimeout(r, 5000));
+    const t0 = Date.now();
+    const ninth = await cocoon(['vm', 'exec', NAME, '--', 'true']);
+    assert.equal(ninth.code, 5, ninth.stderr);
+    assert.match(ninth.stderr, /all 8 agent ports of this VM are busy/);
+    assert.ok(Date.now() - t0 < 15_000, 'a bounded wait, not a hang');
+    assert.ok((await Promise.all(long)).every((r) => r.code === 0));
+  });
+
+  it('a killed client frees its port and its command dies with it', async () => {
+    const client = spawn(join(BIN, 'cocoon'), ['vm', 'exec', NAME, '--', 'sleep', '301'], { env: { ...process.env, ...env }, stdio: 'ignore' });
+    const exited = new Promise((r) => client.once('exit', r));
+    const seen = async () => (await cocoon(['vm', 'exec', NAME, '--', 'sh', '-c', 'ps -o args | grep -c "^/bin/sleep 301"'])).stdout;
+    for (let i = 0; i < 60 && (await seen()) !== '1'; i++) await new Promise((r) => setTimeout(r, 500));
+    assert.equal(await seen(), '1', 'the remote command runs');
+    client.kill('SIGKILL');
+    await exited;
+    for (let i = 0; i < 20 && (await seen()) !== '0'; i++) await new Promise((r) => setTimeout(r, 500));
+    assert.equal(await seen(), '0', 'the remote command died with its client');
+  });
+
   it('refuses a VM that is not running (6) and a VM that does not exist (3)', async () => {
     const idle = `idle-${process.pid}`;
     await ok(['vm', 'create', '--name', idle, '--storage', '256M', 'default']);
@@ -137,9 +183,9 @@ describe('cocoon vm exec on the default guest', () => {
     assert.equal((await cocoon(['vm', 'exec', 'no-such-vm', '--', 'true'])).code, 3);
   });
 
-  it('ends a session whose agent is SIGKILLed, times out with 7 afterwards, and stop leaves no relay behind', async () => {
+  it('ends a session whose agent is SIGKILLed, times out with 7 afterwards, and stop leaves nothing behind', async () => {
     // SIGKILL the guest's agent from inside one of its own sessions: it can send nothing, so
-    // the relay must learn it from QEMU (VSERPORT_CHANGE) and end the session, not hang.
+    // the client must learn it from QEMU (VSERPORT_CHANGE) and end the session, not hang.
     const t0 = Date.now();
     const killed = await cocoon(['vm', 'exec', NAME, '--', 'sh', '-c', 'kill -9 $(cat /run/cocoon-agent.pid); sleep 30'], { timeoutMs: 20_000 });
     assert.equal(killed.code, 1, `the session ends with an error: ${killed.stderr}`);
@@ -151,8 +197,7 @@ describe('cocoon vm exec on the default guest', () => {
     assert.equal(r.code, 7, r.stderr);
     assert.match(r.stderr, /did not answer within 3 s/);
     await ok(['vm', 'stop', '--force', NAME]);
-    assert.equal(alive(relayPid), false, 'the relay exited with QEMU');
-    assert.equal(existsSync(join(runDir, 'agent.sock')), false, 'agent.sock removed');
-    assert.equal(existsSync(join(runDir, 'agent-relay.pid')), false, 'relay pid file removed');
+    assert.deepEqual(processesNaming(runDir), [], 'nothing of the VM runs');
+    assert.equal(existsSync(join(runDir, 'agent')), false, 'the port pool is removed');
   });
 });

@@ -1,10 +1,8 @@
 import { createCli } from '@cocoon/common/cli';
 import { ClientCommand } from './commands/client.ts';
-import { RelayCommand } from './commands/relay.ts';
 import { ServeCommand } from './commands/serve.ts';
 
-/** cocoon-agent: the in-guest exec agent, its host client and the QEMU serial relay. */
-export const cli = createCli('cocoon-agent', 'in-guest exec agent (serve), its host client and the QEMU serial relay');
+/** cocoon-agent: the in-guest exec agent and its host client. */
+export const cli = createCli('cocoon-agent', 'in-guest exec agent (serve) and its host client');
 cli.register(ServeCommand);
 cli.register(ClientCommand);
-cli.register(RelayCommand);

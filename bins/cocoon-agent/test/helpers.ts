@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
-import { AgentSession, type ExecRequest, type ExecResult } from '@cocoon/common/agent/client';
+import { AgentSession, type ExecRequest, type ExecResult, type SessionOptions } from '@cocoon/common/agent/client';
 import { connectUnix } from '@cocoon/common/agent/connect';
 import { spawn } from '@cocoon/common/exec';
 import { after, before } from 'node:test';
@@ -71,24 +71,30 @@ export interface ExecOutput extends ExecResult {
   stdout: Buffer;
   stderr: Buffer;
   pid?: number;
+  /** The agent granted binary data frames. */
+  binary: boolean;
 }
 
 /** Runs one command over a connected socket and collects everything. */
-export async function execOn(socket: Socket, request: ExecRequest, opts: { stdin?: NodeJS.ReadableStream; session?: number; stdout?: Sink } = {}): Promise<ExecOutput> {
+export async function execOn(socket: Socket, request: ExecRequest, opts: { stdin?: NodeJS.ReadableStream; options?: SessionOptions; stdout?: Sink } = {}): Promise<ExecOutput> {
   const stdout = opts.stdout ?? new Sink();
   const stderr = new Sink();
   let pid: number | undefined;
-  const result = await new AgentSession(socket, opts.session).run(request, {
+  let binary = false;
+  const result = await new AgentSession(socket, opts.options).run(request, {
     stdin: opts.stdin as never,
     stdout,
     stderr,
-    onStarted: (p) => (pid = p),
+    onStarted: (p, info) => {
+      pid = p;
+      binary = info.binary;
+    },
   });
-  return { ...result, stdout: stdout.data, stderr: stderr.data, pid };
+  return { ...result, stdout: stdout.data, stderr: stderr.data, pid, binary };
 }
 
 /** Runs one command on the agent's test Unix socket. */
-export async function execUnix(path: string, request: ExecRequest, opts: { stdin?: NodeJS.ReadableStream; stdout?: Sink } = {}): Promise<ExecOutput> {
+export async function execUnix(path: string, request: ExecRequest, opts: { stdin?: NodeJS.ReadableStream; stdout?: Sink; options?: SessionOptions } = {}): Promise<ExecOutput> {
   return execOn(await connectUnix(path), request, opts);
 }
 

@@ -6,15 +6,20 @@ import { AgentSession } from '@cocoon/common/agent/client';
 import { connectUnix } from '@cocoon/common/agent/connect';
 import { agentOnUnixSocket, alive, execUnix, Sink, until } from './helpers.ts';
 
-/** Sends raw bytes and collects the agent's reply lines until it closes the connection. */
-async function raw(path: string, ...writes: Array<string | Buffer>): Promise<Array<Record<string, unknown>>> {
+/** Sends raw bytes and collects the agent's reply bytes until it closes the connection. */
+async function rawBytes(path: string, ...writes: Array<string | Buffer>): Promise<Buffer> {
   const socket: Socket = await connectUnix(path);
-  let got = '';
-  socket.on('data', (b: Buffer) => (got += b.toString()));
+  const got: Buffer[] = [];
+  socket.on('data', (b: Buffer) => got.push(b));
   socket.on('error', () => undefined);
   for (const w of writes) socket.write(w);
   await new Promise((r) => socket.once('close', r));
-  return got.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return Buffer.concat(got);
+}
+
+/** Sends raw bytes and collects the agent's reply lines (a JSON-only peer's view). */
+async function raw(path: string, ...writes: Array<string | Buffer>): Promise<Array<Record<string, unknown>>> {
+  return (await rawBytes(path, ...writes)).toString().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 describe('cocoon-agent protocol', () => {
@@ -39,6 +44,27 @@ describe('cocoon-agent protocol', () => {
     assert.deepEqual(frames.map((f) => f.type), ['started', 'stdout', 'exit']);
     assert.equal(Buffer.from(String(frames[1]?.data), 'base64').toString(), 'hi');
     assert.equal(frames[2]?.exit_code, 0);
+  });
+
+  it('speaks JSON to a client that does not ask for binary frames (the Go wire format), binary to one that does', async () => {
+    const json = await raw(sock, '{"type":"exec","argv":["cat"]}\n', '{"type":"stdin","data":"AAF7"}\n{"type":"stdin_close"}\n');
+    assert.deepEqual(json.map((f) => f.type), ['started', 'stdout', 'exit']);
+    assert.equal(json[0]?.binary, undefined);
+    assert.equal(json[1]?.data, 'AAF7');
+    const bytes = await rawBytes(sock, '{"type":"exec","argv":["cat"],"binary":true}\n', '{"type":"stdin","data":"AAF7"}\n', Buffer.from([1, 0, 0, 0, 0, 0, 0, 0, 2, 0x20, 0x0a]), '{"type":"stdin_close"}\n');
+    const started = bytes.subarray(0, bytes.indexOf(0x0a));
+    assert.equal((JSON.parse(started.toString()) as { binary?: boolean }).binary, true);
+    // Both stdin frames (one JSON, one binary) come back as binary stdout frames, then a JSON exit.
+    const rest = bytes.subarray(started.length + 1);
+    const out: Buffer[] = [];
+    let at = 0;
+    while (rest[at] === 2) {
+      const n = rest.readUInt32BE(at + 5);
+      out.push(rest.subarray(at + 9, at + 9 + n));
+      at += 9 + n;
+    }
+    assert.equal(Buffer.concat(out).toString('hex'), '00017b200a');
+    assert.match(rest.subarray(at).toString(), /^\{"type":"exit","exit_code":0\}\n$/);
   });
 
   it('runs a pty session with the requested size, resize and a /dev/pts terminal', async () => {

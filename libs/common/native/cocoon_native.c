@@ -10,8 +10,14 @@
  *                                       kernel's SO_VM_SOCKETS_CONNECT_TIMEOUT)
  *   vsockPeerCid(fd)                    the peer's CID of an accepted socket
  * The fds are handed to libuv (a pipe_wrap handle) for non-blocking I/O on the event loop.
+ * Serial ports in the guest agent (these return 0 / a new fd, or -errno / errno):
+ *   dupFd(fd)              a close-on-exec duplicate (one per host client of a port)
+ *   setAsync(fd, on)       O_ASYNC with this process as owner: SIGIO on host (dis)connect
+ *   peerHungUp(fd)         1 when poll() reports POLLHUP (no host on the port), else 0
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -144,6 +150,44 @@ static napi_value js_vsock_peer_cid(napi_env env, napi_callback_info info) {
   return out;
 }
 
+static napi_value js_dup_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  return ret_int(env, copy < 0 ? -errno : copy);
+}
+
+static napi_value js_set_async(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t fd;
+  bool on;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  CHECK(napi_get_value_bool(env, argv[1], &on));
+  if (on && fcntl(fd, F_SETOWN, getpid()) != 0) return ret_int(env, errno);
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0) return ret_int(env, errno);
+  flags = on ? (flags | O_ASYNC) : (flags & ~O_ASYNC);
+  return ret_int(env, fcntl(fd, F_SETFL, flags) == 0 ? 0 : errno);
+}
+
+static napi_value js_peer_hung_up(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  struct pollfd p = { .fd = fd, .events = POLLIN, .revents = 0 };
+  int rc;
+  do { rc = poll(&p, 1, 0); } while (rc < 0 && errno == EINTR);
+  if (rc < 0) return ret_int(env, -errno);
+  return ret_int(env, (p.revents & POLLHUP) ? 1 : 0);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"flock", NULL, js_flock, NULL, NULL, NULL, napi_default, NULL},
@@ -152,6 +196,9 @@ static napi_value init(napi_env env, napi_value exports) {
     {"vsockListen", NULL, js_vsock_listen, NULL, NULL, NULL, napi_default, NULL},
     {"vsockConnect", NULL, js_vsock_connect, NULL, NULL, NULL, napi_default, NULL},
     {"vsockPeerCid", NULL, js_vsock_peer_cid, NULL, NULL, NULL, napi_default, NULL},
+    {"dupFd", NULL, js_dup_fd, NULL, NULL, NULL, napi_default, NULL},
+    {"setAsync", NULL, js_set_async, NULL, NULL, NULL, napi_default, NULL},
+    {"peerHungUp", NULL, js_peer_hung_up, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -2,7 +2,9 @@
  * Who logs and where. Separate from `log.ts` so the runner can set it without loading
  * pino: the logger itself is built on first use, by code that really logs.
  */
-import type { LogLevel } from './schemas/config.ts';
+/** Every log level, lowest first (pino's names). */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface LogSettings {
   tool: string;

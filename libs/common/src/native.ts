@@ -1,5 +1,6 @@
 /**
- * Loads `cocoon_native.node` (see `../native/cocoon_native.c`): flock, mknod, lsetxattr.
+ * Loads `cocoon_native.node` (see `../native/cocoon_native.c`): flock, mknod, lsetxattr,
+ * AF_VSOCK, and the serial-port helpers of the guest agent.
  * Looked up beside the running executable first (the packaged layout), then beside this
  * bundle, then in the package's node-gyp build folder (development and tests).
  */
@@ -18,6 +19,12 @@ export interface NativeBinding {
   vsockConnect(cid: number, port: number, timeoutMs: number): number;
   /** The peer CID of a connected AF_VSOCK socket, or -errno. */
   vsockPeerCid(fd: number): number;
+  /** A close-on-exec duplicate of `fd`, or -errno. */
+  dupFd(fd: number): number;
+  /** Sets or clears O_ASYNC on `fd` (owner: this process, so SIGIO comes here): 0 or errno. */
+  setAsync(fd: number, on: boolean): number;
+  /** 1 when poll() reports POLLHUP on `fd` (a serial port with no host), 0 when not, or -errno. */
+  peerHungUp(fd: number): number;
 }
 
 const FILE = 'cocoon_native.node';

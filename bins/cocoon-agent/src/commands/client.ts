@@ -1,13 +1,11 @@
+import { randomInt } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { Command, Option } from 'clipanion';
-import { AgentSession, type ExecRequest } from '@cocoon/common/agent/client';
+import { AgentSession, type ExecRequest, type SessionOptions } from '@cocoon/common/agent/client';
 import { connectHybridVsock, connectUnix, connectVsock } from '@cocoon/common/agent/connect';
 import { CocoonCommand } from '@cocoon/common/cli';
 import { UsageError } from '@cocoon/common/errors';
 import { AGENT_VSOCK_PORT } from '@cocoon/common/schemas/agent';
-
-/** Session id the client uses alone on a QEMU virtio-serial socket. */
-const SERIAL_SESSION = 1;
 
 /** `cocoon-agent client`: run one command through an agent (smoke tests). */
 export class ClientCommand extends CocoonCommand {
@@ -23,8 +21,9 @@ export class ClientCommand extends CocoonCommand {
 
   cid = Option.String('--cid', { description: 'guest CID (kernel AF_VSOCK)' });
   port = Option.String('--port', String(AGENT_VSOCK_PORT), { description: 'agent vsock port' });
-  uds = Option.String('--uds', { description: 'hybrid-vsock Unix socket (CH, FC, the QEMU relay): CONNECT handshake' });
-  serial = Option.String('--serial', { description: "QEMU virtio-serial chardev socket (exclusive: one client at a time)" });
+  uds = Option.String('--uds', { description: 'hybrid-vsock Unix socket (Cloud Hypervisor, Firecracker): CONNECT handshake' });
+  serial = Option.String('--serial', { description: "a QEMU virtio-serial port's chardev socket (one client at a time; not claimed from the pool)" });
+  json = Option.Boolean('--json-frames', false, { description: 'do not ask for binary data frames (speak as a JSON-only client)' });
   unix = Option.String('--unix', { description: 'plain Unix socket of "serve --listen-unix" (tests)' });
   interactive = Option.Boolean('-i,--interactive', false, { description: 'pass stdin to the command' });
   tty = Option.Boolean('-t,--tty', false, { description: 'allocate a pty in the guest' });
@@ -35,9 +34,9 @@ export class ClientCommand extends CocoonCommand {
 
   override async execute(): Promise<number> {
     const request = this.request();
-    const { socket, session } = await this.connect();
+    const { socket, options } = await this.connect();
     const stdin = this.context.stdin;
-    const agent = new AgentSession(socket, session);
+    const agent = new AgentSession(socket, { ...options, binary: !this.json });
     const result = await agent.run(request, { stdin: this.interactive ? stdin : undefined, stdout: this.context.stdout, stderr: this.context.stderr });
     if (result.error) this.context.stderr.write(`cocoon-agent: ${result.error}\n`);
     return result.exitCode;
@@ -56,7 +55,7 @@ export class ClientCommand extends CocoonCommand {
     };
   }
 
-  private async connect(): Promise<{ socket: Socket; session?: number }> {
+  private async connect(): Promise<{ socket: Socket; options: SessionOptions }> {
     const picked = [this.cid, this.uds, this.serial, this.unix].filter((v) => v !== undefined);
     if (picked.length !== 1) throw new UsageError('give exactly one of --cid, --uds, --serial, --unix');
     const port = Number(this.port);
@@ -64,10 +63,11 @@ export class ClientCommand extends CocoonCommand {
     if (this.cid !== undefined) {
       const cid = Number(this.cid);
       if (!Number.isInteger(cid) || cid < 3) throw new UsageError(`--cid: "${this.cid}" is not a guest CID (3 or more)`);
-      return { socket: connectVsock(cid, port) };
+      return { socket: connectVsock(cid, port), options: {} };
     }
-    if (this.uds !== undefined) return { socket: await connectHybridVsock(this.uds, port) };
-    if (this.serial !== undefined) return { socket: await connectUnix(this.serial), session: SERIAL_SESSION };
-    return { socket: await connectUnix(this.unix as string) };
+    if (this.uds !== undefined) return { socket: await connectHybridVsock(this.uds, port), options: {} };
+    // A serial port is a shared stream: a session id of our own, and `attach` to take it over.
+    if (this.serial !== undefined) return { socket: await connectUnix(this.serial), options: { session: randomInt(1, 2 ** 31 - 1), attach: { pad: 0 } } };
+    return { socket: await connectUnix(this.unix as string), options: {} };
   }
 }

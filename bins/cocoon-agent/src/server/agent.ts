@@ -1,21 +1,30 @@
 /**
- * The guest agent: its listeners (AF_VSOCK, the virtio-serial port, a test-only Unix
+ * The guest agent: its listeners (AF_VSOCK, the virtio-serial ports, a test-only Unix
  * socket) and the set of live sessions, so shutdown can kill every process group.
  */
-import { openSync, constants as fsc, statSync, unlinkSync } from 'node:fs';
+import { closeSync, openSync, constants as fsc, statSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { connectUnix } from '@cocoon/common/agent/connect';
 import { listenOnFd, socketFromFd, type FdListener } from '@cocoon/common/agent/fd-stream';
 import { ExternalError } from '@cocoon/common/errors';
-import { log } from '@cocoon/common/log';
 import { native } from '@cocoon/common/native';
 import { serveConnection } from './connection.ts';
+import { log } from './log.ts';
 import { serveMux } from './mux.ts';
 import type { ExecSession } from './session.ts';
+import { SigioWatch } from './sigio.ts';
 
 /** The CID the host always has, as seen from a guest. */
 export const HOST_CID = 2;
 const RETRY_MS = 250;
+/** A test socket standing in for a serial port is reconnected this soon after it closes. */
+const SOCKET_RETRY_MS = 50;
+/** Between host clients a port is re-checked at least this often, SIGIO or not. */
+const HOST_POLL_MS = 5000;
+
+function isSocket(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false })?.isSocket() === true;
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** How long the channels get to flush the sessions' final frames at shutdown. */
@@ -24,6 +33,7 @@ const SHUTDOWN_FLUSH_MS = 200;
 export class Agent {
   private readonly sessions = new Set<ExecSession>();
   private readonly closers: Array<() => void> = [];
+  private readonly sigio = new SigioWatch();
   private stopped = false;
 
   /** Tracks a session until it ends (passed to the transports). */
@@ -83,32 +93,82 @@ export class Agent {
   }
 
   /**
-   * Serves the multiplexed serial channel at `path` until shutdown: a character device
-   * (virtio-serial in the guest) or a Unix socket (tests). When the host side goes away
-   * the port reads EOF; every session on it is killed and the port is reopened.
+   * Serves the serial ports at `paths` until shutdown (each a character device, or a Unix
+   * socket in tests); `started` frames on them announce how many there are, which tells
+   * the host it may use them all at once.
    */
-  async serveSerial(path: string): Promise<void> {
+  serveSerial(paths: readonly string[]): Promise<void[]> {
+    return Promise.all(paths.map((path) => (isSocket(path) ? this.serveSocketPort(path, paths.length) : this.serveDevicePort(path, paths.length))));
+  }
+
+  /**
+   * A virtio-serial port. Its fd stays open for the agent's lifetime: a port the guest
+   * closes drops what the host sends meanwhile, and reopening it in a loop would poll.
+   * Each host client is one "epoch" on a dup of the fd, ended by the end of file the
+   * guest reads when the client leaves (its sessions die with it); between clients the
+   * port is not read at all (reads would return end of file at once) and the agent
+   * sleeps until the kernel's SIGIO says a host connected.
+   */
+  private async serveDevicePort(path: string, ports: number): Promise<void> {
+    let fd: number;
+    try {
+      fd = openSync(path, fsc.O_RDWR | fsc.O_NOCTTY | fsc.O_NONBLOCK);
+    } catch (err) {
+      log().warn({ path, err: (err as Error).message }, 'serial port cannot be opened');
+      return;
+    }
+    this.closers.push(() => closeSync(fd));
+    while (!this.stopped) {
+      if (!(await this.hostArrives(fd))) break;
+      const dup = native().dupFd(fd);
+      if (dup < 0) throw new ExternalError(`cannot duplicate the fd of ${path} (errno ${-dup})`);
+      const stream = socketFromFd(dup);
+      const close = () => stream.destroy();
+      this.closers.push(close);
+      await serveMux(stream, this.register, ports);
+      this.closers.splice(this.closers.indexOf(close), 1);
+    }
+  }
+
+  /** Resolves true once a host is connected to the port `fd`, false at shutdown. */
+  private async hostArrives(fd: number): Promise<boolean> {
+    const n = native();
+    this.sigio.install();
+    const err = n.setAsync(fd, true);
+    if (err !== 0) throw new ExternalError(`cannot watch a serial port for SIGIO (errno ${err})`);
+    try {
+      for (;;) {
+        const seen = this.sigio.count;
+        const hup = n.peerHungUp(fd);
+        if (hup < 0) throw new ExternalError(`poll on a serial port failed (errno ${-hup})`);
+        if (hup === 0) return true;
+        if (this.stopped) return false;
+        await this.sigio.after(seen, HOST_POLL_MS);
+      }
+    } finally {
+      // Off while a host is connected: every chunk it sends would raise SIGIO otherwise.
+      n.setAsync(fd, false);
+    }
+  }
+
+  /** A Unix socket standing in for a port (tests): reconnected whenever it closes. */
+  private async serveSocketPort(path: string, ports: number): Promise<void> {
     while (!this.stopped) {
       let stream: Socket | undefined;
       try {
-        stream = await this.openSerial(path);
+        stream = await connectUnix(path);
       } catch (err) {
-        log().debug({ path, err: err instanceof Error ? err.message : String(err) }, 'serial port not ready');
+        log().debug({ path, err: err instanceof Error ? err.message : String(err) }, 'serial socket not ready');
       }
       if (stream) {
         const s = stream;
         const close = () => s.destroy();
         this.closers.push(close);
-        await serveMux(s, this.register);
+        await serveMux(s, this.register, ports);
         this.closers.splice(this.closers.indexOf(close), 1);
       }
-      if (!this.stopped) await sleep(RETRY_MS * 2);
+      if (!this.stopped) await sleep(SOCKET_RETRY_MS);
     }
-  }
-
-  private async openSerial(path: string): Promise<Socket> {
-    if (statSync(path).isSocket()) return connectUnix(path);
-    return socketFromFd(openSync(path, fsc.O_RDWR | fsc.O_NOCTTY | fsc.O_NONBLOCK));
   }
 
   /**
@@ -119,6 +179,7 @@ export class Agent {
    */
   async shutdown(): Promise<void> {
     this.stopped = true;
+    this.sigio.wakeAll();
     const live = [...this.sessions];
     for (const session of live) session.fail('the agent is shutting down', 1);
     if (live.length > 0) await sleep(SHUTDOWN_FLUSH_MS);

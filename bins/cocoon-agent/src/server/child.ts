@@ -1,9 +1,15 @@
 /**
- * A started child, whatever its stdio: pipes (three streams, via the shared execa helper)
- * or a pty (node-pty, one merged stream). The session drives it through this interface.
+ * A started child, whatever its stdio: pipes (three streams) or a pty (node-pty, one
+ * merged stream). The session drives it through this interface.
+ *
+ * Pipes are started with `node:child_process` directly (an argument array, never a
+ * shell), not through `@cocoon/common/exec`: that helper is execa, which costs the agent
+ * ~5 MB of resident memory in every guest for nothing the agent uses (it needs the raw
+ * `spawn`/`exit` events and streams, not execa's promise and buffering).
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { spawn } from '@cocoon/common/exec';
+import { log } from './log.ts';
 import type { ChildSpec } from './spec.ts';
 
 /** What a child reports to its session. */
@@ -32,35 +38,26 @@ export interface RunningChild {
 
 /** Starts a child with pipes, in its own process group. Throws its spawn error (ENOENT…). */
 export function startPipeChild(spec: ChildSpec, events: ChildEvents): Promise<RunningChild> {
+  log().debug({ argv: [spec.file, ...spec.args] }, 'spawn');
   const child = spawn(spec.file, spec.args, {
     env: spec.env,
-    extendEnv: false,
     cwd: spec.cwd,
     uid: spec.uid,
     gid: spec.gid,
     // NOTE: detached = setsid(): own session and process group, so the group can be killed.
     detached: true,
-    stdin: 'pipe',
-    stdout: 'pipe',
-    stderr: 'pipe',
-    buffer: false,
-    reject: false,
-    cleanup: false,
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
-  // The execa promise settles after stdio ends, which a grandchild can delay forever; the
-  // session uses the raw 'exit' event instead and this result is not needed.
-  child.catch(() => undefined);
   return new Promise((resolve, reject) => {
-    child.once('error', (err) => {
+    // Later errors (a failed kill) must not go unhandled: they only matter before spawn.
+    child.on('error', (err) => {
       if (child.pid === undefined) reject(err);
     });
     child.once('spawn', () => resolve(wrap(child, events)));
   });
 }
 
-type Sub = ReturnType<typeof spawn>;
-
-function wrap(child: Sub, events: ChildEvents): RunningChild {
+function wrap(child: ChildProcess, events: ChildEvents): RunningChild {
   const stdin = child.stdin;
   const outs = [child.stdout, child.stderr].filter((s): s is Readable => s !== null);
   let open = outs.length;

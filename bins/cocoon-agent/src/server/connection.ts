@@ -1,21 +1,30 @@
 /**
  * A connection that carries exactly one session (vsock, Unix socket): the first frame
  * must be `exec`, the terminal frame closes the connection, and a connection that drops
- * before that kills the session's process group.
+ * before that kills the session's process group. Binary data frames carry session 0.
  */
 import type { Socket } from 'node:net';
-import { decodeFrame, LineDecoder } from '@cocoon/common/agent/codec';
-import { log } from '@cocoon/common/log';
+import { decodeFrame, encodeData, FrameReader, type Piece } from '@cocoon/common/agent/codec';
 import { HOST_FRAME_TYPES, HostFrameSchema, type HostFrame } from '@cocoon/common/schemas/agent';
+import { log } from './log.ts';
 import { ExecSession } from './session.ts';
+
+/** Writes frames to `socket`; returns what the last write returned (false: wait for drain). */
+export function writeAll(socket: Socket, frames: ReadonlyArray<Buffer | string>): boolean {
+  let ok = true;
+  for (const frame of frames) ok = socket.write(frame);
+  return ok;
+}
 
 /** Serves one session on `socket`; resolves when the connection is gone. */
 export function serveConnection(socket: Socket, register: (session: ExecSession) => () => void): Promise<void> {
-  const decoder = new LineDecoder();
+  const reader = new FrameReader();
   let finished = false;
   const session = new ExecSession(
     {
       send: (frame) => socket.destroyed || socket.write(`${JSON.stringify(frame)}\n`),
+      sendData: (type, data, binary) =>
+        socket.destroyed || writeAll(socket, binary ? encodeData(type, 0, data) : [`${JSON.stringify({ type, data: data.toString('base64') })}\n`]),
       onDrain: (cb) => socket.once('drain', cb),
       pauseInput: () => socket.pause(),
       resumeInput: () => socket.resume(),
@@ -34,14 +43,22 @@ export function serveConnection(socket: Socket, register: (session: ExecSession)
     started = true;
     void session.start(frame);
   };
+  const onPiece = (piece: Piece) => {
+    if (piece.kind === 'error') throw piece.error;
+    if (piece.kind === 'data') {
+      if (!started) throw new Error('the first frame must be "exec", got binary data');
+      if (piece.type === 'stdin') session.input(piece.data);
+      return;
+    }
+    const decoded = decodeFrame(piece.line, HostFrameSchema, HOST_FRAME_TYPES);
+    if (decoded.frame) onFrame(decoded.frame);
+    else log().debug({ type: decoded.unknown }, 'ignoring unknown frame type');
+  };
   socket.on('data', (chunk: Buffer) => {
     if (finished) return;
     try {
-      for (const line of decoder.push(chunk)) {
-        if (line instanceof Error) throw line;
-        const decoded = decodeFrame(line, HostFrameSchema, HOST_FRAME_TYPES);
-        if (decoded.frame) onFrame(decoded.frame);
-        else log().debug({ type: decoded.unknown }, 'ignoring unknown frame type');
+      for (const piece of reader.push(chunk)) {
+        onPiece(piece);
         if (finished) return;
       }
     } catch (err) {

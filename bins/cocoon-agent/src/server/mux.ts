@@ -1,20 +1,24 @@
 /**
- * Many sessions over one byte stream (the virtio-serial port): every frame carries a
- * `session` id; an `exec` with a new id opens a session, a `close` from the host (its
- * client went away) kills it, and the stream's end kills them all. The stream is shared,
- * so its backpressure is too: a full stream pauses every session's output, and a child
- * that does not read stdin pauses the whole stream until it does (bounded memory, but
- * head-of-line blocking; per-session credits would lift that).
+ * Sessions over one byte stream (a virtio-serial port): every frame carries a `session`
+ * id; an `exec` with a new id opens a session, a `close` from the host kills it, and the
+ * stream's end kills them all.
+ *
+ * cocoon's host side gives each port to one client at a time (`agent/pool.ts`), which
+ * starts with `attach`: every session still on the port belongs to a client that died
+ * without the guest seeing it leave, and is ended. Several sessions at once on one port
+ * still work (an older host multiplexed them through a relay); they share the stream's
+ * backpressure (bounded memory, but head-of-line blocking).
  */
 import type { Socket } from 'node:net';
-import { decodeFrame, encodeFrame, LineDecoder } from '@cocoon/common/agent/codec';
-import { log } from '@cocoon/common/log';
+import { decodeFrame, encodeData, encodeFrame, FrameReader, type Piece } from '@cocoon/common/agent/codec';
 import { HOST_FRAME_TYPES, HostFrameSchema, type HostFrame } from '@cocoon/common/schemas/agent';
+import { writeAll } from './connection.ts';
+import { log } from './log.ts';
 import { ExecSession } from './session.ts';
 
 /** Serves sessions multiplexed on `stream`; resolves when the stream ends. */
-export function serveMux(stream: Socket, register: (session: ExecSession) => () => void): Promise<void> {
-  const decoder = new LineDecoder();
+export function serveMux(stream: Socket, register: (session: ExecSession) => () => void, ports?: number): Promise<void> {
+  const reader = new FrameReader();
   const sessions = new Map<number, ExecSession>();
   let pauses = 0;
   const pauseInput = () => {
@@ -29,6 +33,9 @@ export function serveMux(stream: Socket, register: (session: ExecSession) => () 
     const session = new ExecSession(
       {
         send: (f) => stream.destroyed || stream.write(encodeFrame(f, id)),
+        sendData: (type, data, binary) =>
+          stream.destroyed || writeAll(stream, binary ? encodeData(type, id, data) : [encodeFrame({ type, data: data.toString('base64') }, id)]),
+        startedExtra: ports === undefined ? undefined : { ports },
         onDrain: (cb) => stream.once('drain', cb),
         pauseInput: () => {
           if (!paused) pauseInput();
@@ -53,6 +60,10 @@ export function serveMux(stream: Socket, register: (session: ExecSession) => () 
   };
 
   const onFrame = (frame: HostFrame) => {
+    if (frame.type === 'attach') {
+      for (const session of [...sessions.values()]) session.abort('a new host client attached to the port');
+      return;
+    }
     const id = frame.session;
     if (id === undefined) return log().debug({ type: frame.type }, 'serial: frame without session id ignored');
     const session = sessions.get(id);
@@ -62,15 +73,23 @@ export function serveMux(stream: Socket, register: (session: ExecSession) => () 
     } else if (session) session.handle(frame);
   };
 
+  const onPiece = (piece: Piece) => {
+    if (piece.kind === 'error') throw piece.error;
+    if (piece.kind === 'data') {
+      if (piece.type === 'stdin') sessions.get(piece.session)?.input(piece.data);
+      return;
+    }
+    const decoded = decodeFrame(piece.line, HostFrameSchema, HOST_FRAME_TYPES);
+    if (decoded.frame) onFrame(decoded.frame);
+    else log().debug({ type: decoded.unknown }, 'ignoring unknown frame type');
+  };
+
   stream.on('data', (chunk: Buffer) => {
-    for (const line of decoder.push(chunk)) {
+    for (const piece of reader.push(chunk)) {
       try {
-        if (line instanceof Error) throw line;
-        const decoded = decodeFrame(line, HostFrameSchema, HOST_FRAME_TYPES);
-        if (decoded.frame) onFrame(decoded.frame);
-        else log().debug({ type: decoded.unknown }, 'ignoring unknown frame type');
+        onPiece(piece);
       } catch (err) {
-        // A bad line cannot be pinned on a session: drop it (the relay validates first).
+        // A bad line cannot be pinned on a session: drop it (a new client resynchronises).
         log().warn({ err: err instanceof Error ? err.message : String(err) }, 'serial: bad frame dropped');
       }
     }

@@ -3,12 +3,14 @@
  * frame, turns its output into frames (pausing it while the channel is full), feeds
  * stdin (pausing the channel while the child is slow), and ends with exactly one
  * terminal frame. A host that goes away (`abort`) kills the child's process group.
+ * Binary data frames are used when the `exec` asked for them (the `started` frame says
+ * so); the transport encodes, the session only decides.
  */
 import { constants } from 'node:os';
-import { log } from '@cocoon/common/log';
 import type { AgentFrame, ExecFrame, HostFrame } from '@cocoon/common/schemas/agent';
 import { startPipeChild, type ChildEvents, type RunningChild } from './child.ts';
 import { startPtyChild } from './pty-child.ts';
+import { log } from './log.ts';
 import { childSpec, SpawnError } from './spec.ts';
 
 /** How long output must stay quiet after the child exited before the session ends anyway. */
@@ -18,6 +20,10 @@ export const STDIO_GRACE_MS = 250;
 export interface SessionChannel {
   /** Sends a frame; false means stop producing until `onDrain` fires. */
   send(frame: AgentFrame): boolean;
+  /** Sends output as binary data frames or as JSON `stdout`/`stderr` frames; false as for `send`. */
+  sendData(type: 'stdout' | 'stderr', data: Buffer, binary: boolean): boolean;
+  /** Keys the transport adds to `started` (a serial port announces the pool it serves). */
+  readonly startedExtra?: { ports?: number };
   onDrain(cb: () => void): void;
   /** Stops / restarts delivering host frames (stdin backpressure). */
   pauseInput(): void;
@@ -42,7 +48,9 @@ export class ExecSession {
   private exit?: { code: number | null; signal: string | null };
   private waitingDrain = false;
   private outputDone = false;
-  private readonly early: HostFrame[] = [];
+  private binary = false;
+  /** Host input that arrived while the child was starting, replayed once it runs. */
+  private readonly early: Array<() => void> = [];
   private graceTimer?: NodeJS.Timeout;
   private readonly events: ChildEvents;
 
@@ -76,26 +84,33 @@ export class ExecSession {
       this.channel.resumeInput();
     }
     if (this.done) return killGroup(this.child.pid);
-    this.channel.send({ type: 'started', pid: this.child.pid });
-    for (const early of this.early.splice(0)) this.handle(early);
+    this.binary = frame.binary === true;
+    this.channel.send({ type: 'started', pid: this.child.pid, ...(this.binary ? { binary: true } : {}), ...this.channel.startedExtra });
+    for (const early of this.early.splice(0)) early();
+  }
+
+  /** Feeds stdin bytes (from a `stdin` frame or a binary data frame). */
+  input(data: Buffer): void {
+    const child = this.child;
+    if (this.done) return;
+    if (!child) return void this.early.push(() => this.input(Buffer.from(data)));
+    if (!child.writeStdin(data)) {
+      this.channel.pauseInput();
+      child.onStdinDrain(() => this.channel.resumeInput());
+    }
   }
 
   /** Applies a host frame after `exec`. */
   handle(frame: HostFrame): void {
     const child = this.child;
     if (this.done) return;
+    if (frame.type === 'stdin') return this.input(Buffer.from(frame.data, 'base64'));
     if (!child) {
       if (frame.type === 'close') this.abort('host closed the session');
-      else this.early.push(frame);
+      else this.early.push(() => this.handle(frame));
       return;
     }
     switch (frame.type) {
-      case 'stdin':
-        if (!child.writeStdin(Buffer.from(frame.data, 'base64'))) {
-          this.channel.pauseInput();
-          child.onStdinDrain(() => this.channel.resumeInput());
-        }
-        return;
       case 'stdin_close':
         return child.closeStdin();
       case 'resize':
@@ -103,6 +118,7 @@ export class ExecSession {
       case 'signal':
         return killGroup(child.pid, frame.name);
       case 'close':
+      case 'attach':
         return this.abort('host closed the session');
       case 'exec':
         return this.fail('a session runs one command: second "exec" frame', 1);
@@ -127,7 +143,7 @@ export class ExecSession {
   private output(kind: 'stdout' | 'stderr', data: Buffer): void {
     if (this.done) return;
     if (this.exit) this.armGrace();
-    if (this.channel.send({ type: kind, data: data.toString('base64') }) || this.waitingDrain) {
+    if (this.channel.sendData(kind, data, this.binary) || this.waitingDrain) {
       if (this.waitingDrain) this.child?.pauseOutput();
       return;
     }

@@ -1,29 +1,35 @@
 /**
- * Reaching a VM's cocoon-agent from the front end. Every hypervisor ends up as one Unix
- * socket with the hybrid-vsock handshake (`CONNECT 1024` → `OK 1024`): Cloud Hypervisor
- * and Firecracker serve it themselves, QEMU through cocoon's per-VM relay. A just-started
- * VM is fine: connecting is retried until the socket exists, and the frames wait in the
- * channel until the guest's agent reads them; a deadline bounds both.
+ * Reaching a VM's cocoon-agent from the front end, with nothing running beside the
+ * hypervisor. Three channels:
+ *   - QEMU on a host without /dev/vhost-vsock: a port of the VM's virtio-serial pool,
+ *     claimed under a kernel lock for this one session (`hypervisor/qemu/agent-pool.ts`);
+ *   - QEMU with vhost-vsock: kernel AF_VSOCK to the VM's CID;
+ *   - Cloud Hypervisor and Firecracker: their hybrid-vsock Unix socket (`CONNECT 1024`).
+ * A just-started VM is fine: connecting is retried until the socket exists, and the frames
+ * wait in the channel until the guest's agent reads them; a deadline bounds both.
  */
+import { randomInt } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { Writable } from 'node:stream';
-import { AgentSession, type ExecIo, type ExecRequest, type ExecResult } from '@cocoon/common/agent/client';
-import { connectHybridVsock, connectVsock } from '@cocoon/common/agent/connect';
-import { hostHasVhostVsock } from '@cocoon/common/hypervisor/vsock';
+import { AgentSession, type ExecIo, type ExecRequest, type ExecResult, type SessionOptions } from '@cocoon/common/agent/client';
+import { connectHybridVsock, connectUnix, connectVsock } from '@cocoon/common/agent/connect';
 import { ExternalError, InvalidStateError, TimeoutError } from '@cocoon/common/errors';
 import { vmPaths } from '@cocoon/common/hypervisor/index';
+import { agentPool, claimPort, DIRTY_PAD, PORT_WAIT_MS, recordServedPorts, servedPorts, watchAgentPort, type AgentPool } from '@cocoon/common/hypervisor/qemu/agent-pool';
+import { hostHasVhostVsock } from '@cocoon/common/hypervisor/vsock';
 import type { Layout } from '@cocoon/common/layout';
 import { AGENT_VSOCK_PORT } from '@cocoon/common/schemas/agent';
 import type { VmRecord } from '@cocoon/common/schemas/vm';
 import { vmIndex } from '@cocoon/common/vms';
 import { liveState } from './state.ts';
 
-/** A VM that runs, with the socket its agent is reached through. */
+/** How the front end reaches a VM's agent. */
+export type AgentChannel = { kind: 'pool'; dir: string } | { kind: 'vsock'; cid: number } | { kind: 'hybrid'; socket: string };
+
+/** A VM that runs, with the channel its agent is reached through. */
 export interface AgentTarget {
   vm: VmRecord;
-  socket: string;
-  /** Kernel vsock CID when the VM has a vhost-vsock device (used instead of `socket`). */
-  vsockCid: number | null;
+  channel: AgentChannel;
   /** How long the agent may take to answer, for messages (ms). */
   patienceMs?: number;
 }
@@ -33,18 +39,54 @@ export async function agentTarget(layout: Layout, ref: string): Promise<AgentTar
   const vm = await vmIndex(layout).resolve(ref);
   const state = liveState(layout, vm);
   if (state !== 'running') throw new InvalidStateError(`VM "${vm.config.name}" is not running (state: ${state}); start it with "cocoon vm start ${vm.config.name}"`);
-  const vsockCid = vm.vsock_cid !== undefined && hostHasVhostVsock() ? vm.vsock_cid : null;
-  return { vm, socket: vmPaths(layout, vm.id).agentSocket, vsockCid };
+  return { vm, channel: channelOf(layout, vm) };
 }
 
-/** Connects to the agent socket, retrying while it does not exist yet (relay starting). */
-export async function connectAgent(target: AgentTarget, deadline: number): Promise<Socket> {
+/** The channel of a VM: decided by its hypervisor and whether it got a vhost-vsock device. */
+export function channelOf(layout: Layout, vm: VmRecord): AgentChannel {
+  const paths = vmPaths(layout, vm.id);
+  if (vm.hypervisor !== 'qemu') return { kind: 'hybrid', socket: paths.agentSocket };
+  if (vm.vsock_cid !== undefined && hostHasVhostVsock()) return { kind: 'vsock', cid: vm.vsock_cid };
+  return { kind: 'pool', dir: paths.agentPoolDir };
+}
+
+/** A connected channel for one session, and how to give it back. */
+export interface OpenStream {
+  socket: Socket;
+  options: SessionOptions;
+  /** The pool port taken (pool channels only). */
+  port?: { pool: AgentPool; k: number };
+  /** Gives a pool port back; `clean` when the session ended with a terminal frame. */
+  release(clean: boolean): void;
+}
+
+/** Connects through `target`'s channel, retrying while its socket does not exist yet (QEMU starting). */
+export async function openAgentStream(target: AgentTarget, deadline: number): Promise<OpenStream> {
+  const ch = target.channel;
+  if (ch.kind !== 'pool') {
+    const socket = await retryConnect(target, deadline, (timeout) =>
+      ch.kind === 'vsock' ? Promise.resolve(connectVsock(ch.cid, AGENT_VSOCK_PORT, timeout)) : connectHybridVsock(ch.socket, AGENT_VSOCK_PORT, timeout),
+    );
+    return { socket, options: {}, release: () => undefined };
+  }
+  const pool = agentPool(ch.dir);
+  const claim = await claimPort(pool, servedPorts(pool), Math.min(deadline, Date.now() + PORT_WAIT_MS));
+  try {
+    const socket = await retryConnect(target, deadline, (timeout) => connectUnix(pool.socket(claim.port), timeout));
+    // A random session id: bytes a dead predecessor left in the port carry another one.
+    const options = { session: randomInt(1, 2 ** 31 - 1), attach: { pad: claim.dirty ? DIRTY_PAD : 0 } };
+    return { socket, options, port: { pool, k: claim.port }, release: (clean) => claim.release(clean) };
+  } catch (err) {
+    claim.release(!claim.dirty);
+    throw err;
+  }
+}
+
+async function retryConnect(target: AgentTarget, deadline: number, connect: (timeoutMs: number) => Promise<Socket>): Promise<Socket> {
   for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
     const left = deadline - Date.now();
     try {
-      const timeout = Math.max(Math.min(left, 5000), 100);
-      if (target.vsockCid !== null) return connectVsock(target.vsockCid, AGENT_VSOCK_PORT, timeout);
-      return await connectHybridVsock(target.socket, AGENT_VSOCK_PORT, timeout);
+      return await connect(Math.max(Math.min(left, 5000), 100));
     } catch (err) {
       if (Date.now() + delay >= deadline) throw notAnswering(target, err);
     }
@@ -54,8 +96,8 @@ export async function connectAgent(target: AgentTarget, deadline: number): Promi
 
 /**
  * Runs one command; the agent must start it (`started`) or end the session before
- * `deadline`, else the connection is dropped (the relay then tells the agent to kill the
- * session) and a TimeoutError (7) is thrown. Returns the session too, for resize/signal.
+ * `deadline`, else the connection is dropped (the agent then kills the session) and a
+ * TimeoutError (7) is thrown. `onSession` gets the session, for resize/signal.
  */
 export async function execInVm(
   target: AgentTarget,
@@ -64,30 +106,44 @@ export async function execInVm(
   deadline: number,
   onSession?: (session: AgentSession) => void,
 ): Promise<ExecResult> {
-  const socket = await connectAgent(target, deadline);
-  const session = new AgentSession(socket, undefined);
+  const stream = await openAgentStream(target, deadline);
+  const { socket, port } = stream;
+  const session = new AgentSession(socket, stream.options);
   onSession?.(session);
   let answered = false;
+  let clean = false;
+  let unwatch = () => {};
   const timer = setTimeout(() => {
     if (!answered) socket.destroy();
   }, Math.max(deadline - Date.now(), 0));
   try {
-    return await session.run(request, {
+    const result = await session.run(request, {
       ...io,
-      onStarted: (pid) => {
+      onStarted: (pid, info) => {
         answered = true;
         clearTimeout(timer);
-        io.onStarted?.(pid);
+        if (port) {
+          if (info.ports !== undefined) recordServedPorts(port.pool, info.ports);
+          unwatch = watchAgentPort(port.pool, port.k, () => session.abort(AGENT_GONE));
+        }
+        io.onStarted?.(pid, info);
       },
     });
+    clean = result.error !== AGENT_GONE;
+    return result;
   } catch (err) {
     if (!answered && Date.now() >= deadline - 5) throw notAnswering(target, err);
     throw err;
   } finally {
     answered = true;
     clearTimeout(timer);
+    unwatch();
+    socket.destroy();
+    stream.release(clean);
   }
 }
+
+const AGENT_GONE = 'the guest agent went away (its serial port closed)';
 
 /** Waits until the VM's agent runs a command (`true`); TimeoutError (7) at the deadline. */
 export async function waitForAgent(target: AgentTarget, timeoutMs: number): Promise<void> {
@@ -100,7 +156,7 @@ export async function waitForAgent(target: AgentTarget, timeoutMs: number): Prom
       result = await execInVm(patient, { argv: ['true'] }, { stdout: sink, stderr: sink }, deadline);
     } catch (err) {
       if (err instanceof TimeoutError || Date.now() >= deadline) throw err;
-      // The channel broke (e.g. the relay was still starting): try again.
+      // The channel broke (e.g. QEMU was still starting): try again.
       await new Promise((r) => setTimeout(r, 100));
       continue;
     }

@@ -1,15 +1,28 @@
 /**
  * Host side of the cocoon-agent protocol over any connected duplex stream: sends `exec`,
- * streams stdin as `stdin` frames (then `stdin_close`), writes `stdout`/`stderr` frames to
- * the caller's streams with backpressure both ways, and resolves with the terminal frame.
+ * streams stdin (then `stdin_close`), writes `stdout`/`stderr` to the caller's streams
+ * with backpressure both ways, and resolves with the terminal frame.
+ *
+ * Every `exec` asks for binary data frames; an agent that grants them (`started.binary`)
+ * gets stdin as binary frames and sends output the same way, an agent that does not (the
+ * Go agent, an older cocoon agent) keeps JSON frames with base64, at the old speed.
  */
 import type { Duplex, Readable, Writable } from 'node:stream';
 import { ExternalError } from '../errors.ts';
 import { AGENT_FRAME_TYPES, AgentFrameSchema, type AgentFrame, type ExecFrame, type HostFrame } from '../schemas/agent.ts';
-import { decodeFrame, encodeFrame, LineDecoder } from './codec.ts';
+import { decodeFrame, encodeData, encodeFrame, FrameReader, type Piece } from './codec.ts';
 
 /** What to run: the `exec` frame without its type. */
-export type ExecRequest = Omit<ExecFrame, 'type' | 'session'>;
+export type ExecRequest = Omit<ExecFrame, 'type' | 'session' | 'binary'>;
+
+/** What the agent said when the command started. */
+export interface StartedInfo {
+  pid: number;
+  /** Binary data frames were granted. */
+  binary: boolean;
+  /** A serial-port agent: how many ports of the pool it serves. */
+  ports?: number;
+}
 
 /** The caller's side of the child's stdio. */
 export interface ExecIo {
@@ -17,8 +30,8 @@ export interface ExecIo {
   stdin?: Readable;
   stdout: Writable;
   stderr: Writable;
-  /** Called with the guest pid once the child runs. */
-  onStarted?: (pid: number) => void;
+  /** Called once the child runs. */
+  onStarted?: (pid: number, info: StartedInfo) => void;
 }
 
 /** How the remote command ended. */
@@ -30,15 +43,35 @@ export interface ExecResult {
   error?: string;
 }
 
-/**
- * One exec session on `stream`. With `session` set, frames carry that id (a multiplexed
- * stream such as the QEMU virtio-serial socket) and frames of other sessions are ignored.
- */
-export class AgentSession {
-  private readonly decoder = new LineDecoder();
-  private finished = false;
+/** How a session uses its stream. */
+export interface SessionOptions {
+  /** A multiplexed stream (a serial port): frames carry this id, frames of other ids are ignored. */
+  session?: number;
+  /** Ask for binary data frames (default true). */
+  binary?: boolean;
+  /**
+   * A serial port taken from the pool: `attach` first, preceded by `pad` spaces when the
+   * previous client died mid-frame; bytes the agent sent before this session's first
+   * frame (output of that client's sessions) are skipped.
+   */
+  attach?: { pad: number };
+}
 
-  constructor(private readonly stream: Duplex, private readonly session?: number) {}
+export class AgentSession {
+  private readonly reader = new FrameReader();
+  private readonly session?: number;
+  private finished = false;
+  private binary = false;
+  private stop?: (result: ExecResult) => void;
+  /** Before this session's first frame on a shared port: the marker to look for, and the tail seen so far. */
+  private sync?: { marker: Buffer; tail: Buffer };
+
+  constructor(private readonly stream: Duplex, private readonly options: SessionOptions = {}) {
+    this.session = options.session;
+    if (options.attach && options.session !== undefined) {
+      this.sync = { marker: Buffer.from(`{"session":${options.session},`), tail: Buffer.alloc(0) };
+    }
+  }
 
   /** Forwards a terminal size change (tty sessions). */
   resize(rows: number, cols: number): void {
@@ -48,6 +81,11 @@ export class AgentSession {
   /** Forwards a signal to the remote process group. */
   signal(name: Extract<HostFrame, { type: 'signal' }>['name']): void {
     this.send({ type: 'signal', name });
+  }
+
+  /** Ends the session from this side as if the agent sent `error` (e.g. the guest agent died). */
+  abort(message: string): void {
+    this.stop?.({ exitCode: 1, error: message });
   }
 
   /** Runs the command and resolves when the agent sends `exit` or `error`. */
@@ -64,33 +102,55 @@ export class AgentSession {
       };
       const onData = (chunk: Buffer) => {
         try {
-          for (const line of this.decoder.push(chunk)) {
-            if (line instanceof Error) throw line;
-            const result = this.handle(line, io);
+          const bytes = this.sync ? this.skipToSession(chunk) : chunk;
+          if (!bytes) return;
+          for (const piece of this.reader.push(bytes)) {
+            const result = this.handle(piece, io);
             if (result) return finish(null, result);
           }
         } catch (err) {
           finish(err instanceof Error ? err : new Error(String(err)));
         }
       };
+      this.stop = (result) => finish(null, result);
       const detachStdin = this.pumpStdin(io.stdin);
       this.stream.on('data', onData);
       // A connector may hand over a paused stream (after its handshake): start reading.
       this.stream.resume();
       this.stream.once('close', () => finish(new ExternalError('the agent connection closed before the command finished')));
       this.stream.on('error', (err) => finish(new ExternalError(`agent connection: ${err.message}`)));
-      this.send({ type: 'exec', ...request });
+      if (this.options.attach) this.stream.write(`${' '.repeat(this.options.attach.pad)}\n${encodeFrame({ type: 'attach' })}`);
+      this.send({ type: 'exec', ...request, ...(this.options.binary === false ? {} : { binary: true }) });
       if (!io.stdin) this.send({ type: 'stdin_close' });
     });
   }
 
-  private handle(line: Buffer, io: ExecIo): ExecResult | undefined {
-    const decoded = decodeFrame(line, AgentFrameSchema, AGENT_FRAME_TYPES);
+  /** Drops bytes up to this session's first frame; returns what follows it, if found. */
+  private skipToSession(chunk: Buffer): Buffer | undefined {
+    const sync = this.sync as { marker: Buffer; tail: Buffer };
+    const seen = sync.tail.length === 0 ? chunk : Buffer.concat([sync.tail, chunk]);
+    const at = seen.indexOf(sync.marker);
+    if (at === -1) {
+      sync.tail = Buffer.from(seen.subarray(Math.max(0, seen.length - sync.marker.length + 1)));
+      return undefined;
+    }
+    this.sync = undefined;
+    return seen.subarray(at);
+  }
+
+  private handle(piece: Piece, io: ExecIo): ExecResult | undefined {
+    if (piece.kind === 'error') throw piece.error;
+    if (piece.kind === 'data') {
+      if (piece.session === (this.session ?? 0) && piece.type !== 'stdin') this.write(piece.type === 'stdout' ? io.stdout : io.stderr, piece.data);
+      return undefined;
+    }
+    const decoded = decodeFrame(piece.line, AgentFrameSchema, AGENT_FRAME_TYPES);
     const frame: AgentFrame | undefined = decoded.frame;
     if (!frame || (this.session !== undefined && frame.session !== this.session)) return undefined;
     switch (frame.type) {
       case 'started':
-        io.onStarted?.(frame.pid);
+        this.binary = frame.binary === true;
+        io.onStarted?.(frame.pid, { pid: frame.pid, binary: this.binary, ports: frame.ports });
         return undefined;
       case 'stdout':
       case 'stderr':
@@ -114,7 +174,7 @@ export class AgentSession {
     if (!stdin) return () => {};
     const onData = (chunk: Buffer | string) => {
       const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-      if (!this.send({ type: 'stdin', data: data.toString('base64') })) {
+      if (!this.sendStdin(data)) {
         stdin.pause();
         this.stream.once('drain', () => stdin.resume());
       }
@@ -125,6 +185,15 @@ export class AgentSession {
       stdin.off('data', onData).off('end', onEnd);
       stdin.pause();
     };
+  }
+
+  /** Stdin as binary frames once the agent granted them, else as JSON `stdin` frames. */
+  private sendStdin(data: Buffer): boolean {
+    if (!this.binary) return this.send({ type: 'stdin', data: data.toString('base64') });
+    if (this.finished || this.stream.destroyed || this.stream.writableEnded) return true;
+    let ok = true;
+    for (const frame of encodeData('stdin', this.session ?? 0, data)) ok = this.stream.write(frame);
+    return ok;
   }
 
   private send(frame: HostFrame): boolean {

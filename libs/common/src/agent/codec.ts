@@ -1,13 +1,34 @@
 /**
- * Line framing of the cocoon-agent protocol, shared by the agent, the relay and the host
- * client: an incremental `\n` splitter that never holds more than one frame's worth of
- * bytes (8 MiB), and parse/encode helpers that run every frame through its zod schema.
+ * Framing of the cocoon-agent protocol, shared by the agent and the host client.
+ *
+ * A stream carries JSON lines (`{…}\n`, the Go agent's format) and, once a session
+ * negotiated them, binary data frames:
+ *
+ *   kind u8 (1 stdin, 2 stdout, 3 stderr) | session u32 BE (0 off a multiplexed stream)
+ *   | length u32 BE (at most MAX_DATA_BYTES) | payload
+ *
+ * A reader tells them apart by the first byte: `{` opens a JSON line, 1–3 a data frame,
+ * and `\n` or a space between frames is skipped (a new client of a serial port sends a
+ * run of spaces to flush a frame its predecessor died in the middle of: see
+ * `agent/pool.ts`). Anything else is garbage up to the next `\n`. The reader hands data
+ * out as it arrives (a frame split over many 4 KiB serial reads is never reassembled), so
+ * memory stays at one chunk, and a JSON line never grows past MAX_FRAME_BYTES.
  */
-import type { z } from 'zod';
 import { InvalidDataError } from '../errors.ts';
 import { MAX_FRAME_BYTES } from '../schemas/agent.ts';
 
 const NL = 0x0a;
+const SPACE = 0x20;
+const BRACE = 0x7b;
+const HEADER = 9;
+
+/** Largest payload of one binary data frame; senders split bigger chunks. */
+export const MAX_DATA_BYTES = 64 * 1024;
+
+/** Binary data frame kinds. */
+export const DATA_KIND = { stdin: 1, stdout: 2, stderr: 3 } as const;
+export type DataType = keyof typeof DATA_KIND;
+const KIND_NAMES: ReadonlyArray<DataType | undefined> = [undefined, 'stdin', 'stdout', 'stderr'];
 
 /** A frame longer than the cap; the session ends with an `error` frame. */
 export class FrameTooLargeError extends InvalidDataError {
@@ -16,51 +37,152 @@ export class FrameTooLargeError extends InvalidDataError {
   }
 }
 
+/** What a reader yields, in stream order. `data` items may be pieces of one frame. */
+export type Piece =
+  | { kind: 'line'; line: Buffer }
+  | { kind: 'data'; type: DataType; session: number; data: Buffer }
+  | { kind: 'error'; error: InvalidDataError };
+
+type State = 'idle' | 'header' | 'payload' | 'line' | 'skip';
+
 /**
- * Splits a byte stream into lines. Bytes of an unfinished line are kept as the chunks
- * that arrived (no copying until the line ends) and counted, so an endless line fails as
- * soon as it passes `max` instead of growing a buffer without bound. After an oversized
- * line the decoder drops bytes up to the next `\n` and carries on, so a multiplexed stream
- * stays in step; the overflow is reported in place of the line.
+ * Splits a byte stream into JSON lines and binary data pieces. After an oversized line or
+ * garbage it drops bytes up to the next `\n` and carries on, so a multiplexed stream stays
+ * in step; the problem is reported in its place.
  */
-export class LineDecoder {
+export class FrameReader {
+  private state: State = 'idle';
   private parts: Buffer[] = [];
   private pending = 0;
-  private skipping = false;
+  private header = Buffer.alloc(HEADER);
+  private headerFill = 0;
+  private remaining = 0;
+  private dataType: DataType = 'stdin';
+  private session = 0;
 
-  constructor(private readonly max = MAX_FRAME_BYTES) {}
+  constructor(private readonly maxLine = MAX_FRAME_BYTES) {}
 
-  /** Feeds one chunk; returns the lines it finished (without `\n`), in order. */
-  push(chunk: Buffer): Array<Buffer | FrameTooLargeError> {
-    const out: Array<Buffer | FrameTooLargeError> = [];
-    let start = 0;
-    for (let nl = chunk.indexOf(NL); nl !== -1; nl = chunk.indexOf(NL, start)) {
-      const tail = chunk.subarray(start, nl);
-      if (this.skipping) this.skipping = false;
-      else if (this.pending + tail.length > this.max) out.push(new FrameTooLargeError(this.max));
-      else out.push(this.parts.length === 0 ? tail : Buffer.concat([...this.parts, tail]));
-      this.parts = [];
-      this.pending = 0;
-      start = nl + 1;
-    }
-    if (start < chunk.length && !this.skipping) {
-      const rest = chunk.subarray(start);
-      this.pending += rest.length;
-      this.parts.push(rest);
-      if (this.pending > this.max) {
-        out.push(new FrameTooLargeError(this.max));
-        this.parts = [];
-        this.pending = 0;
-        this.skipping = true;
+  /** Feeds one chunk; returns what it completed, in order. */
+  push(chunk: Buffer): Piece[] {
+    const out: Piece[] = [];
+    let i = 0;
+    while (i < chunk.length) {
+      switch (this.state) {
+        case 'idle':
+          i = this.idle(chunk, i, out);
+          break;
+        case 'header':
+          i = this.fillHeader(chunk, i, out);
+          break;
+        case 'payload': {
+          const n = Math.min(this.remaining, chunk.length - i);
+          out.push({ kind: 'data', type: this.dataType, session: this.session, data: chunk.subarray(i, i + n) });
+          this.remaining -= n;
+          i += n;
+          if (this.remaining === 0) this.state = 'idle';
+          break;
+        }
+        case 'line':
+          i = this.line(chunk, i, out);
+          break;
+        case 'skip': {
+          const nl = chunk.indexOf(NL, i);
+          if (nl === -1) return out;
+          this.state = 'idle';
+          i = nl + 1;
+        }
       }
     }
     return out;
   }
 
-  /** Bytes of an unfinished line (a stream that ends here was cut mid-frame). */
+  /** Bytes of an unfinished JSON line (a stream that ends here was cut mid-frame). */
   get buffered(): number {
-    return this.pending;
+    return this.state === 'line' ? this.pending : 0;
   }
+
+  private idle(chunk: Buffer, i: number, out: Piece[]): number {
+    const b = chunk[i] as number;
+    if (b === NL || b === SPACE) return i + 1;
+    if (b === BRACE) {
+      this.state = 'line';
+      this.parts = [];
+      this.pending = 0;
+      return i;
+    }
+    if (KIND_NAMES[b] !== undefined) {
+      this.state = 'header';
+      this.headerFill = 0;
+      return i;
+    }
+    out.push({ kind: 'error', error: new InvalidDataError('frame is not valid JSON') });
+    this.state = 'skip';
+    return i;
+  }
+
+  private fillHeader(chunk: Buffer, i: number, out: Piece[]): number {
+    const n = Math.min(HEADER - this.headerFill, chunk.length - i);
+    chunk.copy(this.header, this.headerFill, i, i + n);
+    this.headerFill += n;
+    if (this.headerFill < HEADER) return i + n;
+    const length = this.header.readUInt32BE(5);
+    this.dataType = KIND_NAMES[this.header[0] as number] as DataType;
+    this.session = this.header.readUInt32BE(1);
+    if (length > MAX_DATA_BYTES) {
+      out.push({ kind: 'error', error: new FrameTooLargeError(MAX_DATA_BYTES) });
+      this.state = 'skip';
+    } else {
+      this.remaining = length;
+      this.state = length === 0 ? 'idle' : 'payload';
+    }
+    return i + n;
+  }
+
+  private line(chunk: Buffer, i: number, out: Piece[]): number {
+    const nl = chunk.indexOf(NL, i);
+    const end = nl === -1 ? chunk.length : nl;
+    if (this.pending + (end - i) > this.maxLine) {
+      out.push({ kind: 'error', error: new FrameTooLargeError(this.maxLine) });
+      this.parts = [];
+      this.pending = 0;
+      this.state = nl === -1 ? 'skip' : 'idle';
+      return nl === -1 ? chunk.length : nl + 1;
+    }
+    const tail = chunk.subarray(i, end);
+    if (nl === -1) {
+      this.parts.push(tail);
+      this.pending += tail.length;
+      return chunk.length;
+    }
+    out.push({ kind: 'line', line: this.parts.length === 0 ? tail : Buffer.concat([...this.parts, tail]) });
+    this.parts = [];
+    this.pending = 0;
+    this.state = 'idle';
+    return nl + 1;
+  }
+}
+
+/**
+ * Encodes `data` as binary data frames (split at MAX_DATA_BYTES; none for no bytes): one
+ * buffer per frame, header and payload together so each frame is one write.
+ */
+export function encodeData(type: DataType, session: number, data: Buffer): Buffer[] {
+  const frames: Buffer[] = [];
+  for (let at = 0; at < data.length; at += MAX_DATA_BYTES) {
+    const piece = data.subarray(at, at + MAX_DATA_BYTES);
+    const frame = Buffer.allocUnsafe(HEADER + piece.length);
+    frame[0] = DATA_KIND[type];
+    frame.writeUInt32BE(session, 1);
+    frame.writeUInt32BE(piece.length, 5);
+    piece.copy(frame, HEADER);
+    frames.push(frame);
+  }
+  return frames;
+}
+
+/** What a schema must offer to decode frames (classic and mini zod schemas both do). */
+export interface FrameSchema<T> {
+  safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }> } };
 }
 
 /** A parsed line: a known frame, or the type of one this side does not know. */
@@ -70,7 +192,7 @@ export type Decoded<T> = { frame: T; unknown?: undefined } | { frame?: undefined
  * Parses one line against `schema`. Types outside `known` come back as `unknown` (to be
  * ignored); invalid JSON or a known type with bad fields throws InvalidDataError.
  */
-export function decodeFrame<S extends z.ZodType>(line: Buffer | string, schema: S, known: ReadonlySet<string>): Decoded<z.infer<S>> {
+export function decodeFrame<T>(line: Buffer | string, schema: FrameSchema<T>, known: ReadonlySet<string>): Decoded<T> {
   let value: unknown;
   try {
     value = JSON.parse(typeof line === 'string' ? line : line.toString('utf8'));

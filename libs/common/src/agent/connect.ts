@@ -1,8 +1,8 @@
 /**
  * Ways to reach a cocoon-agent from the host, each resolving to a connected duplex socket
  * that speaks the frame protocol: a plain Unix socket (tests, `--listen-unix`), the
- * Cloud Hypervisor / Firecracker hybrid-vsock Unix socket (and cocoon's QEMU relay, which
- * speaks the same handshake), and kernel AF_VSOCK (QEMU with vhost-vsock).
+ * Cloud Hypervisor / Firecracker hybrid-vsock Unix socket, and kernel AF_VSOCK (QEMU with
+ * vhost-vsock). A QEMU serial port of the pool is a plain Unix socket (`connectUnix`).
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { ExternalError, NotFoundError, TimeoutError } from '../errors.ts';

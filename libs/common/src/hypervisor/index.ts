@@ -25,12 +25,10 @@ export interface VmPaths {
   seedDisk: string;
   /** The VM's own UEFI variable store (firmware boots). */
   uefiVars: string;
-  /** The hypervisor's side of the guest-agent channel (QEMU virtio-serial). */
-  agentSerialSocket: string;
-  /** The host-facing agent socket (`CONNECT <port>` handshake) for every hypervisor. */
+  /** The host-facing agent socket (`CONNECT <port>` handshake) of Cloud Hypervisor and Firecracker. */
   agentSocket: string;
-  /** A second QMP monitor, only for events (the relay watches the agent's port on it). */
-  eventsSocket: string;
+  /** QEMU without vhost-vsock: the agent's port pool (`qemu/agent-pool.ts`). */
+  agentPoolDir: string;
 }
 
 /** Paths of VM `id` under `layout`. */
@@ -50,9 +48,8 @@ export function vmPaths(layout: Layout, id: string): VmPaths {
     rootDisk: `${runDir}/root.qcow2`,
     seedDisk: `${runDir}/cidata.img`,
     uefiVars: `${runDir}/uefi-vars.fd`,
-    agentSerialSocket: `${runDir}/agent-serial.sock`,
     agentSocket: `${runDir}/agent.sock`,
-    eventsSocket: `${runDir}/events.sock`,
+    agentPoolDir: `${runDir}/agent`,
   };
 }
 

@@ -17,11 +17,17 @@ describe('guest vsock', () => {
     assert.equal(nextGuestCid([3, 4, null, 6]), 5);
   });
   it('sees no vhost-vsock where the device is missing', () => assert.equal(hostHasVhostVsock('/nonexistent/vhost-vsock'), false));
-  it('adds vhost-vsock-pci with the CID only when the VM has one; virtio-serial always', () => {
-    const withCid = qemuCommandLine(spec(7)).args;
-    assert.ok(withCid.includes('vhost-vsock-pci,id=vsock0,guest-cid=7'));
-    const without = qemuCommandLine(spec(null)).args;
-    assert.ok(!without.some((a) => a.startsWith('vhost-vsock-pci')));
-    for (const args of [withCid, without]) assert.ok(args.some((a) => a.includes('name=org.cocoon.agent')), 'the serial channel is always there');
+  it('adds vhost-vsock-pci with the CID when the VM has one, and then no serial port pool', () => {
+    const withCid = qemuCommandLine(spec(7)).args.join(' ');
+    assert.match(withCid, /-device vhost-vsock-pci,id=vsock0,guest-cid=7/);
+    assert.doesNotMatch(withCid, /virtserialport|\/agent\/0\.sock/);
+  });
+  it('gives a VM without a CID the serial port pool: 8 ports, each with its own event monitor', () => {
+    const args = qemuCommandLine(spec(null)).args.join(' ');
+    assert.doesNotMatch(args, /vhost-vsock/);
+    assert.equal(args.match(/virtserialport/g)?.length, 8);
+    assert.match(args, /name=org\.cocoon\.agent,id=agentport0/);
+    assert.match(args, /name=org\.cocoon\.agent\.7,id=agentport7/);
+    assert.match(args, /path=\/r\/run\/a+\/agent\/7\.qmp,server=on,wait=off -mon chardev=agentev7,mode=control/);
   });
 });

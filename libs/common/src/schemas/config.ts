@@ -1,9 +1,9 @@
 /** The config file (`--config`, `COCOON_CONFIG`, `/etc/cocoon/cocoon.json`) and the resolved config. */
 import { z } from 'zod';
+import { LOG_LEVELS, type LogLevel } from '../log-settings.ts';
 
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export { LOG_LEVELS, type LogLevel };
 export const LogLevelSchema = z.enum(LOG_LEVELS);
-export type LogLevel = z.infer<typeof LogLevelSchema>;
 
 export const HYPERVISORS = ['cloud-hypervisor', 'firecracker', 'qemu'] as const;
 export const HypervisorKindSchema = z.enum(HYPERVISORS);

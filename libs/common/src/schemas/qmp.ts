@@ -17,3 +17,6 @@ export const QmpStatusSchema = z.object({ running: z.boolean(), status: z.string
 
 /** `VSERPORT_CHANGE` data: the guest opened or closed a virtio-serial port. */
 export const QmpVserportChangeSchema = z.object({ id: z.string(), open: z.boolean() });
+
+/** `query-chardev` result: `frontend-open` is whether the guest has the device (a serial port) open. */
+export const QmpChardevListSchema = z.array(z.object({ label: z.string(), filename: z.string(), 'frontend-open': z.boolean() }).loose());

@@ -69,3 +69,28 @@ function dirnameOf(p: string): string {
   const i = p.lastIndexOf('/');
   return i <= 0 ? '/' : p.slice(0, i);
 }
+
+/** A lock taken without waiting; `fd` is the locked file, open read-write. */
+export interface TriedLock extends HeldLock {
+  readonly fd: number;
+}
+
+/** Takes the exclusive lock on `path` (created 0600) if nobody holds it; null when somebody does. */
+export function tryLock(path: string): TriedLock | null {
+  const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600);
+  const rc = native().flock(fd, true, true);
+  if (rc !== 0) {
+    closeSync(fd);
+    if (rc === EWOULDBLOCK) return null;
+    throw new ExternalError(`flock ${path}: errno ${rc}`);
+  }
+  let released = false;
+  return {
+    fd,
+    release() {
+      if (released) return;
+      released = true;
+      closeSync(fd);
+    },
+  };
+}

@@ -9,10 +9,11 @@ export class VmExecCommand extends CocoonCommand {
     category: 'VM',
     description: 'run a command in a running VM through its guest agent',
     details: [
-      'Runs CMD in the VM through cocoon-agent (vsock, or virtio-serial through the relay on QEMU): no SSH, no guest network. The exit code of the remote command becomes the exit code of cocoon, like `docker exec`; a command killed by a signal gives 128+N.',
+      'Runs CMD in the VM through cocoon-agent (vsock, or on QEMU without vhost-vsock one of the VM\'s 8 virtio-serial ports): no SSH, no guest network. The exit code of the remote command becomes the exit code of cocoon, like `docker exec`; a command killed by a signal gives 128+N.',
       '`-i` passes stdin; `-t` gives the command a pseudo-terminal in the guest (your terminal goes raw, window size changes follow; combine `-it` for a shell). Ctrl-C is forwarded as SIGINT.',
       'A VM that was just started is waited for until its agent answers, up to `--wait-timeout` seconds.',
-      'Exit codes of cocoon itself: 2 bad usage (no command, `-t` without a terminal on stdin), 3 no such VM, 6 the VM is not running, 7 the agent did not answer in time, 126 the command is not executable, 127 the command does not exist.',
+      'Up to 8 commands run in one QEMU VM at once; another waits up to 10 s for one to end, then fails with exit 5 (busy).',
+      'Exit codes of cocoon itself: 2 bad usage (no command, `-t` without a terminal on stdin), 3 no such VM, 5 every agent port is busy, 6 the VM is not running, 7 the agent did not answer in time, 126 the command is not executable, 127 the command does not exist.',
     ].join('\n\n'),
     examples: [
       ['Print the guest kernel', '$0 vm exec web -- uname -a'],

@@ -10,10 +10,9 @@
  * marker in about 5 s under TCG.
  */
 import type { CommandLine, LaunchSpec } from '../index.ts';
+import { AGENT_POOL_PORTS, agentChardevId, agentPool, agentPortId, agentPortName } from './agent-pool.ts';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
-/** QEMU device id of the agent's virtio-serial port (named in VSERPORT_CHANGE events). */
-export const AGENT_PORT_ID = 'agentport0';
 
 /** Builds the argv for `spec`. */
 export function qemuCommandLine(spec: LaunchSpec, binary = QEMU_BINARY): CommandLine {
@@ -47,18 +46,31 @@ export function qemuCommandLine(spec: LaunchSpec, binary = QEMU_BINARY): Command
   args.push(
     '-chardev', `socket,id=con0,path=${escapeOpt(p.consoleSocket)},server=on,wait=off,logfile=${escapeOpt(p.consoleLog)},logappend=on`,
     '-serial', 'chardev:con0',
-    '-device', 'virtio-serial-pci,id=vser0',
-    '-chardev', `socket,id=agent0,path=${escapeOpt(p.agentSerialSocket)},server=on,wait=off`,
-    '-device', `virtserialport,bus=vser0.0,chardev=agent0,name=org.cocoon.agent,id=${AGENT_PORT_ID}`,
-    // A second QMP monitor for events only: the relay learns there when the guest closes the
-    // agent's port (a serial port shows the host no hang-up), without holding the main QMP.
-    '-chardev', `socket,id=events0,path=${escapeOpt(p.eventsSocket)},server=on,wait=off`,
-    '-mon', 'chardev=events0,mode=control',
-    ...(spec.vsockCid === null ? [] : ['-device', `vhost-vsock-pci,id=vsock0,guest-cid=${spec.vsockCid}`]),
+    ...(spec.vsockCid === null ? agentPoolArgs(p.agentPoolDir) : ['-device', `vhost-vsock-pci,id=vsock0,guest-cid=${spec.vsockCid}`]),
     '-qmp', `unix:${escapeOpt(p.apiSocket)},server=on,wait=off`,
     '-pidfile', p.pidFile,
   );
   return { file: binary, args };
+}
+
+/**
+ * The agent's port pool (agent-pool.ts), for hosts without vhost-vsock: per port, a
+ * virtio-serial port on its own chardev socket and an event-only QMP monitor for whoever
+ * holds the port (a serial port shows the host no hang-up: VSERPORT_CHANGE tells it the
+ * agent died). Listening sockets only: nothing runs for them while no client is connected.
+ */
+function agentPoolArgs(dir: string): string[] {
+  const pool = agentPool(dir);
+  const args = ['-device', `virtio-serial-pci,id=vser0,max_ports=${AGENT_POOL_PORTS + 1}`];
+  for (let k = 0; k < AGENT_POOL_PORTS; k++) {
+    args.push(
+      '-chardev', `socket,id=${agentChardevId(k)},path=${escapeOpt(pool.socket(k))},server=on,wait=off`,
+      '-device', `virtserialport,bus=vser0.0,nr=${k + 1},chardev=${agentChardevId(k)},name=${agentPortName(k)},id=${agentPortId(k)}`,
+      '-chardev', `socket,id=agentev${k},path=${escapeOpt(pool.events(k))},server=on,wait=off`,
+      '-mon', `chardev=agentev${k},mode=control`,
+    );
+  }
+  return args;
 }
 
 /** QEMU option values escape a comma by doubling it. */

@@ -9,7 +9,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ExternalError, TimeoutError } from '../../errors.ts';
 import type { CommandLine, Hypervisor, LaunchSpec, RuntimeState, StopOptions, StopOutcome, VmPaths } from '../index.ts';
 import { pidBelongsTo, processArgv, signalIfOwned, waitForExit } from '../process.ts';
-import { startRelay, stopRelay } from './agent-relay.ts';
 import { qemuCommandLine } from './args.ts';
 import { QmpClient } from './qmp.ts';
 
@@ -31,7 +30,9 @@ export class QemuDriver implements Hypervisor {
     const { paths } = spec;
     mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
     mkdirSync(paths.logDir, { recursive: true, mode: 0o700 });
-    await Promise.all([paths.apiSocket, paths.consoleSocket, paths.agentSerialSocket, paths.eventsSocket, paths.pidFile].map((f) => rm(f, { force: true })));
+    // NOTE: the agent's port pool starts empty: no claim, no learned port count from an earlier boot.
+    await Promise.all([paths.apiSocket, paths.consoleSocket, paths.pidFile, paths.agentPoolDir].map((f) => rm(f, { force: true, recursive: true })));
+    if (spec.vsockCid === null) mkdirSync(paths.agentPoolDir, { mode: 0o700 });
     const cmd = this.commandLine(spec);
     const { spawnDetached } = await import('../../exec.ts');
     const child = await spawnDetached(cmd.file, cmd.args, paths.hypervisorLog);
@@ -53,8 +54,6 @@ export class QemuDriver implements Hypervisor {
       }
       await sleep(delay);
     }
-    // QEMU made the virtio-serial chardev before QMP answered: the relay can hold it now.
-    await startRelay(paths);
     return { pid };
   }
 
@@ -93,9 +92,7 @@ export class QemuDriver implements Hypervisor {
   }
 
   async delete(paths: VmPaths): Promise<void> {
-    // The relay exits with QEMU; one that did not (or a stale one) is ended here.
-    await stopRelay(paths);
-    await Promise.all([paths.apiSocket, paths.consoleSocket, paths.agentSerialSocket, paths.agentSocket, paths.eventsSocket, paths.pidFile].map((f) => rm(f, { force: true })));
+    await Promise.all([paths.apiSocket, paths.consoleSocket, paths.agentSocket, paths.pidFile, paths.agentPoolDir].map((f) => rm(f, { force: true, recursive: true })));
   }
 }
 

@@ -25,6 +25,25 @@ const ptyNativePlugin = {
 };
 
 /**
+ * For the guest agent's own executable: modules of the host tools that its bundle reaches
+ * only through code the agent never runs (the CLI runner's config loader, with classic
+ * zod behind it) are replaced by a stub that says so. Keeps ~0.5 MB of source, parsed at
+ * every start and held in every guest's memory, out of the agent.
+ */
+export function hostOnlyStubs(suffixes) {
+  const filter = new RegExp(`(${suffixes.map((s) => s.replaceAll('.', '\\.').replaceAll('/', '[\\\\/]')).join('|')})$`);
+  return {
+    name: 'cocoon-host-only-stubs',
+    setup(b) {
+      b.onLoad({ filter }, (args) => ({
+        contents: `throw new Error('Assertion failed: ${args.path.split(/[\\/]/).slice(-2).join('/')} is host-only and not in this executable');`,
+        loader: 'js',
+      }));
+    },
+  };
+}
+
+/**
  * Bundles `entry` and everything it imports into one CommonJS file `outfile`.
  * Dynamic `import()`s of bundled files become lazily initialised modules.
  * Returns esbuild's metafile (inputs and outputs, for size reports). `extra` adds esbuild
@@ -43,10 +62,10 @@ export async function bundle(entry, outfile, extra = {}) {
     legalComments: 'none',
     logLevel: 'warning',
     metafile: true,
-    plugins: [ptyNativePlugin],
+    ...extra,
+    plugins: [ptyNativePlugin, ...(extra.plugins ?? [])],
     define: { 'import.meta.url': '__cocoon_import_meta_url' },
     banner: { js: "const __cocoon_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
-    ...extra,
   });
   return result.metafile;
 }

@@ -1,9 +1,13 @@
 #!/usr/bin/env node
-// Packages every cocoon tool as ONE multi-call single executable, offline:
+// Packages every cocoon tool as ONE multi-call single executable, offline, and the guest
+// agent as an executable of its own:
 //
 //   dist/bin/cocoon              Node's own single-executable application (SEA)
 //   dist/bin/cocoon-<tool>       relative symlinks to it (the tool is picked from argv0)
 //   dist/bin/cocoon_native.node  the native addon (native.ts looks beside the executable)
+//   dist/agent/cocoon-agent      the guest agent: only its own bundle (bins/cocoon-agent/src/
+//                                guest.ts, `serve`) and code cache, nothing of the host tools;
+//                                baked into guest images (its addons beside it)
 //
 // Why one executable: each SEA is a full copy of the Node binary (94 MiB, 82 MiB
 // stripped); seven of them would cost ~590 MiB for ~10 MiB of our own bundles and caches.
@@ -24,11 +28,12 @@ import { isAscii } from 'node:buffer';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { bundle } from './bundle.mjs';
+import { bundle, hostOnlyStubs } from './bundle.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = join(ROOT, 'dist');
 const OUT = join(DIST, 'bin');
+const AGENT_OUT = join(DIST, 'agent');
 const NATIVE = join(ROOT, 'libs/common/build/Release/cocoon_native.node');
 const FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 const LOADER = join(ROOT, 'scripts/sea-loader.cjs');
@@ -37,6 +42,8 @@ const TRAINER = join(ROOT, 'scripts/train-code-cache.cjs');
 export const TOOL_LINKS = ['cocoon-image', 'cocoon-net', 'cocoon-snap', 'cocoon-console', 'cocoon-gc', 'cocoon-agent'];
 /** esbuild options of the executable's bundles: smaller text to decode and scan, no comments. */
 const SEA_BUNDLE_OPTIONS = { minifyWhitespace: true, charset: 'ascii' };
+/** The guest agent's bundle also leaves out the host-only config loader (bundle.mjs). */
+const AGENT_BUNDLE_OPTIONS = { ...SEA_BUNDLE_OPTIONS, plugins: [hostOnlyStubs(['libs/common/src/config.ts'])] };
 
 const MiB = 2 ** 20;
 const mib = (bytes) => `${(bytes / MiB).toFixed(1)} MiB`;
@@ -51,9 +58,9 @@ function run(file, args, opts = {}) {
  * Writes the SEA preparation blob into `work`: the tiny loader is the main script; every
  * tool's bundle and trained code cache (when there is one) are assets.
  */
-function seaBlob(tools, work) {
-  const blob = join(work, 'sea-prep.blob');
-  const config = join(work, 'sea-config.json');
+function seaBlob(tools, work, name = 'sea-prep') {
+  const blob = join(work, `${name}.blob`);
+  const config = join(work, `${name}-config.json`);
   const assets = {};
   for (const { tool, bundleFile, cacheFile } of tools) {
     assets[`${tool}.cjs`] = bundleFile;
@@ -161,12 +168,33 @@ function copyNativeAddons(stage) {
   copyFileSync(pty, join(stage, 'pty.node'));
 }
 
-/** Replaces `OUT` with `stage` (old folder renamed away first, then removed). */
-function swapIn(stage) {
-  const old = `${OUT}.old-${process.pid}`;
-  if (existsSync(OUT)) renameSync(OUT, old);
-  renameSync(stage, OUT);
+/** Replaces `out` with `stage` (old folder renamed away first, then removed). */
+function swapIn(stage, out) {
+  const old = `${out}.old-${process.pid}`;
+  if (existsSync(out)) renameSync(out, old);
+  renameSync(stage, out);
   rmSync(old, { recursive: true, force: true });
+}
+
+/**
+ * The guest agent's executable in `stage`: a Node SEA with only the agent's bundle and
+ * trained code cache (the multi-call loader, which picks it by its name `cocoon-agent`),
+ * and the two addons it loads beside it.
+ */
+async function packageAgent(work, stage) {
+  const tool = 'cocoon-agent';
+  const bundleFile = join(work, `guest-${tool}.cjs`);
+  await bundle(join(ROOT, 'bins', tool, 'src/guest.ts'), bundleFile, AGENT_BUNDLE_OPTIONS);
+  const cacheFile = trainCache(tool, bundleFile, work);
+  const exe = join(stage, tool);
+  copyNode(exe);
+  await inject(exe, seaBlob([{ tool, bundleFile, cacheFile }], work, 'agent'));
+  copyNativeAddons(stage);
+  chmodSync(stage, 0o755);
+  const expected = JSON.parse(run(process.execPath, ['-p', 'JSON.stringify(require("./package.json").version)'], { cwd: ROOT }));
+  const out = run(exe, ['--version']).trim();
+  if (out !== expected) throw new Error(`smoke test: "${tool} --version" printed "${out}", expected "${expected}"`);
+  say(`dist/agent/${tool} ${mib(statSync(exe).size)} (bundle ${mib(statSync(bundleFile).size)}${cacheFile ? `, code cache ${mib(statSync(cacheFile).size)}` : ''})`);
 }
 
 function sizeOf(dir) {
@@ -179,6 +207,7 @@ async function main() {
   mkdirSync(DIST, { recursive: true });
   const work = mkdtempSync(join(DIST, '.work-'));
   const stage = mkdtempSync(join(DIST, '.stage-'));
+  const agentStage = mkdtempSync(join(DIST, '.stage-agent-'));
   try {
     const blob = seaBlob(await buildTools(work), work);
     const exe = join(stage, 'cocoon');
@@ -188,10 +217,13 @@ async function main() {
     copyNativeAddons(stage);
     chmodSync(stage, 0o755);
     smokeTest(stage);
-    swapIn(stage);
+    await packageAgent(work, agentStage);
+    swapIn(stage, OUT);
+    swapIn(agentStage, AGENT_OUT);
   } finally {
     rmSync(work, { recursive: true, force: true });
     rmSync(stage, { recursive: true, force: true });
+    rmSync(agentStage, { recursive: true, force: true });
   }
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   say(`dist/bin/cocoon ${mib(statSync(join(OUT, 'cocoon')).size)}, dist/bin total ${mib(sizeOf(OUT))}, packaged in ${seconds} s`);

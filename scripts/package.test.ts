@@ -101,3 +101,17 @@ describe('per-bin bundles', () => {
     assert.equal(r.stdout, `${VERSION}\n`);
   });
 });
+
+describe('dist/agent (the guest agent executable)', () => {
+  const AGENT_DIR = join(ROOT, 'dist', 'agent');
+
+  it('holds the agent and its two addons, and answers as cocoon-agent with only `serve`', async () => {
+    for (const f of ['cocoon-agent', 'cocoon_native.node', 'pty.node']) assert.ok(lstatSync(join(AGENT_DIR, f)).isFile(), f);
+    const v = await exec(join(AGENT_DIR, 'cocoon-agent'), ['--version']);
+    assert.equal(v.stdout.trim(), VERSION, v.stderr);
+    const help = await exec(join(AGENT_DIR, 'cocoon-agent'), ['--help']);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /cocoon-agent serve/);
+    assert.doesNotMatch(help.stdout, /cocoon-agent client/);
+  });
+});

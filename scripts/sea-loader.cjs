@@ -49,11 +49,22 @@ function cachedData(tool) {
   }
 }
 
+/** Whether this executable carries `tool` (the guest agent's own executable carries only itself). */
+function carries(tool) {
+  try {
+    getRawAsset(`${tool}.cjs`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const tool = chooseTool();
-if (!TOOLS.includes(tool)) {
+if (!TOOLS.includes(tool) || !carries(tool)) {
+  const here = TOOLS.filter(carries);
   process.stderr.write(
     `cocoon: unknown tool "${tool}" (started as "${process.argv0}"); ` +
-      `run this executable as one of ${TOOLS.join(', ')} (a symlink) or set COCOON_TOOL\n`,
+      `run this executable as ${here.length === 1 ? here[0] : `one of ${here.join(', ')}`} (a symlink) or set COCOON_TOOL\n`,
   );
   process.exitCode = EXIT_USAGE;
 } else {

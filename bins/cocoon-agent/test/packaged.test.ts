@@ -1,7 +1,8 @@
 /**
- * The agent as it ships: the multi-call single executable dist/bin/cocoon run as
- * `cocoon-agent` (made by `npm run build`), with node-pty's pty.node loaded from beside
- * the executable (no node_modules in a guest). PTY mode, pipes and exit codes.
+ * The agent as it ships into guests: its own executable dist/agent/cocoon-agent (made by
+ * `npm run build`), with node-pty's pty.node loaded from beside it (no node_modules in a
+ * guest), driven by the host's `cocoon-agent client` (the multi-call dist/bin). PTY mode,
+ * pipes, exit codes, and that it carries nothing but the agent.
  */
 import { strict as assert } from 'node:assert';
 import { existsSync } from 'node:fs';
@@ -11,20 +12,22 @@ import { fileURLToPath } from 'node:url';
 import { spawn } from '@cocoon/common/exec';
 import { tempDir } from './helpers.ts';
 
-const BIN = resolve(fileURLToPath(new URL('../../../dist/bin', import.meta.url)));
-const AGENT = join(BIN, 'cocoon-agent');
+const DIST = resolve(fileURLToPath(new URL('../../../dist', import.meta.url)));
+const AGENT = join(DIST, 'agent', 'cocoon-agent');
+const CLIENT = join(DIST, 'bin', 'cocoon-agent');
 const { dir, cleanup } = tempDir();
 const SOCKET = join(dir, 'agent.sock');
 let server: ReturnType<typeof spawn> | undefined;
 
 async function client(args: string[], input?: string) {
-  const r = await spawn(AGENT, ['client', '--unix', SOCKET, ...args], { reject: false, input, stripFinalNewline: false, env: { ...process.env, COCOON_PTY_ADDON: '' } });
+  const r = await spawn(CLIENT, ['client', '--unix', SOCKET, ...args], { reject: false, input, stripFinalNewline: false, env: { ...process.env, COCOON_PTY_ADDON: '' } });
   return { code: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
 
-describe('packaged cocoon-agent (dist/bin)', () => {
+describe('the guest agent executable (dist/agent)', () => {
   before(async () => {
-    assert.ok(existsSync(AGENT) && existsSync(join(BIN, 'pty.node')), `${AGENT} or pty.node beside it is missing: run "npm run build" first`);
+    assert.ok(existsSync(AGENT) && existsSync(join(DIST, 'agent', 'pty.node')), `${AGENT} or pty.node beside it is missing: run "npm run build" first`);
+    assert.ok(existsSync(CLIENT), `${CLIENT} is missing: run "npm run build" first`);
     // Run from a folder without node_modules: pty.node must come from beside the executable.
     server = spawn(AGENT, ['serve', '--no-vsock', '--listen-unix', SOCKET], { cwd: dir, reject: false, stdin: 'ignore', stdout: 'ignore', stderr: 'pipe', buffer: false, cleanup: true });
     let err = '';
@@ -57,5 +60,13 @@ describe('packaged cocoon-agent (dist/bin)', () => {
     const missing = await client(['--', 'no-such-command-xyz']);
     assert.equal(missing.code, 127);
     assert.match(missing.stderr, /command not found/);
+  });
+
+  it('carries only the agent: no host tool, no client', async () => {
+    const other = await spawn(AGENT, ['--version'], { reject: false, env: { ...process.env, COCOON_TOOL: 'cocoon' } });
+    assert.equal(other.exitCode, 2);
+    assert.match(String(other.stderr), /unknown tool "cocoon".*run this executable as cocoon-agent/);
+    const noClient = await spawn(AGENT, ['client', '--unix', SOCKET, '--', 'true'], { reject: false });
+    assert.equal(noClient.exitCode, 2, String(noClient.stderr));
   });
 });

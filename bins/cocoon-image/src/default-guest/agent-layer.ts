@@ -1,14 +1,15 @@
 /**
- * The guest-agent layer of the default guest: cocoon's packaged single executable (the
- * multi-call `dist/bin/cocoon`, run as `cocoon-agent`), its two native addons beside it,
- * the shared libraries it links (found with `ldd`, the dynamic loader included) so it
- * runs on the busybox root filesystem, and the systemd unit for systemd-based images.
- * The busybox init starts it from /etc/init.d/S50agent.
+ * The guest-agent layer of the default guest: the agent's own executable
+ * (`dist/agent/cocoon-agent`: only the agent's bundle and code cache, none of the host
+ * tools), its two native addons beside it, the shared libraries it links (found with
+ * `ldd`, the dynamic loader included) so it runs on the busybox root filesystem, and the
+ * systemd unit for systemd-based images. The busybox init starts it from
+ * /etc/init.d/S50agent.
  *
  * Guest layout:
- *   /usr/local/lib/cocoon/cocoon                the executable
+ *   /usr/local/lib/cocoon/cocoon-agent          the executable
  *   /usr/local/lib/cocoon/{cocoon_native,pty}.node
- *   /usr/local/bin/cocoon-agent -> ../lib/cocoon/cocoon   (the tool is picked from argv0)
+ *   /usr/local/bin/cocoon-agent -> ../lib/cocoon/cocoon-agent
  *   /usr/lib/systemd/system/cocoon-agent.service
  */
 import { accessSync, constants, existsSync, realpathSync } from 'node:fs';
@@ -21,15 +22,19 @@ import { selfDirs } from '@cocoon/common/tools';
 import { Tree } from './tree.ts';
 
 const GUEST_DIR = 'usr/local/lib/cocoon';
+const AGENT = 'cocoon-agent';
 const ADDONS = ['cocoon_native.node', 'pty.node'];
 const UNIT = 'cocoon-agent.service';
 
-/** The packaged executable to bake in: beside the running one, else the repo's dist/bin. */
+/**
+ * The agent executable to bake in: `../agent/cocoon-agent` from the running cocoon's
+ * folder (the packaged layout: dist/bin beside dist/agent), else the repo's dist/agent.
+ */
 export function locateAgentExecutable(): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  const dirs = [...selfDirs(), join(here, '../../../../dist/bin')];
+  const dirs = [...selfDirs().map((d) => join(d, '../agent')), join(here, '../../../../dist/agent')];
   for (const dir of dirs) {
-    const exe = join(dir, 'cocoon-agent');
+    const exe = join(dir, AGENT);
     try {
       accessSync(exe, constants.X_OK);
     } catch {
@@ -39,7 +44,7 @@ export function locateAgentExecutable(): string {
     if (ADDONS.every((a) => existsSync(join(dirname(real), a)))) return real;
   }
   throw new MissingDependencyError(
-    'the packaged cocoon-agent (dist/bin/cocoon with cocoon_native.node and pty.node beside it) was not found: run "npm run build" first',
+    'the guest agent executable (dist/agent/cocoon-agent with cocoon_native.node and pty.node beside it) was not found: run "npm run build" first',
   );
 }
 
@@ -85,9 +90,9 @@ async function unitFile(): Promise<string> {
 export async function agentLayerTree(exe = locateAgentExecutable()): Promise<Tree> {
   const dir = dirname(exe);
   const tree = new Tree();
-  tree.file(`${GUEST_DIR}/cocoon`, await readFile(exe), 0o755);
+  tree.file(`${GUEST_DIR}/${AGENT}`, await readFile(exe), 0o755);
   for (const addon of ADDONS) tree.file(`${GUEST_DIR}/${addon}`, await readFile(join(dir, addon)), 0o755);
-  tree.symlink('usr/local/bin/cocoon-agent', '../lib/cocoon/cocoon');
+  tree.symlink(`usr/local/bin/${AGENT}`, `../lib/cocoon/${AGENT}`);
   // Stored as regular files at the paths ldd names (the loader's own path included), so
   // the guest needs no ld.so.cache and no symlinks from the host's merged /usr.
   for (const lib of await sharedLibraries([exe, ...ADDONS.map((a) => join(dir, a))])) {

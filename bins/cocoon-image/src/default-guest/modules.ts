@@ -25,6 +25,9 @@ export const GUEST_MODULES = [
   'vmw_vsock_virtio_transport',
   'evdev',
   'button',
+  // virtio-pmem: read-only layers mapped from the host's page cache (DAX), shared by every VM
+  'virtio_pmem',
+  'nd_pmem',
 ] as const;
 
 /** One module: its path relative to `/lib/modules/<ver>` and its direct dependencies. */

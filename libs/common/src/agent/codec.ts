@@ -10,9 +10,11 @@
  * A reader tells them apart by the first byte: `{` opens a JSON line, 1–3 a data frame,
  * and `\n` or a space between frames is skipped (a new client of a serial port sends a
  * run of spaces to flush a frame its predecessor died in the middle of: see
- * `agent/pool.ts`). Anything else is garbage up to the next `\n`. The reader hands data
- * out as it arrives (a frame split over many 4 KiB serial reads is never reassembled), so
- * memory stays at one chunk, and a JSON line never grows past MAX_FRAME_BYTES.
+ * `hypervisor/qemu/agent-pool.ts`). Anything else is garbage up to the next `\n`. A data
+ * frame is handed out whole (at most MAX_DATA_BYTES), even when it arrived as 16 serial
+ * reads of 4 KiB: one 64 KiB write to a child's stdin costs a guest under emulation far
+ * less than sixteen small ones (measured: 2× the throughput). A JSON line never grows
+ * past MAX_FRAME_BYTES.
  */
 import { InvalidDataError } from '../errors.ts';
 import { MAX_FRAME_BYTES } from '../schemas/agent.ts';
@@ -37,7 +39,7 @@ export class FrameTooLargeError extends InvalidDataError {
   }
 }
 
-/** What a reader yields, in stream order. `data` items may be pieces of one frame. */
+/** What a reader yields, in stream order: whole JSON lines, whole data frames, or problems. */
 export type Piece =
   | { kind: 'line'; line: Buffer }
   | { kind: 'data'; type: DataType; session: number; data: Buffer }
@@ -76,10 +78,17 @@ export class FrameReader {
           break;
         case 'payload': {
           const n = Math.min(this.remaining, chunk.length - i);
-          out.push({ kind: 'data', type: this.dataType, session: this.session, data: chunk.subarray(i, i + n) });
+          const piece = chunk.subarray(i, i + n);
           this.remaining -= n;
           i += n;
-          if (this.remaining === 0) this.state = 'idle';
+          if (this.remaining > 0) {
+            this.parts.push(piece);
+            break;
+          }
+          const data = this.parts.length === 0 ? piece : Buffer.concat([...this.parts, piece]);
+          this.parts = [];
+          out.push({ kind: 'data', type: this.dataType, session: this.session, data });
+          this.state = 'idle';
           break;
         }
         case 'line':
@@ -133,6 +142,7 @@ export class FrameReader {
       this.state = 'skip';
     } else {
       this.remaining = length;
+      this.parts = [];
       this.state = length === 0 ? 'idle' : 'payload';
     }
     return i + n;

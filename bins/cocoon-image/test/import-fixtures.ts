@@ -54,20 +54,22 @@ export interface Layer {
   gzip?: boolean;
   /** The blob as stored (e.g. zstd-compressed); default: the tar, gzipped when `gzip`. */
   blob?: Buffer;
+  /** Annotations on the layer's descriptor. */
+  annotations?: Record<string, string>;
 }
 
 /** An OCI image layout tarball of `layers` (bottom first). */
-export async function ociLayout(layers: Layer[], opts: { configOverride?: object; wrongDigest?: boolean } = {}): Promise<Buffer> {
+export async function ociLayout(layers: Layer[], opts: { configOverride?: object; wrongDigest?: boolean; annotations?: Record<string, string> } = {}): Promise<Buffer> {
   const blobs = new Map<string, Buffer>();
   const descs = layers.map((l) => {
     const blob = l.blob ?? (l.gzip ? gzipSync(l.tar) : l.tar);
     const digest = sha(blob);
     blobs.set(digest, opts.wrongDigest ? Buffer.concat([blob, Buffer.from('x')]) : blob);
-    return { mediaType: `application/vnd.oci.image.layer.v1.tar${l.gzip ? '+gzip' : ''}`, digest, size: blob.length };
+    return { mediaType: `application/vnd.oci.image.layer.v1.tar${l.gzip ? '+gzip' : ''}`, digest, size: blob.length, ...(l.annotations ? { annotations: l.annotations } : {}) };
   });
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Env: ['PATH=/bin'], Cmd: ['/bin/sh'] }, rootfs: { type: 'layers', diff_ids: layers.map((l) => sha(l.tar)) }, ...opts.configOverride }));
   blobs.set(sha(config), config);
-  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length }, layers: descs }));
+  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length }, layers: descs, ...(opts.annotations ? { annotations: opts.annotations } : {}) }));
   blobs.set(sha(manifest), manifest);
   const index = { schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(manifest), size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }] };
   return makeTar([

@@ -2,9 +2,10 @@ import { access, copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'clipanion';
 import { CocoonCommand } from '@cocoon/common/cli';
-import { NotFoundError } from '@cocoon/common/errors';
+import { NotFoundError, UsageError } from '@cocoon/common/errors';
 import { imageIndex } from '@cocoon/common/images/store';
 import { log } from '@cocoon/common/log';
+import { ErofsLayoutSchema } from '@cocoon/common/schemas/image';
 import { buildDefaultGuest } from '../default-guest/build.ts';
 import { importImage } from '../import/index.ts';
 
@@ -17,20 +18,24 @@ export class BuildDefaultCommand extends CocoonCommand {
     category: 'Images',
     description: 'build the default guest from the host packages and import it as "default"',
     details:
-      "Builds, offline from Debian packages, a two-layer OCI image: a busybox root filesystem, and Debian's cloud kernel with an initramfs that implements cocoon's kernel command line contract (EROFS layers + ext4 COW as an overlay root, `ip=` in userspace, ACPI power button, a console shell, the readiness line `cocoon: guest ready`). The kernel package is downloaded once with `apt-get download` into `<root>/cache/`. Does nothing when `default` exists, unless `--force`. Prints the image record as JSON.",
+      "Builds, offline from Debian packages, a three-layer OCI image: a busybox root filesystem, Debian's cloud kernel with an initramfs that implements cocoon's kernel command line contract (EROFS layers + ext4 COW as an overlay root, layers on virtio-pmem mounted with DAX, `ip=` in userspace, ACPI power button, a console shell, the readiness line `cocoon: guest ready`), and the guest agent (`--agent-layer` picks its EROFS layout). The kernel package is downloaded once with `apt-get download` into `<root>/cache/`. Does nothing when `default` exists, unless `--force`. Prints the image record as JSON.",
     examples: [
       ['Build and import the default guest', '$0 build-default'],
       ['Rebuild it from a given kernel package', '$0 build-default --force --kernel-deb ./linux-image-6.1.0-56-cloud-amd64_6.1.192-2_amd64.deb'],
       ['Only write the OCI layout tarball', '$0 build-default --output ./default.oci.tar'],
+      ['A variant whose agent layer is compressed instead of shared through DAX', '$0 build-default --agent-layer lz4hc --output ./lz4.oci.tar'],
     ],
   });
 
   force = Option.Boolean('--force', false, { description: 'rebuild and replace an existing default image' });
   kernelDeb = Option.String('--kernel-deb', { description: 'use this linux-image .deb instead of downloading linux-image-cloud-amd64' });
   output = Option.String('--output,-o', { description: 'write the OCI layout tarball to this file and do not import it' });
+  agentLayer = Option.String('--agent-layer', 'dax', { description: 'EROFS layout of the agent layer: dax (mapped from the host page cache, shared by every VM), lz4hc (compressed) or plain' });
 
   override async execute(): Promise<number> {
     const layout = this.layout;
+    const agentLayer = ErofsLayoutSchema.safeParse(this.agentLayer);
+    if (!agentLayer.success) throw new UsageError(`--agent-layer: "${this.agentLayer}" is not one of ${ErofsLayoutSchema.options.join(', ')}`);
     if (!this.force && !this.output) {
       const existing = (await imageIndex(layout).list()).find((r) => r.name === DEFAULT_IMAGE);
       if (existing) {
@@ -49,6 +54,7 @@ export class BuildDefaultCommand extends CocoonCommand {
         workDir: work,
         cacheDir: join(layout.root, 'cache'),
         kernelDeb: this.kernelDeb ? resolve(this.kernelDeb) : undefined,
+        agentLayer: agentLayer.data,
       });
       log().info({ kernel: built.kernelVersion, manifest: built.manifestDigest, modules: built.modules.length }, 'default guest built');
       if (this.output) {

@@ -17,6 +17,8 @@ export interface OciLayer {
   tar: Buffer;
   /** What the layer holds, for the config history. */
   comment: string;
+  /** Annotations on the layer's descriptor (e.g. `io.cocoon.erofs`). */
+  annotations?: Record<string, string>;
 }
 
 export interface OciImageOptions {
@@ -45,7 +47,7 @@ export function buildOciLayout(opts: OciImageOptions): OciImage {
   };
   const diffIds = opts.layers.map((l) => sha256(l.tar));
   // level 6 and Node's fixed gzip header (mtime 0) keep the compressed digests stable.
-  const layers = opts.layers.map((l) => ({ mediaType: MEDIA_LAYER_GZIP, ...add(gzipSync(l.tar, { level: 6 })) }));
+  const layers = opts.layers.map((l) => ({ mediaType: MEDIA_LAYER_GZIP, ...add(gzipSync(l.tar, { level: 6 })), ...(l.annotations ? { annotations: l.annotations } : {}) }));
   const config = {
     architecture: 'amd64',
     os: 'linux',

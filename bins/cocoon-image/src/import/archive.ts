@@ -13,7 +13,7 @@ import {
   type OciDescriptor,
   type OciImageConfig,
 } from '@cocoon/common/schemas/oci';
-import type { ImageRecord } from '@cocoon/common/schemas/image';
+import { ErofsLayoutSchema, type ErofsLayout, type ImageRecord } from '@cocoon/common/schemas/image';
 import type { z } from 'zod';
 import type { Spool, SpooledFile } from './spool.ts';
 
@@ -24,7 +24,14 @@ export interface LayerPlan {
   /** The config's diff_id for this layer: the uncompressed tar is checked against it. */
   diff_id: string | null;
   media_type: string;
+  /** The EROFS layout the layer asks for (`io.cocoon.erofs` on its descriptor); default `plain`. */
+  erofs?: ErofsLayout;
 }
+
+/** Layer descriptor annotation choosing the layer disk's EROFS layout (schemas/image.ts). */
+export const EROFS_ANNOTATION = 'io.cocoon.erofs';
+/** Manifest annotation: the image's guest mounts `pmem:<uuid>` layers (`"true"`). */
+export const GUEST_PMEM_ANNOTATION = 'io.cocoon.guest.pmem';
 
 export interface ImagePlan {
   format: 'oci-layout' | 'docker-save';
@@ -34,6 +41,19 @@ export interface ImagePlan {
   config: ImageRecord['config'];
   /** Bottom layer first. */
   layers: LayerPlan[];
+  /** The manifest says its guest mounts pmem layers (GUEST_PMEM_ANNOTATION). */
+  guestPmem?: boolean;
+}
+
+/** The layout a layer descriptor asks for; an unknown value is a plain layer (forward compatible). */
+export function erofsLayoutOf(desc: Pick<OciDescriptor, 'annotations'>): ErofsLayout | undefined {
+  const asked = ErofsLayoutSchema.safeParse(desc.annotations?.[EROFS_ANNOTATION]);
+  return asked.success && asked.data !== 'plain' ? asked.data : undefined;
+}
+
+/** Whether a manifest's annotations say its guest mounts pmem layers. */
+export function guestPmemOf(annotations: Record<string, string> | undefined): boolean {
+  return annotations?.[GUEST_PMEM_ANNOTATION] === 'true';
 }
 
 const NOT_IMAGE = 'is not an image (expected an OCI layout or docker-save tarball)';
@@ -54,8 +74,8 @@ async function planOciLayout(spool: Spool): Promise<ImagePlan> {
       const manifest = parse(spool, desc.digest, OciManifestSchema, doc);
       const config = parse(spool, manifest.config.digest, OciImageConfigSchema, await blobJson(spool, manifest.config));
       const diffIds = checkedDiffIds(spool, config, manifest.layers.length);
-      const layers = manifest.layers.map((l, i) => layerPlan(spool, blobPath(l.digest), l.digest, diffIds[i] ?? null, l.mediaType));
-      return { format: 'oci-layout', digest: desc.digest, platform: platformOf(config), config: runConfig(config), layers };
+      const layers = manifest.layers.map((l, i) => ({ ...layerPlan(spool, blobPath(l.digest), l.digest, diffIds[i] ?? null, l.mediaType), erofs: erofsLayoutOf(l) }));
+      return { format: 'oci-layout', digest: desc.digest, platform: platformOf(config), config: runConfig(config), layers, guestPmem: guestPmemOf(manifest.annotations) };
     }
     if (depth >= 2) throw new InvalidDataError(`${spool.label}: image indexes nested too deeply`);
     index = parse(spool, desc.digest, OciIndexSchema, doc);

@@ -20,10 +20,14 @@ export function buildRecord(opts: { name: string; source: string }, plan: ImageP
     digest: plan.digest,
     source: opts.source,
     platform: plan.platform,
-    layers: plan.layers.map((l, i) => ({ digest: l.digest, diff_id: l.diff_id, media_type: l.media_type, size: layers[i]?.size ?? 0 })),
+    layers: plan.layers.map((l, i) => {
+      const erofs = layers[i]?.erofs;
+      return { digest: l.digest, diff_id: l.diff_id, media_type: l.media_type, size: layers[i]?.size ?? 0, ...(erofs ? { erofs } : {}) };
+    }),
     boot: { layer: top.digest, kernel: top.boot.kernel, initrd: top.boot.initrd },
     config: plan.config,
     size: layers.reduce((sum, l) => sum + l.size, 0),
+    ...(plan.guestPmem ? { guest_pmem: true } : {}),
     created_at: new Date().toISOString(),
   });
 }

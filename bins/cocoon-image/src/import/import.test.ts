@@ -80,6 +80,32 @@ describe('importImage', () => {
     for (const d of res.disks) await run('fsck.erofs', [d.path]);
   });
 
+  it('lays each layer out as it asks (io.cocoon.erofs) and records whether the guest mounts pmem layers', async () => {
+    const dax = await makeTar([{ name: 'bin/', type: 'directory' }, { name: 'bin/tool', data: 'x'.repeat(10_000), mode: 0o755 }]);
+    const lz4 = await makeTar([{ name: 'opt/', type: 'directory' }, { name: 'opt/big', data: 'y'.repeat(300_000) }]);
+    const tarball = await ociLayout(
+      [{ tar: base }, { tar: top }, { tar: dax, annotations: { 'io.cocoon.erofs': 'dax' } }, { tar: lz4, annotations: { 'io.cocoon.erofs': 'lz4hc' } }],
+      { annotations: { 'io.cocoon.guest.pmem': 'true' } },
+    );
+    const rec = await importImage(ctx, { name: 'layouts', sources: [file(tarball)], ...quiet });
+    assert.deepEqual(rec.layers.map((l) => l.erofs), [undefined, undefined, 'dax', 'lz4hc']);
+    assert.equal(rec.guest_pmem, true);
+    const res = await resolveImage(layout, 'layouts');
+    const daxDisk = res.disks[2];
+    assert.equal(daxDisk?.dax, true);
+    assert.match(daxDisk?.uuid ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    assert.equal(res.guest_pmem, true);
+    // DAX needs every file uncompressed without an inline tail (layout 0), in a 2 MiB-padded file.
+    assert.equal(statSync(daxDisk?.path ?? '').size % (2 * 2 ** 20), 0);
+    assert.match((await run('dump.erofs', ['--path=/bin/tool', daxDisk?.path ?? ''])).stdout, /Layout: 0 /);
+    assert.match((await run('dump.erofs', ['--path=/opt/big', res.disks[3]?.path ?? ''])).stdout, /Compression ratio: [0-9.]+%/);
+    assert.ok(statSync(res.disks[3]?.path ?? '').size < 300_000, 'the lz4hc layer is compressed');
+    for (const d of res.disks) await run('fsck.erofs', [d.path]);
+    await withMount(daxDisk?.path ?? '', (dir) => assert.equal(readFileSync(join(dir, 'bin/tool'), 'utf8'), 'x'.repeat(10_000)));
+    // A plain image: no layout asked, no pmem guest.
+    assert.equal((await resolveImage(layout, 'oci:1')).guest_pmem, undefined);
+  });
+
   it('keeps owners, modes, mtimes, links and devices, and writes overlay whiteouts', async () => {
     const res = await resolveImage(layout, 'oci:1');
     await withMount(res.disks[0]!.path, (dir) => {

@@ -8,10 +8,11 @@ import { createReadStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { errnoCode } from '@cocoon/common/errors';
-import { bootDir, layerDiskPath } from '@cocoon/common/images/store';
+import { bootDir, imageIndex, layerDiskPath } from '@cocoon/common/images/store';
 import { sizeOf } from '@cocoon/common/images/prune';
 import type { Layout } from '@cocoon/common/layout';
 import { digestHex } from '@cocoon/common/schemas/common';
+import type { ErofsLayout } from '@cocoon/common/schemas/image';
 import { readBoot, extractBoot, type BootFiles } from './boot.ts';
 import { buildErofs } from './erofs.ts';
 import { extractTar } from './extract-tar.ts';
@@ -27,28 +28,35 @@ export interface LayerResult {
   boot: BootFiles | null;
   /** True when this call created the disk (false: it was already in the store). */
   converted: boolean;
+  /** How the disk is laid out (absent: plain). */
+  erofs?: ErofsLayout;
 }
 
 /** Converts `layer` unless its disk exists; `work` is a private scratch folder under layout.tmp. */
 export async function convertLayer(layout: Layout, layer: LayerPlan, work: string): Promise<LayerResult> {
   const reused = await reuseLayer(layout, layer.digest);
   if (reused) return reused;
-  return buildLayer(layout, layer.digest, work, (root) => extractTar(createReadStream(layer.file.path, { highWaterMark: READ_CHUNK }), layer, root));
+  return buildLayer(layout, layer.digest, work, (root) => extractTar(createReadStream(layer.file.path, { highWaterMark: READ_CHUNK }), layer, root), layer.erofs);
 }
 
-/** The store's disk of `digest` as a layer result, or null when the store lacks it. */
+/**
+ * The store's disk of `digest` as a layer result, or null when the store lacks it. Its
+ * layout is what the records using it say (the first image to bring a layer chose it).
+ */
 export async function reuseLayer(layout: Layout, digest: string): Promise<LayerResult | null> {
   const disk = layerDiskPath(layout, digest);
   const boot = bootDir(layout, digest);
   if (!(await exists(disk))) return null;
-  return { digest, size: await storeSize(disk, boot), boot: await readBoot(boot), converted: false };
+  const records = await imageIndex(layout).list();
+  const erofs = records.flatMap((r) => r.layers).find((l) => l.digest === digest)?.erofs;
+  return { digest, size: await storeSize(disk, boot), boot: await readBoot(boot), converted: false, ...(erofs ? { erofs } : {}) };
 }
 
 /**
  * Fills a fresh staging folder with `fill` (which must resolve only once the layer's content is
  * verified), then builds the EROFS disk and moves it and the boot files into the store.
  */
-export async function buildLayer(layout: Layout, digest: string, work: string, fill: (root: string) => Promise<void>): Promise<LayerResult> {
+export async function buildLayer(layout: Layout, digest: string, work: string, fill: (root: string) => Promise<void>, erofs?: ErofsLayout): Promise<LayerResult> {
   const disk = layerDiskPath(layout, digest);
   const boot = bootDir(layout, digest);
   const scratch = join(work, digestHex(digest).slice(0, 16));
@@ -60,12 +68,12 @@ export async function buildLayer(layout: Layout, digest: string, work: string, f
     await fill(root);
     const files = extractBoot(root, stagedBoot);
     const out = join(scratch, 'layer.erofs');
-    await buildErofs(digest, out, root);
+    await buildErofs(digest, out, root, erofs);
     await mkdir(dirname(disk), { recursive: true, mode: 0o700 });
     if (files) await placeDir(stagedBoot, boot);
     // NOTE: the disk is renamed last: a disk in the store implies its boot folder is complete.
     await rename(out, disk);
-    return { digest, size: await storeSize(disk, boot), boot: files, converted: true };
+    return { digest, size: await storeSize(disk, boot), boot: files, converted: true, ...(erofs ? { erofs } : {}) };
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }

@@ -51,6 +51,8 @@ export interface FetchedImage {
   manifestDigest: string;
   platform: string;
   config: OciImageConfig;
+  /** The manifest's annotations (e.g. `io.cocoon.guest.pmem`). */
+  annotations?: Record<string, string>;
   layers: FetchedLayer[];
   /** Bytes received for layer blobs. */
   downloadedBytes: number;
@@ -95,6 +97,7 @@ export async function resolveImage(layout: Layout, opts: FetchOptions): Promise<
       manifestDigest: resolved.digest,
       platform: resolved.platform,
       config,
+      annotations: resolved.manifest.annotations,
       layers: layers.map((descriptor, i) => ({ descriptor, diffId: diffIds[i] ?? null })),
       missing,
     };

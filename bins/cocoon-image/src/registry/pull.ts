@@ -15,7 +15,7 @@ import { log } from '@cocoon/common/log';
 import type { Config } from '@cocoon/common/schemas/config';
 import type { ImageRecord } from '@cocoon/common/schemas/image';
 import type { OciDescriptor } from '@cocoon/common/schemas/oci';
-import { runConfig, type ImagePlan, type LayerPlan } from '../import/archive.ts';
+import { erofsLayoutOf, guestPmemOf, runConfig, type ImagePlan, type LayerPlan } from '../import/archive.ts';
 import { extractTar } from '../import/extract-tar.ts';
 import { buildLayer, reuseLayer, type LayerResult } from '../import/layer.ts';
 import { orderedLimiter, type Ticket } from '../import/map-limit.ts';
@@ -100,7 +100,7 @@ function streamingConverter(layout: Layout, image: ResolvedImage, work: string, 
       });
       counts.layers++;
       tasks.convert = progress.begin(image.name, layer.digest, 'convert', null);
-    });
+    }, layer.erofs);
     tasks.convert?.done();
     // With --force the store had it already: not this pull's to roll back.
     return had ? { ...r, converted: false } : r;
@@ -124,6 +124,8 @@ function toPlan(image: ResolvedImage): ImagePlan {
       digest: l.descriptor.digest,
       diff_id: l.diffId,
       media_type: l.descriptor.mediaType ?? 'application/vnd.oci.image.layer.v1.tar',
+      erofs: erofsLayoutOf(l.descriptor),
     })),
+    guestPmem: guestPmemOf(image.annotations),
   };
 }

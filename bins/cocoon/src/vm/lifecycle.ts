@@ -17,7 +17,7 @@ import { vmIndex, vmLockFile } from '@cocoon/common/vms';
 import { createSeedDisk } from './cidata.ts';
 import { createCloudOverlay, createUefiVars } from './cloud-disk.ts';
 import { createCowDisk } from './cow-disk.ts';
-import { kernelCmdline, launchSpec, vmDisks } from './spec.ts';
+import { kernelCmdline, launchSpec, pmemPlan, vmDisks } from './spec.ts';
 import { isLive, liveState } from './state.ts';
 
 export interface CreateRequest {
@@ -42,6 +42,7 @@ export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRe
   const paths = vmPaths(layout, id);
   const index = vmIndex(layout);
   const now = new Date().toISOString();
+  const pmem = pmemPlan(req.image, req.hypervisor);
   const record: VmRecord = {
     id,
     hypervisor: req.hypervisor,
@@ -58,14 +59,15 @@ export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRe
     },
     pid: 0,
     socket_path: paths.apiSocket,
-    storage_configs: vmDisks(req.image, paths),
+    storage_configs: vmDisks(req.image, paths, pmem),
     first_booted: false,
     created_at: now,
     updated_at: now,
     accel: req.accel,
     image_id: req.image.id,
     nics: req.nics,
-    boot: { kernel: req.image.kernel, initrd: req.image.initrd, firmware: req.image.firmware, cmdline: kernelCmdline(req.image, name) },
+    boot: { kernel: req.image.kernel, initrd: req.image.initrd, firmware: req.image.firmware, cmdline: kernelCmdline(req.image, name, pmem) },
+    ...(pmem.notice ? { notice: pmem.notice } : {}),
   };
   const vsock = req.hypervisor === 'qemu' && hostHasVhostVsock();
   await index.update((items) => {

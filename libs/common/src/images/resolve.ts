@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { resolveRef } from '../refs.ts';
 import type { Layout } from '../layout.ts';
 import { ImageResolveSchema, type ImageRecord, type ImageResolve } from '../schemas/image.ts';
-import { bootDir, imageIndex, storeDiskPath } from './store.ts';
+import { bootDir, imageIndex, layerUuid, storeDiskPath } from './store.ts';
 
 /**
  * Finds an image by ID, exact name, `<name>:latest` for a bare name, or unique ID prefix.
@@ -41,11 +41,13 @@ export function toResolve(layout: Layout, record: ImageRecord): ImageResolve {
       serial: cloud ? 'cocoon-root' : `cocoon-layer${j}`,
       read_only: true,
       format: cloud ? 'qcow2' : 'raw',
+      ...(layer.erofs === 'dax' ? { dax: true, uuid: layerUuid(layer.digest) } : {}),
     })),
     kernel: dir && boot ? join(dir, boot.kernel) : null,
     initrd: dir && boot?.initrd ? join(dir, boot.initrd) : null,
     firmware: cloud && existsSync(OVMF_CODE) ? OVMF_CODE : null,
     cmdline: cloud ? [] : ['boot=cocoon-overlay'],
+    ...(record.guest_pmem ? { guest_pmem: true } : {}),
   });
 }
 

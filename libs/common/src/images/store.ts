@@ -25,6 +25,15 @@ export function layerDiskPath(layout: Layout, digest: string): string {
   return join(layout.images.blobs, `${digestHex(digest)}.erofs`);
 }
 
+/**
+ * The EROFS filesystem UUID of a layer's disk, derived from the layer digest (the same
+ * layer always gets the same UUID): 8-4-4-4-12 hex, as `mkfs.erofs -U` takes it.
+ */
+export function layerUuid(digest: string): string {
+  const hex = digestHex(digest);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
 /** Media type of a cloud image's layer: the whole disk as one read-only qcow2 v3 file. */
 export const CLOUD_DISK_MEDIA_TYPE = 'application/vnd.cocoon.disk.qcow2';
 

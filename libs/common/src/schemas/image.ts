@@ -6,6 +6,17 @@
 import { z } from 'zod';
 import { DigestSchema, IdSchema, TimestampSchema } from './common.ts';
 
+/**
+ * How a layer's EROFS disk is laid out (absent: `plain`). `plain`: uncompressed with tail
+ * data inlined (mkfs.erofs's default). `dax`: uncompressed, nothing inlined, padded to
+ * 2 MiB, so a guest can map it from a host file with DAX (virtio-pmem): one copy of its
+ * pages in the host's page cache for every VM. `lz4hc`: compressed, read by the guest
+ * kernel through a block device (less disk, a page cache per guest). Chosen per layer by
+ * the image (`io.cocoon.erofs` annotation on the layer descriptor).
+ */
+export const ErofsLayoutSchema = z.enum(['plain', 'dax', 'lz4hc']);
+export type ErofsLayout = z.infer<typeof ErofsLayoutSchema>;
+
 /** One OCI layer, converted to a read-only EROFS disk. Bottom layer first. */
 export const ImageLayerSchema = z.object({
   /** Digest of the layer blob as the manifest names it (compressed). */
@@ -15,6 +26,7 @@ export const ImageLayerSchema = z.object({
   media_type: z.string(),
   /** Size of the EROFS disk in bytes. */
   size: z.number().int().nonnegative(),
+  erofs: ErofsLayoutSchema.optional(),
 });
 export type ImageLayer = z.infer<typeof ImageLayerSchema>;
 
@@ -45,6 +57,12 @@ export const ImageRecordSchema = z.object({
     .nullable(),
   /** Total bytes of the store files this image uses. */
   size: z.number().int().nonnegative(),
+  /**
+   * The image's guest mounts layers from virtio-pmem devices (`pmem:<uuid>` entries of
+   * `cocoon.layers`), announced by the `io.cocoon.guest.pmem` manifest annotation. Without
+   * it, every layer is a block device.
+   */
+  guest_pmem: z.boolean().optional(),
   created_at: TimestampSchema,
 });
 export type ImageRecord = z.infer<typeof ImageRecordSchema>;
@@ -55,6 +73,12 @@ export const ResolvedDiskSchema = z.object({
   serial: z.string(),
   read_only: z.boolean(),
   format: z.enum(['raw', 'qcow2']),
+  /** A layer laid out for DAX (`erofs: dax`): it may be mapped through virtio-pmem. */
+  dax: z.boolean().optional(),
+  /** The layer's EROFS filesystem UUID (how the guest finds a pmem device's layer). */
+  uuid: z.string().optional(),
+  /** Attach through virtio-pmem and mount with DAX (decided at `vm create`). */
+  pmem: z.boolean().optional(),
 });
 export type ResolvedDisk = z.infer<typeof ResolvedDiskSchema>;
 
@@ -70,5 +94,7 @@ export const ImageResolveSchema = z.object({
   firmware: z.string().nullable(),
   /** Kernel command line fragments that come from the image (e.g. `boot=cocoon-overlay`). */
   cmdline: z.array(z.string()),
+  /** The image's guest mounts `pmem:<uuid>` layers (see ImageRecord). */
+  guest_pmem: z.boolean().optional(),
 });
 export type ImageResolve = z.infer<typeof ImageResolveSchema>;

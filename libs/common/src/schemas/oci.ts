@@ -50,6 +50,7 @@ export const OciManifestSchema = z.looseObject({
   mediaType: z.string().optional(),
   config: OciDescriptorSchema,
   layers: z.array(OciDescriptorSchema),
+  annotations: z.record(z.string(), z.string()).optional(),
 });
 export type OciManifest = z.infer<typeof OciManifestSchema>;
 

@@ -80,6 +80,8 @@ export const StorageConfigSchema = z.object({
   direct_io: z.boolean().optional(),
   /** cocoon: the image format the hypervisor opens (the Go cocoon infers it from the file name). */
   format: z.enum(['raw', 'qcow2']),
+  /** cocoon: a read-only layer mapped into the guest through virtio-pmem (DAX), not a block device. */
+  pmem: z.boolean().optional(),
 });
 export type StorageConfig = z.infer<typeof StorageConfigSchema>;
 
@@ -124,6 +126,8 @@ export const VmRecordSchema = z.object({
   error: z.string().optional(),
   /** Guest CID of a vhost-vsock device (QEMU on hosts with /dev/vhost-vsock). */
   vsock_cid: z.number().int().min(3).optional(),
+  /** One line on a choice made for this VM that costs it something (e.g. why its layers are not shared through DAX). */
+  notice: z.string().optional(),
 });
 export type VmRecord = z.infer<typeof VmRecordSchema>;
 

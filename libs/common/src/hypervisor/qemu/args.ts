@@ -9,6 +9,7 @@
  * without CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES. q35 boots the same guest to its readiness
  * marker in about 5 s under TCG.
  */
+import { statSync } from 'node:fs';
 import type { CommandLine, LaunchSpec } from '../index.ts';
 import { AGENT_POOL_PORTS, agentChardevId, agentPool, agentPortId, agentPortName } from './agent-pool.ts';
 
@@ -24,7 +25,7 @@ export function qemuCommandLine(spec: LaunchSpec, binary = QEMU_BINARY): Command
     '-accel', spec.accel,
     '-cpu', spec.accel === 'kvm' ? 'host' : 'max',
     '-smp', String(spec.cpu),
-    '-m', `${Math.floor(spec.memory / 2 ** 20)}M`,
+    '-m', memoryArg(spec),
   ];
   if (spec.firmware) {
     args.push(
@@ -36,6 +37,7 @@ export function qemuCommandLine(spec: LaunchSpec, binary = QEMU_BINARY): Command
   if (spec.initrd) args.push('-initrd', spec.initrd);
   if (spec.kernel) args.push('-append', spec.cmdline);
   spec.disks.forEach((d, i) => {
+    if (d.pmem) return void args.push(...pmemArgs(d.path, i));
     const ro = d.read_only ? ',read-only=on' : '';
     args.push(
       '-blockdev', `driver=file,node-name=file${i},filename=${escapeOpt(d.path)}${ro}`,
@@ -51,6 +53,33 @@ export function qemuCommandLine(spec: LaunchSpec, binary = QEMU_BINARY): Command
     '-pidfile', p.pidFile,
   );
   return { file: binary, args };
+}
+
+/** Bytes QEMU maps of a pmem layer: its whole file (padded to 2 MiB when it was imported). */
+function pmemBytes(path: string): number {
+  return statSync(path, { throwIfNoEntry: false })?.size ?? 0;
+}
+
+/**
+ * Guest RAM, plus room for the virtio-pmem devices: they live in QEMU's device-memory
+ * region, which `maxmem` sizes (RAM + every device; measured: exactly that suffices).
+ */
+function memoryArg(spec: LaunchSpec): string {
+  const mib = Math.floor(spec.memory / 2 ** 20);
+  const pmem = spec.disks.filter((d) => d.pmem).reduce((sum, d) => sum + Math.ceil(pmemBytes(d.path) / 2 ** 20), 0);
+  return pmem === 0 ? `${mib}M` : `${mib}M,maxmem=${mib + pmem}M`;
+}
+
+/**
+ * A read-only layer mapped into the guest: the file itself backs the device's memory,
+ * shared (`share=on`: every QEMU maps the same page-cache pages) and read-only (opened
+ * O_RDONLY, so no guest can change what the others run). The guest mounts it with DAX.
+ */
+function pmemArgs(path: string, i: number): string[] {
+  return [
+    '-object', `memory-backend-file,id=pmem${i},mem-path=${escapeOpt(path)},size=${pmemBytes(path)},share=on,readonly=on`,
+    '-device', `virtio-pmem-pci,memdev=pmem${i},id=pmemdev${i}`,
+  ];
 }
 
 /**

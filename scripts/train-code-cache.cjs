@@ -1,8 +1,8 @@
 // Build step of scripts/package.mjs: compiles one tool's bundle exactly as
 // scripts/sea-loader.cjs will, runs a few side-effect-free commands of that tool in this
 // process (so V8 compiles what start-up really executes, including the per-record code of
-// `vm list` over a small VM index written here), then writes the V8 code cache of the
-// script. Run with a throw-away COCOON_ROOT_DIR/RUN_DIR/LOG_DIR and stdout/stderr ignored.
+// `vm list` over a small VM index written here and the `vm create` path over a small image
+// index), then writes the V8 code cache of the script. Run with a throw-away COCOON_ROOT_DIR/RUN_DIR/LOG_DIR and stdout/stderr ignored.
 //
 //   node scripts/train-code-cache.cjs TOOL BUNDLE.cjs OUT.cache
 'use strict';
@@ -16,7 +16,12 @@ const WRAP_HEAD = '(function (exports, require, module, __filename, __dirname) {
 const WRAP_TAIL = '\n})';
 /** Commands run per tool; every tool also answers `--version` and `--help`. */
 const RUNS = {
-  cocoon: [['version'], ['vm', 'list', '--format', 'json'], ['vm', 'list', '--format', 'table'], ['vm', 'list', '--format', 'json']],
+  cocoon: [
+    ['version'], ['vm', 'list', '--format', 'json'], ['vm', 'list', '--format', 'table'], ['vm', 'list', '--format', 'json'],
+    // the create path (image resolve, COW disk from its template, index writes), then inspect and rm
+    ['vm', 'create', '--name', 'train-new', '--cpu', '1', '--memory', '128M', '--storage', '64M', '--accel', 'tcg', 'default'],
+    ['vm', 'inspect', 'train-new'], ['vm', 'rm', 'train-new'],
+  ],
   'cocoon-image': [['list', '--format', 'json']],
 };
 const COMMON_RUNS = [['--version'], ['--help']];
@@ -57,6 +62,24 @@ function writeVmIndex(root) {
   writeFileSync(join(root, 'vms', 'index.json'), `${JSON.stringify({ version: 1, items })}\n`, { mode: 0o600 });
 }
 
+/**
+ * An image index with one OCI image named `default`, so `vm create` runs through (it only
+ * records the layers' paths; nothing is booted). Plain data, like the VM index above.
+ */
+function writeImageIndex(root) {
+  const hex = (n) => randomBytes(n).toString('hex');
+  const layer = (erofs) => ({ digest: `sha256:${hex(32)}`, diff_id: null, media_type: 'application/vnd.oci.image.layer.v1.tar+gzip', size: 4096, ...(erofs ? { erofs } : {}) });
+  const layers = [layer(), layer('lz4hc'), layer('dax')];
+  const id = hex(16);
+  const record = {
+    id, name: 'default', kind: 'oci', digest: `sha256:${hex(32)}`, source: 'training', platform: 'linux/amd64', layers,
+    boot: { layer: layers[1].digest, kernel: 'vmlinuz', initrd: 'initrd.img' }, config: null, size: 3 * 4096, guest_pmem: true,
+    created_at: new Date(Date.UTC(2026, 0, 1)).toISOString(),
+  };
+  mkdirSync(join(root, 'images'), { recursive: true, mode: 0o700 });
+  writeFileSync(join(root, 'images', 'index.json'), `${JSON.stringify({ version: 1, items: { [id]: record } })}\n`, { mode: 0o600 });
+}
+
 /** Every tool's runner sets process.exitCode when its command has finished. */
 async function settled() {
   const start = Date.now();
@@ -67,7 +90,10 @@ async function settled() {
 }
 
 async function main() {
-  if (process.env.COCOON_ROOT_DIR) writeVmIndex(process.env.COCOON_ROOT_DIR);
+  if (process.env.COCOON_ROOT_DIR) {
+    writeVmIndex(process.env.COCOON_ROOT_DIR);
+    writeImageIndex(process.env.COCOON_ROOT_DIR);
+  }
   const argv0 = process.argv[0];
   for (const args of [...(RUNS[tool] ?? []), ...COMMON_RUNS]) {
     process.argv = [argv0, argv0, ...args];

@@ -14,6 +14,8 @@
  *   dupFd(fd)              a close-on-exec duplicate (one per host client of a port)
  *   setAsync(fd, on)       O_ASYNC with this process as owner: SIGIO on host (dis)connect
  *   peerHungUp(fd)         1 when poll() reports POLLHUP (no host on the port), else 0
+ * Sparse files (these return a value, or -errno):
+ *   lseek(fd, offset, whence)  SEEK_DATA (3) / SEEK_HOLE (4): where data or a hole starts
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -188,6 +190,20 @@ static napi_value js_peer_hung_up(napi_env env, napi_callback_info info) {
   return ret_int(env, (p.revents & POLLHUP) ? 1 : 0);
 }
 
+static napi_value js_lseek(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], out;
+  int32_t fd, whence;
+  int64_t offset;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  CHECK(napi_get_value_int64(env, argv[1], &offset));
+  CHECK(napi_get_value_int32(env, argv[2], &whence));
+  off_t r = lseek(fd, (off_t)offset, whence);
+  CHECK(napi_create_double(env, r < 0 ? -(double)errno : (double)r, &out));
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"flock", NULL, js_flock, NULL, NULL, NULL, napi_default, NULL},
@@ -199,6 +215,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"dupFd", NULL, js_dup_fd, NULL, NULL, NULL, napi_default, NULL},
     {"setAsync", NULL, js_set_async, NULL, NULL, NULL, napi_default, NULL},
     {"peerHungUp", NULL, js_peer_hung_up, NULL, NULL, NULL, napi_default, NULL},
+    {"lseek", NULL, js_lseek, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -1,33 +1,15 @@
 /**
- * The one way cocoon runs subprocesses: execa with argument arrays, never a shell string.
+ * The one way cocoon runs subprocesses: execa with argument arrays, never a shell string
+ * (a detached hypervisor: `spawn-detached.ts`, node:child_process, re-exported here).
  * argv is logged at debug level; a missing binary becomes a MissingDependencyError that
  * names the Debian package, a failure an ExternalError with the tool's last stderr line.
  */
-import { closeSync, openSync } from 'node:fs';
 import { execa, type Options, type ResultPromise } from 'execa';
 import { ExternalError, MissingDependencyError, TimeoutError } from './errors.ts';
 import { log } from './log.ts';
+import { PACKAGE_OF } from './packages.ts';
 
-/** Debian packages that provide the host tools cocoon runs. */
-export const PACKAGE_OF: Record<string, string> = {
-  'qemu-system-x86_64': 'qemu-system-x86',
-  'qemu-img': 'qemu-utils',
-  'mkfs.erofs': 'erofs-utils',
-  'mke2fs': 'e2fsprogs',
-  'mkfs.ext4': 'e2fsprogs',
-  'resize2fs': 'e2fsprogs',
-  busybox: 'busybox-static',
-  cpio: 'cpio',
-  'apt-get': 'apt',
-  'dpkg-deb': 'dpkg',
-  ip: 'iproute2',
-  tc: 'iproute2',
-  'mkfs.vfat': 'dosfstools',
-  mcopy: 'mtools',
-  xz: 'xz-utils',
-  zstd: 'zstd',
-  skopeo: 'skopeo',
-};
+export { PACKAGE_OF };
 
 export interface RunOptions {
   input?: string | Uint8Array;
@@ -85,26 +67,4 @@ export function failure(
   return new ExternalError(`${file} ${args[0] ?? ''} failed (${how})${last ? `: ${last}` : ''}`.replace('  ', ' '));
 }
 
-/**
- * Starts a long-lived child that outlives this process (a hypervisor): its own session,
- * stdout/stderr appended straight to `logFile` (no pipe through us, so this CLI can
- * exit), and no execa cleanup on our exit. Resolves once spawned, with the PID and a
- * promise that settles when the child exits (while we are still alive).
- */
-export async function spawnDetached(file: string, args: readonly string[], logFile: string): Promise<{ pid: number; exited: Promise<void> }> {
-  log().debug({ argv: [file, ...args], logFile }, 'spawn detached');
-  const fd = openSync(logFile, 'a', 0o600);
-  try {
-    // NOTE: execa passes a raw fd through at run time; its types only list fds 1-9, hence the cast.
-    const fdOption = fd as unknown as 1;
-    const child = execa(file, args, { detached: true, cleanup: false, stdio: ['ignore', fdOption, fdOption], reject: false });
-    child.unref();
-    if (child.pid === undefined) {
-      const result = await child;
-      throw failure(file, args, result, '');
-    }
-    return { pid: child.pid, exited: child.then(() => undefined, () => undefined) };
-  } finally {
-    closeSync(fd);
-  }
-}
+export { spawnDetached } from './spawn-detached.ts';

@@ -25,6 +25,8 @@ export interface NativeBinding {
   setAsync(fd: number, on: boolean): number;
   /** 1 when poll() reports POLLHUP on `fd` (a serial port with no host), 0 when not, or -errno. */
   peerHungUp(fd: number): number;
+  /** lseek(2) with SEEK_DATA (3) or SEEK_HOLE (4): the offset, or -errno (-ENXIO past the last data). */
+  lseek(fd: number, offset: number, whence: number): number;
 }
 
 const FILE = 'cocoon_native.node';

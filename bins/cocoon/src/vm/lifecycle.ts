@@ -14,8 +14,6 @@ import type { ImageResolve } from '@cocoon/common/schemas/image';
 import type { VmConfig, VmRecord } from '@cocoon/common/schemas/vm';
 import { withLock } from '@cocoon/common/store/lock';
 import { vmIndex, vmLockFile } from '@cocoon/common/vms';
-import { createSeedDisk } from './cidata.ts';
-import { createCloudOverlay, createUefiVars } from './cloud-disk.ts';
 import { createCowDisk } from './cow-disk.ts';
 import { kernelCmdline, launchSpec, pmemPlan, vmDisks } from './spec.ts';
 import { isLive, liveState } from './state.ts';
@@ -34,16 +32,57 @@ export interface CreateRequest {
   extra?: Pick<VmConfig, 'network' | 'no_direct_io' | 'windows' | 'queue_size' | 'disk_queue_size'>;
 }
 
-/** Creates a VM: reserves the name, makes the COW disk, records it as `created`. */
-export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRecord> {
+/**
+ * Creates a VM: reserves the name, makes the COW disk, records it as `created`. With
+ * `startTimeoutMs` (`vm run`) it is started at once instead, straight from `creating`: the
+ * index is written twice (creating, running) rather than three times, and a VM that does
+ * not start is removed again (nothing is left behind).
+ */
+export async function createVm(layout: Layout, req: CreateRequest, startTimeoutMs?: number): Promise<VmRecord> {
   const id = newId();
   const name = req.name ?? `vm-${id.slice(0, 8)}`;
   validateVmName(name);
   const paths = vmPaths(layout, id);
   const index = vmIndex(layout);
+  const record = newRecord(req, id, name, paths);
+  const vsock = req.hypervisor === 'qemu' && hostHasVhostVsock();
+  await index.update((items) => {
+    const folded = name.toLowerCase();
+    for (const vm of items.values()) {
+      // NOTE: case-insensitive, because the name becomes the guest hostname (DNS ignores case).
+      if (vm.config.name.toLowerCase() === folded) throw new ConflictError(`VM name "${name}" already exists (${vm.id.slice(0, 12)})`);
+    }
+    // NOTE: the CID is allocated under the index lock, so two creates never share one.
+    if (vsock) record.vsock_cid = nextGuestCid([...items.values()].map((vm) => vm.vsock_cid ?? null));
+    items.set(id, record);
+  });
+  let config = record.config;
+  try {
+    await mkdir(paths.runDir, { recursive: true, mode: 0o700 });
+    await mkdir(paths.logDir, { recursive: true, mode: 0o700 });
+    const storage = req.image.kind === 'cloud' ? await prepareCloudDisks(req.image, paths, record) : await createCowDisk(layout, paths.cowDisk, req.storage).then(() => req.storage);
+    config = { ...record.config, storage };
+    await driverFor(record.hypervisor).create(launchSpec(layout, record));
+    if (startTimeoutMs === undefined) return await setState(layout, id, { state: 'created', config });
+  } catch (err) {
+    await rm(paths.runDir, { recursive: true, force: true });
+    await rm(paths.logDir, { recursive: true, force: true });
+    await index.update((items) => void items.delete(id));
+    throw err;
+  }
+  try {
+    return await withLock(vmLockFile(layout, id), () => launch(layout, { ...record, config }, startTimeoutMs));
+  } catch (err) {
+    await removeVm(layout, id, true).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** The record of a new VM, in state `creating`. */
+function newRecord(req: CreateRequest, id: string, name: string, paths: VmPaths): VmRecord {
   const now = new Date().toISOString();
   const pmem = pmemPlan(req.image, req.hypervisor);
-  const record: VmRecord = {
+  return {
     id,
     hypervisor: req.hypervisor,
     state: 'creating',
@@ -69,29 +108,6 @@ export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRe
     boot: { kernel: req.image.kernel, initrd: req.image.initrd, firmware: req.image.firmware, cmdline: kernelCmdline(req.image, name, pmem) },
     ...(pmem.notice ? { notice: pmem.notice } : {}),
   };
-  const vsock = req.hypervisor === 'qemu' && hostHasVhostVsock();
-  await index.update((items) => {
-    const folded = name.toLowerCase();
-    for (const vm of items.values()) {
-      // NOTE: case-insensitive, because the name becomes the guest hostname (DNS ignores case).
-      if (vm.config.name.toLowerCase() === folded) throw new ConflictError(`VM name "${name}" already exists (${vm.id.slice(0, 12)})`);
-    }
-    // NOTE: the CID is allocated under the index lock, so two creates never share one.
-    if (vsock) record.vsock_cid = nextGuestCid([...items.values()].map((vm) => vm.vsock_cid ?? null));
-    items.set(id, record);
-  });
-  try {
-    await mkdir(paths.runDir, { recursive: true, mode: 0o700 });
-    await mkdir(paths.logDir, { recursive: true, mode: 0o700 });
-    const storage = req.image.kind === 'cloud' ? await prepareCloudDisks(req.image, paths, record) : await createCowDisk(paths.cowDisk, req.storage).then(() => req.storage);
-    await driverFor(record.hypervisor).create(launchSpec(layout, record));
-    return await setState(layout, id, { state: 'created', config: { ...record.config, storage } });
-  } catch (err) {
-    await rm(paths.runDir, { recursive: true, force: true });
-    await rm(paths.logDir, { recursive: true, force: true });
-    await index.update((items) => void items.delete(id));
-    throw err;
-  }
 }
 
 /** The root overlay, UEFI variables and NoCloud seed of a cloud-image VM; returns the disk size. */
@@ -99,6 +115,8 @@ async function prepareCloudDisks(image: ImageResolve, paths: VmPaths, vm: VmReco
   const base = image.disks[0];
   if (!base) throw new InvalidStateError(`image "${image.name}" has no disk`);
   if (!image.firmware) throw new MissingDependencyError('UEFI firmware /usr/share/OVMF/OVMF_CODE.fd not found: install the Debian package ovmf');
+  // NOTE: imported here: they run qemu-img and mkfs.vfat (execa), which an OCI VM never needs.
+  const [{ createSeedDisk }, { createCloudOverlay, createUefiVars }] = await Promise.all([import('./cidata.ts'), import('./cloud-disk.ts')]);
   const size = await createCloudOverlay(base.path, paths.rootDisk, vm.config.storage);
   await createUefiVars(paths.uefiVars);
   await createSeedDisk(paths.seedDisk, { instanceId: vm.id, hostname: hostnameFor(vm.config.name) });
@@ -112,15 +130,29 @@ export async function startVm(layout: Layout, ref: string, timeoutMs: number): P
     const vm = await vmIndex(layout).resolve(found.id);
     if (vm.state === 'creating') throw new InvalidStateError(`VM "${vm.config.name}" is still being created`);
     if (isLive(liveState(layout, vm))) throw new InvalidStateError(`VM "${vm.config.name}" is already running`);
-    const driver = driverFor(vm.hypervisor);
-    try {
-      const { pid } = await driver.start(launchSpec(layout, vm), timeoutMs);
-      return await setState(layout, vm.id, { state: 'running', pid, started_at: new Date().toISOString(), error: undefined, first_booted: true });
-    } catch (err) {
-      await setState(layout, vm.id, { state: 'error', pid: 0, error: (err as Error).message });
-      throw err;
-    }
+    return launch(layout, vm, timeoutMs);
   });
+}
+
+/**
+ * Launches `vm`'s hypervisor (the caller holds the VM lock) and records it running, or in
+ * error. NOTE: `running` is written while the hypervisor comes up (the index write and
+ * QEMU's start overlap); a hypervisor that then fails is recorded in error like before.
+ */
+async function launch(layout: Layout, vm: VmRecord, timeoutMs: number): Promise<VmRecord> {
+  let written: Promise<VmRecord> | undefined;
+  const running = (pid: number) => setState(layout, vm.id, { state: 'running', config: vm.config, pid, started_at: new Date().toISOString(), error: undefined, first_booted: true });
+  try {
+    const { pid } = await driverFor(vm.hypervisor).start(launchSpec(layout, vm), timeoutMs, (pid) => {
+      written = running(pid);
+      written.catch(() => undefined);
+    });
+    return await (written ?? running(pid));
+  } catch (err) {
+    await written?.catch(() => undefined);
+    await setState(layout, vm.id, { state: 'error', pid: 0, error: (err as Error).message });
+    throw err;
+  }
 }
 
 /** Stops a VM: ACPI power button, then SIGTERM, then SIGKILL (PID verified each time). */

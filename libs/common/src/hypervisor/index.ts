@@ -101,8 +101,12 @@ export interface Hypervisor {
   commandLine(spec: LaunchSpec): CommandLine;
   /** Prepares driver-specific files before the first start (none for QEMU). */
   create(spec: LaunchSpec): Promise<void>;
-  /** Launches the hypervisor, detached from cocoon, and waits until its API answers. */
-  start(spec: LaunchSpec, timeoutMs: number): Promise<{ pid: number }>;
+  /**
+   * Launches the hypervisor, detached from cocoon, and waits until its API answers.
+   * `onSpawned` (optional) hears the PID as soon as the process exists, so the caller can
+   * record it while the hypervisor comes up.
+   */
+  start(spec: LaunchSpec, timeoutMs: number, onSpawned?: (pid: number) => void): Promise<{ pid: number }>;
   /** Graceful shutdown, then SIGTERM, then SIGKILL, each only after verifying the PID. */
   stop(paths: VmPaths, pid: number | null, opts: StopOptions): Promise<StopOutcome>;
   /** Whether the VM's hypervisor process is alive and really this VM's. */

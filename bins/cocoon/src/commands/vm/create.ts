@@ -33,8 +33,8 @@ export abstract class VmCreateBase extends CocoonCommand {
     return chooseFormat(this.format, this.output, ['id', 'table', 'json'] as const, 'id');
   }
 
-  /** Validates the flags, resolves the image and creates the VM. */
-  protected async createFromFlags(): Promise<VmRecord> {
+  /** Validates the flags, resolves the image and creates the VM (and starts it, given `startTimeoutMs`). */
+  protected async createFromFlags(startTimeoutMs?: number): Promise<VmRecord> {
     const [{ chooseAccel }, { defaultHypervisor, parseHypervisor }, { AccelSchema }, { parseSize }, { resolveVmImage }, { createVm }] = await Promise.all([
       import('@cocoon/common/hypervisor/accel'),
       import('@cocoon/common/hypervisor/drivers'),
@@ -76,7 +76,7 @@ export abstract class VmCreateBase extends CocoonCommand {
       hypervisor,
       accel: accel.accel,
       extra: this.noDirectIo ? { no_direct_io: true } : {},
-    });
+    }, startTimeoutMs);
   }
 
   /** Prints the VM as asked: its ID, or the record (the Go cocoon's `-o json`). */

@@ -24,16 +24,8 @@ export class VmRunCommand extends VmCreateBase {
     const timeoutMs = parseSeconds(this.startTimeout, '--start-timeout');
     const waitMs = parseSeconds(this.waitTimeout, '--wait-timeout');
     this.outputFormat();
-    const created = await this.createFromFlags();
-    const { removeVm, startVm } = await import('../../vm/lifecycle.ts');
-    let started;
-    try {
-      started = await startVm(this.layout, created.id, timeoutMs);
-    } catch (err) {
-      // NOTE: `run` is create + start as one step: a VM that never started is not left behind.
-      await removeVm(this.layout, created.id, true).catch(() => undefined);
-      throw err;
-    }
+    // NOTE: `run` is create + start as one step: a VM that never started is not left behind.
+    const started = await this.createFromFlags(timeoutMs);
     if (this.wait) {
       const { agentTarget, waitForAgent } = await import('../../vm/agent.ts');
       await waitForAgent(await agentTarget(this.layout, started.id), waitMs);

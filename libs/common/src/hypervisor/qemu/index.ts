@@ -4,12 +4,14 @@
  * commands (`vm list`, `vm inspect`) that only call `inspect()` start without them.
  */
 import { mkdirSync } from 'node:fs';
+import { connect } from 'node:net';
 import { readFile, rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ExternalError, TimeoutError } from '../../errors.ts';
 import type { CommandLine, Hypervisor, LaunchSpec, RuntimeState, StopOptions, StopOutcome, VmPaths } from '../index.ts';
 import { pidBelongsTo, processArgv, signalIfOwned, waitForExit } from '../process.ts';
 import { qemuCommandLine } from './args.ts';
+import { QmpGreetingSchema } from '../../schemas/qmp.ts';
 import { QmpClient } from './qmp.ts';
 
 const TERM_GRACE_MS = 5000;
@@ -26,7 +28,7 @@ export class QemuDriver implements Hypervisor {
 
   async create(): Promise<void> {}
 
-  async start(spec: LaunchSpec, timeoutMs: number): Promise<{ pid: number }> {
+  async start(spec: LaunchSpec, timeoutMs: number, onSpawned?: (pid: number) => void): Promise<{ pid: number }> {
     const { paths } = spec;
     mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
     mkdirSync(paths.logDir, { recursive: true, mode: 0o700 });
@@ -34,20 +36,21 @@ export class QemuDriver implements Hypervisor {
     await Promise.all([paths.apiSocket, paths.consoleSocket, paths.pidFile, paths.agentPoolDir].map((f) => rm(f, { force: true, recursive: true })));
     if (spec.vsockCid === null) mkdirSync(paths.agentPoolDir, { mode: 0o700 });
     const cmd = this.commandLine(spec);
-    const { spawnDetached } = await import('../../exec.ts');
+    const { spawnDetached } = await import('../../spawn-detached.ts');
     const child = await spawnDetached(cmd.file, cmd.args, paths.hypervisorLog);
     let exited = false;
     void child.exited.then(() => {
       exited = true;
     });
     const pid = child.pid;
+    onSpawned?.(pid);
     const deadline = Date.now() + timeoutMs;
     // NOTE: QEMU is usually ready within ~100 ms: poll tightly at first, then back off.
     for (let delay = 5, tries = 0; ; delay = ++tries < 100 ? 5 : Math.min(delay * 2, 100)) {
       if (exited || processArgv(pid) === null) {
         throw new ExternalError(`${cmd.file} exited during start: ${await lastLines(paths.hypervisorLog)}`);
       }
-      if (await qmpAnswers(paths.apiSocket, deadline)) break;
+      if (await qmpGreets(paths.apiSocket, deadline)) break;
       if (Date.now() >= deadline) {
         signalIfOwned(pid, paths.apiSocket, 'SIGKILL');
         throw new TimeoutError(`QEMU did not answer on QMP within ${timeoutMs} ms`);
@@ -96,13 +99,34 @@ export class QemuDriver implements Hypervisor {
   }
 }
 
-async function qmpAnswers(socket: string, deadline: number): Promise<boolean> {
-  try {
-    (await QmpClient.open(socket, Math.max(deadline - Date.now(), 100))).close();
-    return true;
-  } catch {
-    return false;
-  }
+/**
+ * Whether QEMU's monitor is up: it sends its greeting line to a new client at once. (The
+ * capabilities handshake would add a round trip that tells nothing more.)
+ */
+function qmpGreets(socket: string, deadline: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(socket);
+    let got = '';
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), Math.max(deadline - Date.now(), 100));
+    s.setEncoding('utf8');
+    s.on('data', (chunk: string) => {
+      got += chunk;
+      const nl = got.indexOf('\n');
+      if (nl === -1) return;
+      try {
+        done(QmpGreetingSchema.safeParse(JSON.parse(got.slice(0, nl))).success);
+      } catch {
+        done(false);
+      }
+    });
+    s.once('error', () => done(false));
+    s.once('close', () => done(false));
+  });
 }
 
 async function lastLines(file: string, n = 3): Promise<string> {

@@ -6,8 +6,10 @@
 //
 //   node scripts/train-code-cache.cjs TOOL BUNDLE.cjs OUT.cache
 'use strict';
+const { spawn } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
 const { mkdirSync, readFileSync, writeFileSync } = require('node:fs');
+const { createServer } = require('node:net');
 const { join } = require('node:path');
 const { Script } = require('node:vm');
 
@@ -21,6 +23,8 @@ const RUNS = {
     // the create path (image resolve, COW disk from its template, index writes), then inspect and rm
     ['vm', 'create', '--name', 'train-new', '--cpu', '1', '--memory', '128M', '--storage', '64M', '--accel', 'tcg', 'default'],
     ['vm', 'inspect', 'train-new'], ['vm', 'rm', 'train-new'],
+    // the exec path (lookup, port claim, session) against a stand-in agent: see execTarget
+    ['vm', 'exec', 'train-exec', '--', 'true'], ['vm', 'exec', 'train-exec', '--', 'true'],
   ],
   'cocoon-image': [['list', '--format', 'json']],
 };
@@ -37,10 +41,9 @@ const script = new Script(WRAP_HEAD + readFileSync(bundle, 'utf8') + WRAP_TAIL, 
  * Plain data on purpose (this script loads no project code): should the record schema
  * move on, `vm list` only exits non-zero during training and the cache misses that code.
  */
-function writeVmIndex(root) {
+function writeVmIndex(root, items = {}) {
   const hex = (n) => randomBytes(n).toString('hex');
   const states = ['created', 'running', 'stopped', 'error'];
-  const items = {};
   for (let i = 0; i < TRAIN_VMS; i++) {
     const id = hex(16);
     const state = states[i % states.length];
@@ -80,6 +83,44 @@ function writeImageIndex(root) {
   writeFileSync(join(root, 'images', 'index.json'), `${JSON.stringify({ version: 1, items: { [id]: record } })}\n`, { mode: 0o600 });
 }
 
+/**
+ * A "running" VM for `vm exec` (v1 record shape, like writeVmIndex's): its hypervisor is a
+ * sleeping Node process whose command line names the VM's QMP socket (all a liveness
+ * check looks at), and its agent is a stand-in on port 0 of the pool that answers every
+ * `exec` with `started` and `exit` 0. Returns the record and a cleanup.
+ */
+function execTarget(root, runDir) {
+  const id = randomBytes(16).toString('hex');
+  const pool = join(runDir, id, 'agent');
+  mkdirSync(pool, { recursive: true, mode: 0o700 });
+  const hypervisor = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e9)', join(runDir, id, 'api.sock')], { stdio: 'ignore' });
+  const agent = createServer((socket) => {
+    let buffered = '';
+    socket.on('data', (chunk) => {
+      buffered += chunk.toString('latin1');
+      for (let nl = buffered.indexOf('\n'); nl !== -1; nl = buffered.indexOf('\n')) {
+        const line = buffered.slice(0, nl).trim();
+        buffered = buffered.slice(nl + 1);
+        const frame = line.startsWith('{') ? JSON.parse(line) : {};
+        if (frame.type !== 'exec') continue;
+        const s = frame.session;
+        socket.write(`{"session":${s},"type":"started","pid":1,"binary":true,"ports":1}\n{"session":${s},"type":"exit","exit_code":0}\n`);
+      }
+    });
+    socket.on('error', () => undefined);
+  }).listen(join(pool, '0.sock'));
+  const at = new Date(Date.UTC(2026, 0, 1)).toISOString();
+  const record = {
+    id, name: 'train-exec', state: 'running', hypervisor: 'qemu', accel: 'tcg',
+    image: { ref: 'default', id: randomBytes(16).toString('hex'), digest: `sha256:${randomBytes(32).toString('hex')}` },
+    cpu: 1, memory: 2 ** 30, storage: 2 ** 30, nics: 0,
+    boot: { kernel: join(root, 'vmlinuz'), initrd: null, firmware: null, cmdline: 'console=ttyS0' },
+    disks: [{ path: join(runDir, id, 'cow.raw'), serial: 'cocoon-cow', read_only: false, format: 'raw' }],
+    pid: hypervisor.pid, created_at: at, started_at: at, stopped_at: null, error: null,
+  };
+  return { record, cleanup: () => (agent.close(), hypervisor.kill('SIGKILL')) };
+}
+
 /** Every tool's runner sets process.exitCode when its command has finished. */
 async function settled() {
   const start = Date.now();
@@ -90,10 +131,20 @@ async function settled() {
 }
 
 async function main() {
-  if (process.env.COCOON_ROOT_DIR) {
-    writeVmIndex(process.env.COCOON_ROOT_DIR);
-    writeImageIndex(process.env.COCOON_ROOT_DIR);
+  const root = process.env.COCOON_ROOT_DIR;
+  const target = root && process.env.COCOON_RUN_DIR ? execTarget(root, process.env.COCOON_RUN_DIR) : null;
+  try {
+    if (root) {
+      writeVmIndex(root, target ? { [target.record.id]: target.record } : {});
+      writeImageIndex(root);
+    }
+    await runAll();
+  } finally {
+    target?.cleanup();
   }
+}
+
+async function runAll() {
   const argv0 = process.argv[0];
   for (const args of [...(RUNS[tool] ?? []), ...COMMON_RUNS]) {
     process.argv = [argv0, argv0, ...args];

@@ -57,6 +57,9 @@ export function startPipeChild(spec: ChildSpec, events: ChildEvents): Promise<Ru
   });
 }
 
+/** Stdin bytes a session queues for a child that has not read them yet before it pauses the channel. */
+const STDIN_BUFFER = 256 * 1024;
+
 function wrap(child: ChildProcess, events: ChildEvents): RunningChild {
   const stdin = child.stdin;
   const outs = [child.stdout, child.stderr].filter((s): s is Readable => s !== null);
@@ -73,7 +76,14 @@ function wrap(child: ChildProcess, events: ChildEvents): RunningChild {
   child.once('exit', (code, signal) => events.exited(code, signal));
   return {
     pid: child.pid ?? 0,
-    writeStdin: (data) => (stdin && !stdin.destroyed ? stdin.write(data) : true),
+    // NOTE: a pipe's writable buffer is 16 KiB, less than one 64 KiB data frame: waiting for
+    // 'drain' after every frame would pause and resume the channel each time, so it waits
+    // only once STDIN_BUFFER is queued (memory stays bounded all the same).
+    writeStdin: (data) => {
+      if (!stdin || stdin.destroyed) return true;
+      stdin.write(data);
+      return stdin.writableLength < STDIN_BUFFER;
+    },
     onStdinDrain: (cb) => (stdin && !stdin.destroyed ? stdin.once('drain', cb) : cb()),
     closeStdin: () => stdin?.end(),
     pauseOutput: () => outs.forEach((s) => s.pause()),

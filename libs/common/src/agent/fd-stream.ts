@@ -35,6 +35,13 @@ function uvError(what: string, status: number): ExternalError {
 }
 
 /**
+ * How much a stream over an fd buffers before `write()` says "wait": big enough for a few
+ * whole 64 KiB data frames, so a session streaming output is not paused and resumed for
+ * every frame (Node's default is 16 KiB, less than one frame).
+ */
+const WRITE_HIGH_WATER = 512 * 1024;
+
+/**
  * A duplex `net.Socket` over `fd` (owned from now on: destroying the socket closes it).
  * Throws when libuv cannot poll the fd.
  */
@@ -48,7 +55,7 @@ export function socketFromFd(fd: number): Socket {
   }
   // NOTE: net.Socket accepts a pre-made handle through the `handle` option (how Node wraps
   // stdio pipes); it is typed as internal, hence the widened options object.
-  return new Socket({ handle, readable: true, writable: true } as unknown as ConstructorParameters<typeof Socket>[0]);
+  return new Socket({ handle, readable: true, writable: true, writableHighWaterMark: WRITE_HIGH_WATER } as unknown as ConstructorParameters<typeof Socket>[0]);
 }
 
 /** A listening socket driven by libuv; `close()` stops accepting and closes the fd. */
@@ -70,7 +77,7 @@ export function listenOnFd(fd: number, backlog: number, onConnection: (socket: S
         onError(uvError('accept failed', code));
         return;
       }
-      const socket = new Socket({ handle: client, readable: true, writable: true } as unknown as ConstructorParameters<typeof Socket>[0]);
+      const socket = new Socket({ handle: client, readable: true, writable: true, writableHighWaterMark: WRITE_HIGH_WATER } as unknown as ConstructorParameters<typeof Socket>[0]);
       onConnection(socket, client.fd);
     };
     status = server.listen(backlog);

@@ -71,6 +71,18 @@ describe('cocoon CLI', () => {
     assert.match((await run('vm', 'ls', '--format', 'table', '-o', 'json')).stderr, /disagree/);
   });
 
+  it('lists the commands of a noun: "vm --help" prints them, a bare "vm" names them in one line (exit 2)', async () => {
+    for (const flag of ['--help', '-h']) {
+      const r = await runInProcess(cliFor(['vm', flag]), 'cocoon', ['vm', flag], env);
+      assert.equal(r.code, 0, r.stderr);
+      for (const cmd of ['create', 'run', 'start', 'stop', 'list', 'inspect', 'rm', 'exec']) assert.match(r.stdout, new RegExp(`cocoon vm ${cmd}\\b`));
+      assert.doesNotMatch(r.stdout, /cocoon version/, 'only the vm commands');
+    }
+    const bare = await run('vm');
+    assert.equal(bare.code, 2);
+    assert.match(bare.stderr, /^cocoon: "vm" needs a command: create, run, .*\n$/);
+  });
+
   it('goes on past a failing ref like docker rm, and reports each failure', async () => {
     const r = await run('vm', 'rm', 'ghost-a', 'ghost-b');
     assert.equal(r.code, 3);

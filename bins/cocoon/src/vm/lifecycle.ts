@@ -4,7 +4,7 @@
  * never launch two hypervisors. Every failure path removes what it made.
  */
 import { mkdir, rm } from 'node:fs/promises';
-import { ConflictError, InvalidStateError, MissingDependencyError } from '@cocoon/common/errors';
+import { ConflictError, InvalidStateError, MissingDependencyError, NotFoundError } from '@cocoon/common/errors';
 import { driverFor } from '@cocoon/common/hypervisor/drivers';
 import { vmPaths, type VmPaths } from '@cocoon/common/hypervisor/index';
 import { hostHasVhostVsock, nextGuestCid } from '@cocoon/common/hypervisor/vsock';
@@ -107,7 +107,7 @@ async function prepareCloudDisks(image: ImageResolve, paths: VmPaths, vm: VmReco
 export async function startVm(layout: Layout, ref: string, timeoutMs: number): Promise<VmRecord> {
   const found = await vmIndex(layout).resolve(ref);
   return withLock(vmLockFile(layout, found.id), async () => {
-    const vm = await vmIndex(layout).resolve(found.id);
+    const vm = await resolveLocked(layout, found.id, ref);
     if (vm.state === 'creating') throw new InvalidStateError(`VM "${vm.config.name}" is still being created`);
     if (isLive(liveState(layout, vm))) throw new InvalidStateError(`VM "${vm.config.name}" is already running`);
     const driver = driverFor(vm.hypervisor);
@@ -125,7 +125,7 @@ export async function startVm(layout: Layout, ref: string, timeoutMs: number): P
 export async function stopVm(layout: Layout, ref: string, opts: { timeoutMs: number; force: boolean }): Promise<{ vm: VmRecord; outcome: string }> {
   const found = await vmIndex(layout).resolve(ref);
   return withLock(vmLockFile(layout, found.id), async () => {
-    const vm = await vmIndex(layout).resolve(found.id);
+    const vm = await resolveLocked(layout, found.id, ref);
     const paths = vmPaths(layout, vm.id);
     const driver = driverFor(vm.hypervisor);
     const outcome = await driver.stop(paths, vm.pid, opts);
@@ -138,9 +138,8 @@ export async function stopVm(layout: Layout, ref: string, opts: { timeoutMs: num
 /** Removes a VM's record and files; a running VM needs `force` (it is killed first). */
 export async function removeVm(layout: Layout, ref: string, force: boolean): Promise<VmRecord> {
   const found = await vmIndex(layout).resolve(ref);
-  const lockFile = vmLockFile(layout, found.id);
-  const removed = await withLock(lockFile, async () => {
-    const vm = await vmIndex(layout).resolve(found.id);
+  return withLock(vmLockFile(layout, found.id), async () => {
+    const vm = await resolveLocked(layout, found.id, ref);
     const paths = vmPaths(layout, vm.id);
     const driver = driverFor(vm.hypervisor);
     if (isLive(liveState(layout, vm))) {
@@ -153,8 +152,18 @@ export async function removeVm(layout: Layout, ref: string, force: boolean): Pro
     await vmIndex(layout).update((items) => void items.delete(vm.id));
     return vm;
   });
-  await rm(lockFile, { force: true });
-  return removed;
+  // NOTE: the lock file is kept: unlinking it would let a waiter lock the old inode while a
+  // newcomer locks a new file (the flock/unlink race). cocoon-gc sweeps the files of gone VMs.
+}
+
+/**
+ * The record again, now under the VM's lock. A VM removed meanwhile (a concurrent `rm`) is
+ * reported with the reference the user gave, the same words as when it was already gone.
+ */
+async function resolveLocked(layout: Layout, id: string, ref: string): Promise<VmRecord> {
+  const vm = (await vmIndex(layout).load()).get(id);
+  if (!vm) throw new NotFoundError(`VM not found: ${ref}`);
+  return vm;
 }
 
 async function setState(layout: Layout, id: string, patch: Partial<VmRecord>): Promise<VmRecord> {

@@ -35,7 +35,7 @@ export abstract class VmCreateBase extends CocoonCommand {
 
   /** Validates the flags, resolves the image and creates the VM. */
   protected async createFromFlags(): Promise<VmRecord> {
-    const [{ chooseAccel }, { defaultHypervisor, parseHypervisor }, { AccelSchema }, { parseSize }, { resolveVmImage }, { createVm }] = await Promise.all([
+    const [{ chooseAccel }, { defaultHypervisor, driverFor, parseHypervisor }, { AccelSchema }, { parseSize }, { resolveVmImage }, { createVm }] = await Promise.all([
       import('@cocoon/common/hypervisor/accel'),
       import('@cocoon/common/hypervisor/drivers'),
       import('@cocoon/common/schemas/config'),
@@ -62,6 +62,7 @@ export abstract class VmCreateBase extends CocoonCommand {
       throw new UsageError(`--fc and --hypervisor ${this.hypervisor} disagree: give one of them`);
     }
     const hypervisor = asked ? parseHypervisor(asked) : defaultHypervisor(this.config.default_hypervisor);
+    driverFor(hypervisor);
     const image = await resolveVmImage(this.layout, this.image);
     const accel = chooseAccel(accelFlag.data);
     if (accel.warning) this.context.stderr.write(`${this.context.tool}: warning: ${accel.warning}\n`);

@@ -1,0 +1,35 @@
+/** The VM lifecycle against records in a temp root: locking, concurrent removal. */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { after, describe, it } from 'node:test';
+import { acquireLock } from '@cocoon/common/store/lock';
+import { vmIndex, vmLockFile } from '@cocoon/common/vms';
+import { removeVm } from '../src/vm/lifecycle.ts';
+import { addVm, tempRoot } from './fixtures.ts';
+
+const { layout, cleanup } = tempRoot('cocoon-lifecycle-');
+after(cleanup);
+
+describe('vm rm', () => {
+  it('keeps the lock file (unlinking it races with a waiter on the old inode)', async () => {
+    const vm = await addVm(layout, 'keep-lock');
+    await removeVm(layout, 'keep-lock', false);
+    assert.equal(existsSync(vmLockFile(layout, vm.id)), true);
+    assert.equal((await vmIndex(layout).list()).some((v) => v.id === vm.id), false);
+  });
+
+  it('reports a VM removed while it waited for the lock by the reference given, as when it was already gone', async () => {
+    const vm = await addVm(layout, 'loser');
+    const held = await acquireLock(vmLockFile(layout, vm.id));
+    // The loser resolves the name, then waits for the lock the winner holds.
+    const loser = removeVm(layout, 'loser', false).then(() => null, (err: Error) => err);
+    await new Promise((r) => setTimeout(r, 50));
+    await vmIndex(layout).update((items) => void items.delete(vm.id));
+    held.release();
+    const err = await loser;
+    assert.ok(err, 'the loser fails');
+    assert.equal(err.message, 'VM not found: loser');
+    const late = await removeVm(layout, 'loser', false).catch((e: Error) => e);
+    assert.equal((late as Error).message, err.message, 'one form whether the loser came early or late');
+  });
+});

@@ -52,6 +52,9 @@ describe('cocoon CLI', () => {
       [['vm', 'create', '--memory', '64Mi', 'default'], 2],
       [['vm', 'create', '--memory', '99999999T', 'default'], 2],
       [['vm', 'create', '--cpu', '-1', 'default'], 2],
+      [['vm', 'create', '--memory', '100T', 'default'], 2],
+      [['vm', 'create', '--storage', '8000T', 'default'], 2],
+      [['vm', 'create', '--memory', '100T', '--storage', '8000T', '--force', 'default'], 3],
       [['vm', 'create', '--network', 'cni0', 'default'], 2],
       [['vm', 'create', '--fc', '--hypervisor', 'qemu', 'default'], 2],
       [['vm', 'create', '--windows', 'default'], 2],
@@ -69,6 +72,8 @@ describe('cocoon CLI', () => {
     assert.match((await run('vm', 'inspect', 'ghost')).stderr.toLowerCase(), /vm not found/, 'the words vk-cocoon matches');
     assert.match((await run('vm', 'create', '--cpu', '-1', 'default')).stderr, /--cpu: "-1" is out of range/);
     assert.match((await run('vm', 'ls', '--format', 'table', '-o', 'json')).stderr, /disagree/);
+    assert.match((await run('vm', 'create', '--memory', '100T', 'default')).stderr, /--memory: 100T is more than this host's .* of memory \(--force to overcommit\)/);
+    assert.match((await run('vm', 'create', '--storage', '8000T', 'default')).stderr, /--storage: 7\.8P is more than the .* filesystem of /);
   });
 
   it('lists the commands of a noun: "vm --help" prints them, a bare "vm" names them in one line (exit 2)', async () => {

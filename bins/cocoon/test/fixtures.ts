@@ -15,6 +15,11 @@ export function tempRoot(prefix: string): { root: string; layout: Layout; env: N
   return { root, layout, env, cleanup: () => rmSync(root, { recursive: true, force: true }) };
 }
 
+/** The `config` of a fixture VM. */
+export function baseConfig(name = 'vm'): VmRecord['config'] {
+  return { name, cpu: 1, memory: 2 ** 28, storage: 2 ** 30, image: 'default', image_digest: `sha256:${'a'.repeat(64)}`, image_type: 'oci' };
+}
+
 /** Writes a valid VM record (a stopped QEMU VM unless `patch` says otherwise) and its run dir. */
 export async function addVm(layout: Layout, name: string, patch: Partial<VmRecord> = {}): Promise<VmRecord> {
   const id = newId();
@@ -24,7 +29,6 @@ export async function addVm(layout: Layout, name: string, patch: Partial<VmRecor
     id,
     hypervisor: 'qemu',
     state: 'created',
-    config: { name, cpu: 1, memory: 2 ** 28, storage: 2 ** 30, image: 'default', image_digest: `sha256:${'a'.repeat(64)}`, image_type: 'oci' },
     pid: 0,
     socket_path: join(run, 'api.sock'),
     storage_configs: [{ path: join(run, 'cow.raw'), ro: false, serial: 'cocoon-cow', role: 'cow', format: 'raw' }],
@@ -36,6 +40,7 @@ export async function addVm(layout: Layout, name: string, patch: Partial<VmRecor
     nics: 0,
     boot: { kernel: '/nonexistent/vmlinuz', initrd: null, firmware: null, cmdline: 'console=ttyS0' },
     ...patch,
+    config: { ...baseConfig(name), ...patch.config, name },
   });
   mkdirSync(run, { recursive: true, mode: 0o700 });
   await vmIndex(layout).update((items) => void items.set(vm.id, vm));

@@ -1,11 +1,11 @@
 /** The VM lifecycle against records in a temp root: locking, concurrent removal. */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { acquireLock } from '@cocoon/common/store/lock';
 import { vmIndex, vmLockFile } from '@cocoon/common/vms';
-import { removeVm } from '../src/vm/lifecycle.ts';
-import { addVm, tempRoot } from './fixtures.ts';
+import { removeVm, startVm } from '../src/vm/lifecycle.ts';
+import { addVm, baseConfig, tempRoot } from './fixtures.ts';
 
 const { layout, cleanup } = tempRoot('cocoon-lifecycle-');
 after(cleanup);
@@ -31,5 +31,18 @@ describe('vm rm', () => {
     assert.equal(err.message, 'VM not found: loser');
     const late = await removeVm(layout, 'loser', false).catch((e: Error) => e);
     assert.equal((late as Error).message, err.message, 'one form whether the loser came early or late');
+  });
+});
+
+describe('vm start', () => {
+  it('a start the hypervisor refuses leaves no sockets or pid file in the run dir', async () => {
+    // 100 TiB of guest memory: QEMU makes its sockets, then fails to allocate and exits.
+    const vm = await addVm(layout, 'too-big', { config: { ...baseConfig(), memory: 100 * 2 ** 40 } });
+    const err = await startVm(layout, 'too-big', 30_000).catch((e: Error) => e);
+    assert.ok(err instanceof Error, 'the start fails');
+    const left = readdirSync(layout.vmRunDir(vm.id));
+    assert.deepEqual(left.filter((f) => f.endsWith('.sock') || f.endsWith('.pid')), [], `left: ${left.join(', ')}`);
+    const after = (await vmIndex(layout).list()).find((v) => v.id === vm.id);
+    assert.equal(after?.state, 'error');
   });
 });

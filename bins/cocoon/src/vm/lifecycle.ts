@@ -115,6 +115,8 @@ export async function startVm(layout: Layout, ref: string, timeoutMs: number): P
       const { pid } = await driver.start(launchSpec(layout, vm), timeoutMs);
       return await setState(layout, vm.id, { state: 'running', pid, started_at: new Date().toISOString(), error: undefined, first_booted: true });
     } catch (err) {
+      // NOTE: a failed start leaves no sockets or pid file behind (the disks stay: the VM does).
+      await driver.delete(vmPaths(layout, vm.id));
       await setState(layout, vm.id, { state: 'error', pid: 0, error: (err as Error).message });
       throw err;
     }

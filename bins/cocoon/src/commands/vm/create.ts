@@ -24,6 +24,7 @@ export abstract class VmCreateBase extends CocoonCommand {
   accel = Option.String('--accel', { description: 'kvm, tcg or auto (KVM only where it runs a stock guest)' });
   noDirectIo = Option.Boolean('--no-direct-io', false, { description: 'writable disks use the page cache instead of O_DIRECT' });
   windows = Option.Boolean('--windows', false, { description: 'Windows guest: UEFI, Hyper-V enlightenments, no cidata' });
+  force = Option.Boolean('--force', false, { description: 'allow more memory than the host has, or a disk bigger than its filesystem' });
   format = formatOption('output: id (default) or json (the VM record)');
   output = outputOption();
   image = Option.String({ name: 'IMAGE' });
@@ -35,13 +36,14 @@ export abstract class VmCreateBase extends CocoonCommand {
 
   /** Validates the flags, resolves the image and creates the VM. */
   protected async createFromFlags(): Promise<VmRecord> {
-    const [{ chooseAccel }, { defaultHypervisor, driverFor, parseHypervisor }, { AccelSchema }, { parseSize }, { resolveVmImage }, { createVm }] = await Promise.all([
+    const [{ chooseAccel }, { defaultHypervisor, driverFor, parseHypervisor }, { AccelSchema }, { parseSize }, { resolveVmImage }, { createVm }, { checkHostLimits }] = await Promise.all([
       import('@cocoon/common/hypervisor/accel'),
       import('@cocoon/common/hypervisor/drivers'),
       import('@cocoon/common/schemas/config'),
       import('@cocoon/common/units'),
       import('../../vm/image.ts'),
       import('../../vm/lifecycle.ts'),
+      import('../../vm/limits.ts'),
     ]);
     const cpu = Number(this.cpu);
     if (!Number.isInteger(cpu) || cpu < 1 || cpu > 255) throw new UsageError(`--cpu: "${this.cpu}" is out of range (a whole number from 1 to 255)`);
@@ -53,6 +55,7 @@ export abstract class VmCreateBase extends CocoonCommand {
     if (this.windows) throw new UsageError('--windows: Windows guests are not supported on this build yet');
     const memory = parseSize(this.memory, '--memory', MIN_MEMORY);
     const storage = parseSize(this.storage, '--storage', MIN_STORAGE);
+    checkHostLimits({ memory, storage, runDir: this.layout.run, force: this.force });
     const accelFlag = AccelSchema.safeParse(this.accel ?? this.config.accel);
     if (!accelFlag.success) throw new UsageError(`--accel: "${this.accel}" is not one of auto, kvm, tcg`);
     this.outputFormat();

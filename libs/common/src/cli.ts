@@ -3,7 +3,7 @@
  * output format option and the one runner that maps every error to stderr + exit code.
  */
 import { Builtins, Cli, Command, Option, type BaseContext } from 'clipanion';
-import { CocoonError, ExitCode } from './errors.ts';
+import { CocoonError, ExitCode, fromSystemError } from './errors.ts';
 import { extractGlobalFlags, type GlobalValues } from './globals.ts';
 import { layoutOf, type Layout } from './layout.ts';
 import { configureLogging } from './log-settings.ts';
@@ -193,8 +193,9 @@ function joinNegativeValues(argv: readonly string[]): string[] {
 }
 
 /** Prints `err` as one line on stderr (a stack only in debug) and returns its exit code. */
-export function reportError(err: unknown, context: Pick<CocoonContext, 'tool' | 'stderr'>, argv: readonly string[], debug: boolean): number {
+export function reportError(thrown: unknown, context: Pick<CocoonContext, 'tool' | 'stderr'>, argv: readonly string[], debug: boolean): number {
   const tool = context.tool;
+  const err = fromSystemError(thrown) ?? thrown;
   if (err instanceof CocoonError) {
     context.stderr.write(`${tool}: ${err.message}\n`);
     if (debug && err.stack) context.stderr.write(`${err.stack}\n`);

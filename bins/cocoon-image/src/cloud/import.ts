@@ -18,7 +18,8 @@ import { ImageRecordSchema, type ImageRecord } from '@cocoon/common/schemas/imag
 import { QemuImgInfoSchema, type QemuImgInfo } from '@cocoon/common/schemas/qemu-img';
 import { commitRecord } from '../import/commit.ts';
 import { NO_PROGRESS } from '../progress/index.ts';
-import { acquire, isUrl, type AcquireOptions } from './download.ts';
+import { acquire, type AcquireOptions } from './download.ts';
+import { parseSource, type CloudSource } from './source.ts';
 import { DISK_IMAGE, sniffCloudImage } from './sniff.ts';
 
 /** Disk formats qemu-img may report that are converted; anything else is refused. */
@@ -36,12 +37,15 @@ export interface CloudImportOptions extends AcquireOptions {
 
 /** Downloads, checks, converts when needed, stores and records a cloud image. */
 export async function importCloudImage(layout: Layout, opts: CloudImportOptions): Promise<ImageRecord> {
-  const name = opts.name ?? defaultName(opts.source);
+  const from = parseSource(opts.source);
+  // NOTE: from here on the source is its label: a URL without its credentials.
+  opts = { ...opts, source: from.label };
+  const name = opts.name ?? defaultName(from);
   validateImageName(name);
   if (!opts.force && (await imageIndex(layout).list()).some((r) => r.name === name)) {
     throw new ConflictError(`image "${name}" already exists (use --force to replace it)`);
   }
-  const got = await acquire(opts.source, layout.tmp, { ...opts, image: name });
+  const got = await acquire(from, layout.tmp, { ...opts, image: name });
   const converted = `${got.path}.qcow2`;
   let stored: string | null = null;
   try {
@@ -89,9 +93,8 @@ async function toQcow2(path: string, out: string, opts: CloudImportOptions & { i
   return out;
 }
 
-function defaultName(source: string): string {
-  const path = isUrl(source) ? new URL(source).pathname : source;
-  return basename(path) || 'cloud-image';
+function defaultName(from: CloudSource): string {
+  return basename(from.url ? from.url.pathname : from.label) || 'cloud-image';
 }
 
 async function readHead(path: string): Promise<Buffer> {

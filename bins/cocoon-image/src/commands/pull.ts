@@ -3,7 +3,7 @@ import { CocoonCommand, formatOption, outputOption, resolveFormat } from '@cocoo
 import { UsageError } from '@cocoon/common/errors';
 import { parseSize } from '@cocoon/common/units';
 import { importCloudImage } from '../cloud/import.ts';
-import { isUrl } from '../cloud/download.ts';
+import { isUrl, parseSource } from '../cloud/source.ts';
 import type { ImageRecord } from '@cocoon/common/schemas/image';
 import { openProgress, progressOption, type Progress } from '../progress/index.ts';
 import { pullImage } from '../registry/pull.ts';
@@ -45,6 +45,8 @@ export class PullCommand extends CocoonCommand {
     const timeoutMs = Number(this.timeout) * 1000;
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new UsageError(`--timeout: "${this.timeout}" is not a positive number of seconds`);
     if (this.name && this.images.length > 1) throw new UsageError('--name needs exactly one IMAGE');
+    // A bad URL is a usage error before anything is downloaded, even after other images.
+    for (const image of this.images) parseSource(image);
     const progress = openProgress(this.progress, this.context.stderr);
     try {
       const results = await this.pullAll(progress, timeoutMs);

@@ -2,6 +2,7 @@ import { Option } from 'clipanion';
 import { CocoonCommand, formatOption, outputOption, resolveFormat } from '@cocoon/common/cli';
 import { UsageError } from '@cocoon/common/errors';
 import { parseSize } from '@cocoon/common/units';
+import { diskFormatOption, parseDiskFormat } from '../cloud/disk-format-option.ts';
 import { importCloudImage } from '../cloud/import.ts';
 import { isUrl, parseSource } from '../cloud/source.ts';
 import type { ImageRecord } from '@cocoon/common/schemas/image';
@@ -37,6 +38,7 @@ export class PullCommand extends CocoonCommand {
   maxSize = Option.String('--max-size', '64G', { description: 'largest cloud image accepted (e.g. 20G)' });
   timeout = Option.String('--timeout', '3600', { description: 'seconds a download may take' });
   progress = progressOption();
+  diskFormat = diskFormatOption();
   format = formatOption();
   output = outputOption();
 
@@ -47,6 +49,7 @@ export class PullCommand extends CocoonCommand {
     if (this.name && this.images.length > 1) throw new UsageError('--name needs exactly one IMAGE');
     // A bad URL is a usage error before anything is downloaded, even after other images.
     for (const image of this.images) parseSource(image);
+    parseDiskFormat(this.diskFormat);
     const progress = openProgress(this.progress, this.context.stderr);
     try {
       const results = await this.pullAll(progress, timeoutMs);
@@ -63,7 +66,7 @@ export class PullCommand extends CocoonCommand {
     for (const image of this.images) {
       if (isUrl(image) || image.startsWith('/') || image.startsWith('./') || image.startsWith('../')) {
         const maxBytes = parseSize(this.maxSize, '--max-size', 1);
-        results.push({ record: await importCloudImage(this.layout, { source: image, name: this.name, force: this.force, maxBytes, timeoutMs, progress }), downloaded_bytes: null });
+        results.push({ record: await importCloudImage(this.layout, { source: image, name: this.name, force: this.force, maxBytes, timeoutMs, progress, diskFormat: parseDiskFormat(this.diskFormat) }), downloaded_bytes: null });
       } else {
         const r = await pullImage(this, { reference: image, platform: this.platform, insecure: this.insecure, force: this.force, username: this.username, password: this.password, env: this.context.env, timeoutMs, progress });
         results.push({ record: r.record, downloaded_bytes: r.downloadedBytes });

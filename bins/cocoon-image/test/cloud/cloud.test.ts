@@ -1,7 +1,7 @@
 /** Cloud images through the CLI: served by a local HTTP server or read from files, made with qemu-img. */
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
@@ -35,7 +35,13 @@ before(async () => {
   await run('mkdir', ['-p', files]);
   await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', 'compat=1.1', join(files, 'v3.qcow2'), '64M']);
   await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', 'compat=0.10', join(files, 'v2.qcow2'), '64M']);
-  writeFileSync(join(files, 'disk.raw'), Buffer.alloc(4 << 20, 1));
+  const raw = Buffer.alloc(4 << 20, 1);
+  raw.writeUInt16BE(0x55aa, 510);
+  writeFileSync(join(files, 'disk.raw'), raw);
+  // 1 MiB of random bytes: whole sectors, but nothing that says "disk" (no boot signature).
+  const random = randomBytes(1 << 20);
+  random.writeUInt16BE(0x1234, 510);
+  writeFileSync(join(files, 'random.bin'), random);
   // A qcow2 with data in it (~4 MiB): large enough that a download to disk applies backpressure.
   await run('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', '-o', 'compat=1.1', join(files, 'disk.raw'), join(files, 'data.qcow2')]);
   writeFileSync(join(files, 'error.html'), '<!DOCTYPE html><html><body>404 Not Found</body></html>');
@@ -107,6 +113,7 @@ test('bad cloud images: a clear error, the store unchanged', async () => {
     [[`${base}/missing.qcow2`], 3, /not found \(404\)/],
     [['--max-size', '64K', `${base}/v3.qcow2`], 9, /size cap of 64K/],
     [[join(files, 'nope.img')], 3, /no such file/],
+    [[`${base}/random.bin`], 9, /no MBR or GPT partition table.*--disk-format raw/],
   ];
   for (const [args, code, message] of cases) {
     const r = await cocoonImage(root, 'pull', ...args);

@@ -16,7 +16,7 @@ async function cocoon(argv: string[]): Promise<number> {
   if (!target) return runCli(cliFor(parsed.rest), argv, { tool: 'cocoon' });
   try {
     const { dispatch } = await import('./dispatch.ts');
-    return await dispatch(target.tool, target.args, parsed.globals);
+    return dispatch(target.tool, target.args, parsed.globals);
   } catch (err) {
     const level = parsed.globals.log_level ?? process.env.COCOON_LOG_LEVEL;
     return reportError(err, { tool: 'cocoon', stderr: process.stderr }, argv, level === 'debug' || level === 'trace');

@@ -3,13 +3,13 @@
  * under `layout.tmp` while hashing, with a size cap and a timeout. The caller owns the file.
  * Messages name the source by its label (a URL never shows its credentials).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rm, stat } from 'node:fs/promises';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CocoonError, errnoCode, ExternalError, InvalidDataError, NotFoundError, TimeoutError } from '@cocoon/common/errors';
+import { tempPath } from '@cocoon/common/store/temp';
 import { formatSize } from '@cocoon/common/units';
 import { HttpClient } from '../http/get.ts';
 import { NO_PROGRESS, type Progress } from '../progress/index.ts';
@@ -33,8 +33,7 @@ export interface AcquireOptions {
 
 /** Streams `from` into a new temp file in `tmpDir`; removes it on any failure. */
 export async function acquire(from: CloudSource, tmpDir: string, opts: AcquireOptions & { image: string }): Promise<Acquired> {
-  await mkdir(tmpDir, { recursive: true, mode: 0o700 });
-  const path = join(tmpDir, `cloud-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const path = tempPath(tmpDir, 'cloud');
   const signal = AbortSignal.timeout(opts.timeoutMs);
   const client = new HttpClient();
   const source = from.label;

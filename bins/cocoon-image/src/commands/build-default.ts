@@ -1,10 +1,11 @@
-import { access, copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { access, copyFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'clipanion';
 import { CocoonCommand } from '@cocoon/common/cli';
 import { NotFoundError } from '@cocoon/common/errors';
 import { imageIndex } from '@cocoon/common/images/store';
 import { log } from '@cocoon/common/log';
+import { makeTempDir } from '@cocoon/common/store/temp';
 import { buildDefaultGuest } from '../default-guest/build.ts';
 import { importImage } from '../import/index.ts';
 
@@ -42,8 +43,7 @@ export class BuildDefaultCommand extends CocoonCommand {
     if (this.kernelDeb) await access(this.kernelDeb).catch(() => {
       throw new NotFoundError(`--kernel-deb: ${this.kernelDeb} does not exist`);
     });
-    await mkdir(layout.tmp, { recursive: true, mode: 0o700 });
-    const work = await mkdtemp(join(layout.tmp, `build-default-${process.pid}-`));
+    const work = await makeTempDir(layout.tmp, 'build-default');
     try {
       const built = await buildDefaultGuest({
         workDir: work,

@@ -3,17 +3,19 @@
  * gzip-wrapped or not) → EROFS layer disks and boot files in the store → an image record.
  * A qcow2 or raw disk (same sources) goes the cloud-image way: one read-only qcow2 v3 disk.
  *
- * Nothing is half-made: staging lives in `<tmp>/import-<pid>-*` and is removed on every path;
+ * Nothing is half-made: staging lives in `<tmp>/import-<pid>.<start>-*` and is removed on every path
+ * (on SIGINT/SIGTERM too, and by the next command after a SIGKILL: `store/temp.ts`);
  * disks this import created are deleted again on failure unless another record uses them
  * (`storeLayers`). The images lock is held only to write the record (and to roll back).
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { ConflictError, InvalidDataError } from '@cocoon/common/errors';
 import { imageIndex, validateImageName } from '@cocoon/common/images/store';
 import type { Layout } from '@cocoon/common/layout';
+import { makeTempDir } from '@cocoon/common/store/temp';
 import type { Config } from '@cocoon/common/schemas/config';
 import type { ImageRecord } from '@cocoon/common/schemas/image';
 import type { DiskFormat } from '../cloud/check.ts';
@@ -60,8 +62,7 @@ export async function importImage(ctx: { config: Config; layout: Layout }, opts:
     // what it is (HTML, zip, xz, zstd…) by the cloud-image checks.
     return importCloudImage(layout, { source, name: opts.name, force: opts.force, expected: IMAGE, diskFormat: opts.diskFormat, input: stream, maxBytes: Number.MAX_SAFE_INTEGER, timeoutMs: DISK_TIMEOUT_MS, progress });
   }
-  await mkdir(layout.tmp, { recursive: true, mode: 0o700 });
-  const work = await mkdtemp(join(layout.tmp, `import-${process.pid}-`));
+  const work = await makeTempDir(layout.tmp, 'import');
   try {
     await mkdir(join(work, 'spool'), { mode: 0o700 });
     const plan = await planImage(await spoolTar(stream, join(work, 'spool'), label));

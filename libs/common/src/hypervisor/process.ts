@@ -2,19 +2,14 @@
  * Hypervisor process checks. cocoon never signals a PID on trust: the PID must be alive
  * and its /proc cmdline must name this VM's own control socket (a PID can be reused).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isRunning } from '../proc.ts';
 
 /** The argv of a live, non-zombie process, or null. */
 export function processArgv(pid: number): string[] | null {
-  // NOTE: a gone PID is the common case (`vm list` over stale records); existsSync answers
-  // without building an ENOENT error, which costs ~0.1 ms each in a fresh process.
-  if (!existsSync(`/proc/${pid}`)) return null;
+  if (!isRunning(pid)) return null;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // NOTE: field 3 (state) follows the last ')' because the command name may contain spaces.
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    if (state === 'Z' || state === 'X') return null;
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
   } catch {
     return null;

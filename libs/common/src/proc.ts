@@ -47,3 +47,18 @@ export function identityAlive(id: ProcessIdentity): boolean {
   const st = procStat(id.pid);
   return st !== null && st.start === id.start && st.state !== 'Z' && st.state !== 'X';
 }
+
+/** USER_HZ: the unit of /proc start times; 100 on every Linux architecture cocoon runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
+let bootMs: number | undefined;
+
+/** When `pid` started (ms since the epoch), or null when there is no such process. */
+export function startedAtMs(pid: number): number | null {
+  const st = procStat(pid);
+  if (!st) return null;
+  if (bootMs === undefined) {
+    const btime = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1];
+    bootMs = Number(btime) * 1000;
+  }
+  return bootMs + (st.start * 1000) / CLOCK_TICKS_PER_SECOND;
+}

@@ -9,6 +9,7 @@ import { driverFor } from '@cocoon/common/hypervisor/drivers';
 import { vmPaths, type VmPaths } from '@cocoon/common/hypervisor/index';
 import { hostHasVhostVsock, nextGuestCid } from '@cocoon/common/hypervisor/vsock';
 import type { Layout } from '@cocoon/common/layout';
+import { procStat } from '@cocoon/common/proc';
 import { hostnameFor, newId, validateVmName } from '@cocoon/common/refs';
 import type { ImageResolve } from '@cocoon/common/schemas/image';
 import type { VmConfig, VmRecord } from '@cocoon/common/schemas/vm';
@@ -18,7 +19,7 @@ import { createSeedDisk } from './cidata.ts';
 import { createCloudOverlay, createUefiVars } from './cloud-disk.ts';
 import { createCowDisk } from './cow-disk.ts';
 import { kernelCmdline, launchSpec, vmDisks } from './spec.ts';
-import { isLive, liveState } from './state.ts';
+import { adoptLeftover, creatorOfThisProcess, dropFiles, findHypervisor, killLeftovers, reclaimInterrupted, refuseBeingCreated, refuseUnfinished } from './recovery.ts';
 
 export interface CreateRequest {
   name: string | undefined;
@@ -66,9 +67,12 @@ export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRe
     image_id: req.image.id,
     nics: req.nics,
     boot: { kernel: req.image.kernel, initrd: req.image.initrd, firmware: req.image.firmware, cmdline: kernelCmdline(req.image, name) },
+    creator: creatorOfThisProcess(),
   };
   const vsock = req.hypervisor === 'qemu' && hostHasVhostVsock();
-  await index.update((items) => {
+  const reclaimed = await index.update((items) => {
+    // NOTE: a create that was killed half-way gives its name up, as it would have on failure.
+    const dropped = reclaimInterrupted(items, name);
     const folded = name.toLowerCase();
     for (const vm of items.values()) {
       // NOTE: case-insensitive, because the name becomes the guest hostname (DNS ignores case).
@@ -77,13 +81,15 @@ export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRe
     // NOTE: the CID is allocated under the index lock, so two creates never share one.
     if (vsock) record.vsock_cid = nextGuestCid([...items.values()].map((vm) => vm.vsock_cid ?? null));
     items.set(id, record);
+    return dropped;
   });
+  await dropFiles(layout, reclaimed);
   try {
     await mkdir(paths.runDir, { recursive: true, mode: 0o700 });
     await mkdir(paths.logDir, { recursive: true, mode: 0o700 });
     const storage = req.image.kind === 'cloud' ? await prepareCloudDisks(req.image, paths, record) : await createCowDisk(paths.cowDisk, req.storage).then(() => req.storage);
     await driverFor(record.hypervisor).create(launchSpec(layout, record));
-    return await setState(layout, id, { state: 'created', config: { ...record.config, storage } });
+    return await setState(layout, id, { state: 'created', config: { ...record.config, storage }, creator: undefined });
   } catch (err) {
     await rm(paths.runDir, { recursive: true, force: true });
     await rm(paths.logDir, { recursive: true, force: true });
@@ -108,12 +114,17 @@ export async function startVm(layout: Layout, ref: string, timeoutMs: number): P
   const found = await vmIndex(layout).resolve(ref);
   return withLock(vmLockFile(layout, found.id), async () => {
     const vm = await resolveLocked(layout, found.id, ref);
-    if (vm.state === 'creating') throw new InvalidStateError(`VM "${vm.config.name}" is still being created`);
-    if (isLive(liveState(layout, vm))) throw new InvalidStateError(`VM "${vm.config.name}" is already running`);
+    refuseUnfinished(vm);
+    const running = findHypervisor(layout, vm);
+    if (running?.known) throw new InvalidStateError(`VM "${vm.config.name}" is already running`);
     const driver = driverFor(vm.hypervisor);
+    const spec = launchSpec(layout, vm);
     try {
-      const { pid } = await driver.start(launchSpec(layout, vm), timeoutMs);
-      return await setState(layout, vm.id, { state: 'running', pid, started_at: new Date().toISOString(), error: undefined, first_booted: true });
+      // A start killed after launching the hypervisor left it running unrecorded: take it over.
+      const adopted = running ? await adoptLeftover(driver, spec, running, timeoutMs) : null;
+      const pid = adopted?.pid ?? (await driver.start(spec, timeoutMs)).pid;
+      const started = { pid, pid_start_time: procStat(pid)?.start, started_at: new Date().toISOString(), error: undefined, first_booted: true };
+      return await setState(layout, vm.id, { state: 'running', ...started });
     } catch (err) {
       // NOTE: a failed start leaves no sockets or pid file behind (the disks stay: the VM does).
       await driver.delete(vmPaths(layout, vm.id));
@@ -130,9 +141,11 @@ export async function stopVm(layout: Layout, ref: string, opts: { timeoutMs: num
     const vm = await resolveLocked(layout, found.id, ref);
     const paths = vmPaths(layout, vm.id);
     const driver = driverFor(vm.hypervisor);
-    const outcome = await driver.stop(paths, vm.pid, opts);
+    const running = findHypervisor(layout, vm);
+    const outcome = await driver.stop(paths, running?.pid ?? null, opts);
     await driver.delete(paths);
-    const next: Partial<VmRecord> = vm.state === 'running' || vm.state === 'error' ? { state: 'stopped', pid: 0, stopped_at: new Date().toISOString() } : {};
+    const stopped = running !== null || vm.state === 'running' || vm.state === 'error';
+    const next: Partial<VmRecord> = stopped ? { state: 'stopped', pid: 0, pid_start_time: undefined, stopped_at: new Date().toISOString() } : {};
     return { vm: await setState(layout, vm.id, next), outcome };
   });
 }
@@ -144,11 +157,14 @@ export async function removeVm(layout: Layout, ref: string, force: boolean): Pro
     const vm = await resolveLocked(layout, found.id, ref);
     const paths = vmPaths(layout, vm.id);
     const driver = driverFor(vm.hypervisor);
-    if (isLive(liveState(layout, vm))) {
+    refuseBeingCreated(vm);
+    const running = findHypervisor(layout, vm);
+    if (running) {
       if (!force) throw new InvalidStateError(`VM "${vm.config.name}" is running; stop it first or use --force`);
-      await driver.stop(paths, vm.pid, { timeoutMs: 0, force: true });
+      await driver.stop(paths, running.pid, { timeoutMs: 0, force: true });
     }
     await driver.delete(paths);
+    await killLeftovers(layout, vm);
     await rm(paths.runDir, { recursive: true, force: true });
     await rm(paths.logDir, { recursive: true, force: true });
     await vmIndex(layout).update((items) => void items.delete(vm.id));

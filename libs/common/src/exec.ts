@@ -27,6 +27,7 @@ export const PACKAGE_OF: Record<string, string> = {
   xz: 'xz-utils',
   zstd: 'zstd',
   skopeo: 'skopeo',
+  openssl: 'openssl',
 };
 
 export interface RunOptions {

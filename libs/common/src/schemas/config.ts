@@ -24,6 +24,12 @@ export const ConfigFileSchema = z
     dns: z.array(z.string().min(1)),
     default_hypervisor: HypervisorKindSchema,
     accel: AccelSchema,
+    /** Seconds `vm stop` gives the guest before SIGTERM (the Go cocoon's key; `--timeout` overrides). */
+    stop_timeout_seconds: z.number().int().nonnegative(),
+    /** Hypervisor binaries and firmware, when not the defaults on PATH / Debian's paths. */
+    ch_binary: z.string().min(1),
+    fc_binary: z.string().min(1),
+    ch_firmware: z.string().min(1),
   })
   .partial()
   .strict();
@@ -40,5 +46,9 @@ export const ConfigSchema = z.object({
   dns: z.array(z.string()),
   default_hypervisor: HypervisorKindSchema.nullable(),
   accel: AccelSchema,
+  stop_timeout_seconds: z.number().int().nonnegative(),
+  ch_binary: z.string(),
+  fc_binary: z.string(),
+  ch_firmware: z.string(),
 });
 export type Config = z.infer<typeof ConfigSchema>;

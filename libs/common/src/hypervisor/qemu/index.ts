@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ExternalError, TimeoutError } from '../../errors.ts';
-import type { CommandLine, Hypervisor, LaunchSpec, RuntimeState, StopOptions, StopOutcome, VmPaths } from '../index.ts';
+import type { CommandLine, Hypervisor, LaunchPlan, LaunchSpec, RuntimeState, StopOptions, StopOutcome, VmPaths } from '../index.ts';
 import { pidBelongsTo, processArgv, signalIfOwned, waitForExit } from '../process.ts';
 import { startRelay, stopRelay } from './agent-relay.ts';
 import { qemuCommandLine } from './args.ts';
@@ -23,6 +23,14 @@ export class QemuDriver implements Hypervisor {
 
   commandLine(spec: LaunchSpec): CommandLine {
     return qemuCommandLine(spec, this.binary);
+  }
+
+  launchPlan(spec: LaunchSpec): LaunchPlan {
+    return { command: this.commandLine(spec), socket: spec.paths.apiSocket, requests: [] };
+  }
+
+  agentSocket(paths: VmPaths): string {
+    return paths.agentSocket;
   }
 
   async create(): Promise<void> {}
@@ -53,6 +61,7 @@ export class QemuDriver implements Hypervisor {
       }
       await sleep(delay);
     }
+    if (spec.tuning.balloon > 0) await setBalloonTarget(paths.apiSocket, spec.memory - spec.tuning.balloon);
     // QEMU made the virtio-serial chardev before QMP answered: the relay can hold it now.
     await startRelay(paths);
     return { pid };
@@ -96,6 +105,16 @@ export class QemuDriver implements Hypervisor {
     // The relay exits with QEMU; one that did not (or a stale one) is ended here.
     await stopRelay(paths);
     await Promise.all([paths.apiSocket, paths.consoleSocket, paths.agentSerialSocket, paths.agentSocket, paths.eventsSocket, paths.pidFile].map((f) => rm(f, { force: true })));
+  }
+}
+
+/** Asks the balloon to leave the guest `bytes` (QEMU's balloon target is the guest's memory, not the balloon's size). */
+async function setBalloonTarget(socket: string, bytes: number): Promise<void> {
+  const qmp = await QmpClient.open(socket, 5000);
+  try {
+    await qmp.execute('balloon', { value: bytes });
+  } finally {
+    qmp.close();
   }
 }
 

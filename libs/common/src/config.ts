@@ -40,8 +40,6 @@ export function resolveConfig(globals: GlobalValues = {}, env: NodeJS.ProcessEnv
     default_hypervisor: file.default_hypervisor ?? null,
     accel: file.accel ?? 'auto',
     stop_timeout_seconds: file.stop_timeout_seconds ?? 30,
-    ch_binary: file.ch_binary ?? 'cloud-hypervisor',
-    fc_binary: file.fc_binary ?? 'firecracker',
     ch_firmware: file.ch_firmware ?? CLOUDHV_FIRMWARE,
   };
 }

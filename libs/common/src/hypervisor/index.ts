@@ -149,8 +149,8 @@ export interface Hypervisor {
   stop(paths: VmPaths, pid: number | null, opts: StopOptions): Promise<StopOutcome>;
   /** Whether the VM's hypervisor process is alive and really this VM's. */
   inspect(paths: VmPaths, pid: number | null): RuntimeState;
-  /** Where the serial console is served. */
-  consoleEndpoint(paths: VmPaths): { kind: 'unix'; path: string };
+  /** Where the console is served: a Unix socket, or a PTY (Cloud Hypervisor's direct-boot console). */
+  consoleEndpoint(paths: VmPaths): { kind: 'unix' | 'pty'; path: string };
   /** Removes the driver's runtime files of a stopped VM. */
   delete(paths: VmPaths): Promise<void>;
 }

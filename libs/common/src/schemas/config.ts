@@ -26,9 +26,7 @@ export const ConfigFileSchema = z
     accel: AccelSchema,
     /** Seconds `vm stop` gives the guest before SIGTERM (the Go cocoon's key; `--timeout` overrides). */
     stop_timeout_seconds: z.number().int().nonnegative(),
-    /** Hypervisor binaries and firmware, when not the defaults on PATH / Debian's paths. */
-    ch_binary: z.string().min(1),
-    fc_binary: z.string().min(1),
+    /** Cloud Hypervisor's UEFI firmware (default: where Debian's cloudhv-efi-x86-64 puts CLOUDHV.fd). */
     ch_firmware: z.string().min(1),
   })
   .partial()
@@ -47,8 +45,6 @@ export const ConfigSchema = z.object({
   default_hypervisor: HypervisorKindSchema.nullable(),
   accel: AccelSchema,
   stop_timeout_seconds: z.number().int().nonnegative(),
-  ch_binary: z.string(),
-  fc_binary: z.string(),
   ch_firmware: z.string(),
 });
 export type Config = z.infer<typeof ConfigSchema>;

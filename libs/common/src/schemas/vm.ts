@@ -165,7 +165,7 @@ export const VmRuntimeSchema = z.looseObject({
   consoleSocket: z.string(),
   consoleLog: z.string(),
   hypervisorLog: z.string(),
-  console: z.object({ kind: z.literal('unix'), path: z.string() }),
+  console: z.object({ kind: z.enum(['unix', 'pty']), path: z.string() }),
 });
 
 /** What `vm inspect` prints: the record with its live state, plus `runtime`. */

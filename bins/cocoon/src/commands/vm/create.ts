@@ -1,6 +1,8 @@
 import { Command, Option } from 'clipanion';
 import { chooseFormat, CocoonCommand, formatOption, outputOption } from '@cocoon/common/cli';
-import { UsageError } from '@cocoon/common/errors';
+import { existsSync } from 'node:fs';
+import { MissingDependencyError, UsageError } from '@cocoon/common/errors';
+import { hostProbe, type AccelChoice } from '@cocoon/common/hypervisor/accel';
 import { validateVmName } from '@cocoon/common/refs';
 import type { HypervisorKind } from '@cocoon/common/schemas/config';
 import type { ImageResolve } from '@cocoon/common/schemas/image';
@@ -76,7 +78,8 @@ export abstract class VmCreateBase extends CocoonCommand {
     if (this.fc && this.hypervisor !== undefined && parseHypervisor(this.hypervisor) !== 'firecracker') {
       throw new UsageError(`--fc and --hypervisor ${this.hypervisor} disagree: give one of them`);
     }
-    const hypervisor = asked ? parseHypervisor(asked) : defaultHypervisor(this.config.default_hypervisor);
+    const accel = chooseAccel(accelFlag.data);
+    const hypervisor = asked ? parseHypervisor(asked) : defaultHypervisor(this.config.default_hypervisor, accel.accel);
     const dataDisks = parseDataDisks(this.dataDisk);
     const queueSize = this.queueSize === undefined ? undefined : parseQueueSize(this.queueSize, '--queue-size');
     const diskQueueSize = this.diskQueueSize === undefined ? undefined : parseQueueSize(this.diskQueueSize, '--disk-queue-size');
@@ -85,18 +88,19 @@ export abstract class VmCreateBase extends CocoonCommand {
     if (this.windows && hypervisor === 'firecracker') throw new UsageError('--windows: Firecracker cannot boot Windows (no UEFI); use --hypervisor cloud-hypervisor or qemu');
     const image = await resolveVmImage(this.layout, this.image);
     checkImageFits(image, hypervisor, this.windows);
-    const accel = chooseAccel(accelFlag.data);
-    if (accel.warning) this.context.stderr.write(`${this.context.tool}: warning: ${accel.warning}\n`);
+    const firmware = hypervisor === 'cloud-hypervisor' && image.kind === 'cloud' ? chFirmware(this.config.ch_firmware) : image.firmware;
+    const run = hypervisorAccel(hypervisor, accel);
+    if (run.warning) this.context.stderr.write(`${this.context.tool}: warning: ${run.warning}\n`);
     return {
       name: this.name,
-      image,
+      image: { ...image, firmware },
       imageRef: this.image,
       cpu,
       memory,
       storage,
       nics,
       hypervisor,
-      accel: accel.accel,
+      accel: run.accel,
       extra: {
         ...(this.noDirectIo ? { no_direct_io: true } : {}),
         ...(this.windows ? { windows: true } : {}),
@@ -126,6 +130,22 @@ export function checkImageFits(image: ImageResolve, hypervisor: HypervisorKind, 
     throw new UsageError(`--fc: Firecracker boots OCI images only; "${image.name}" is a cloud image (qcow2, UEFI): use --hypervisor cloud-hypervisor or qemu`);
   }
   if (windows && image.kind !== 'cloud') throw new UsageError(`--windows: "${image.name}" is an OCI image (direct kernel boot); Windows needs a cloud image booted through UEFI`);
+}
+
+/** Cloud Hypervisor's UEFI firmware must exist before a cloud-image VM is made for it. */
+function chFirmware(path: string): string {
+  if (!existsSync(path)) throw new MissingDependencyError(`Cloud Hypervisor firmware ${path} not found: install the Debian package cloudhv-efi-x86-64 (sid) or set ch_firmware in the config`);
+  return path;
+}
+
+/** Cloud Hypervisor and Firecracker run only on KVM; QEMU takes the choice as made. */
+function hypervisorAccel(hypervisor: HypervisorKind, choice: AccelChoice): AccelChoice {
+  if (hypervisor === 'qemu') return choice;
+  if (!hostProbe.kvmUsable()) throw new MissingDependencyError(`${hypervisor} needs /dev/kvm, which is missing or not usable here; use --hypervisor qemu`);
+  return {
+    accel: 'kvm',
+    warning: hostProbe.pvmHost() ? `KVM here is the PVM module: ${hypervisor} boots only PVM-enabled guest kernels on it` : null,
+  };
 }
 
 export class VmCreateCommand extends VmCreateBase {

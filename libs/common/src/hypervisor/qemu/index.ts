@@ -4,17 +4,13 @@
  * commands (`vm list`, `vm inspect`) that only call `inspect()` start without them.
  */
 import { mkdirSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { ExternalError, TimeoutError } from '../../errors.ts';
+import { rm } from 'node:fs/promises';
+import { escalateStop, waitUntilReady } from '../launch.ts';
 import type { CommandLine, Hypervisor, LaunchPlan, LaunchSpec, RuntimeState, StopOptions, StopOutcome, VmPaths } from '../index.ts';
-import { pidBelongsTo, processArgv, signalIfOwned, waitForExit } from '../process.ts';
+import { pidBelongsTo } from '../process.ts';
 import { startRelay, stopRelay } from './agent-relay.ts';
 import { qemuCommandLine } from './args.ts';
 import { QmpClient } from './qmp.ts';
-
-const TERM_GRACE_MS = 5000;
-const KILL_GRACE_MS = 5000;
 
 export class QemuDriver implements Hypervisor {
   readonly kind = 'qemu' as const;
@@ -48,19 +44,15 @@ export class QemuDriver implements Hypervisor {
       exited = true;
     });
     const pid = child.pid;
-    const deadline = Date.now() + timeoutMs;
-    // NOTE: QEMU is usually ready within ~100 ms: poll tightly at first, then back off.
-    for (let delay = 5, tries = 0; ; delay = ++tries < 100 ? 5 : Math.min(delay * 2, 100)) {
-      if (exited || processArgv(pid) === null) {
-        throw new ExternalError(`${cmd.file} exited during start: ${await lastLines(paths.hypervisorLog)}`);
-      }
-      if (await qmpAnswers(paths.apiSocket, deadline)) break;
-      if (Date.now() >= deadline) {
-        signalIfOwned(pid, paths.apiSocket, 'SIGKILL');
-        throw new TimeoutError(`QEMU did not answer on QMP within ${timeoutMs} ms`);
-      }
-      await sleep(delay);
-    }
+    await waitUntilReady({
+      pid,
+      exited: () => exited,
+      ready: (deadline) => qmpAnswers(paths.apiSocket, deadline),
+      marker: paths.apiSocket,
+      log: paths.hypervisorLog,
+      what: cmd.file,
+      timeoutMs,
+    });
     if (spec.tuning.balloon > 0) await setBalloonTarget(paths.apiSocket, spec.memory - spec.tuning.balloon);
     // QEMU made the virtio-serial chardev before QMP answered: the relay can hold it now.
     await startRelay(paths);
@@ -68,28 +60,22 @@ export class QemuDriver implements Hypervisor {
   }
 
   async stop(paths: VmPaths, pid: number | null, opts: StopOptions): Promise<StopOutcome> {
-    const marker = paths.apiSocket;
-    if (!pid || !pidBelongsTo(pid, marker)) return 'not-running';
     const { log } = await import('../../log.ts');
-    if (!opts.force) {
-      try {
+    return escalateStop({
+      pid,
+      marker: paths.apiSocket,
+      opts,
+      graceful: async () => {
         const qmp = await QmpClient.open(paths.apiSocket, 2000);
         try {
           await qmp.execute('system_powerdown');
         } finally {
           qmp.close();
         }
-        if (await waitForExit(pid, opts.timeoutMs)) return 'graceful';
-        log().warn({ pid }, 'guest did not power off in time; sending SIGTERM');
-      } catch (err) {
-        log().warn({ err: (err as Error).message }, 'QMP powerdown failed; sending SIGTERM');
-      }
-    }
-    if (signalIfOwned(pid, marker, 'SIGTERM') && (await waitForExit(pid, TERM_GRACE_MS))) return 'terminated';
-    if (!pidBelongsTo(pid, marker)) return 'terminated';
-    signalIfOwned(pid, marker, 'SIGKILL');
-    if (await waitForExit(pid, KILL_GRACE_MS)) return 'killed';
-    throw new TimeoutError(`QEMU (pid ${pid}) survived SIGKILL for ${KILL_GRACE_MS} ms`);
+      },
+      what: 'QEMU',
+      warn: (msg) => log().warn({ pid }, msg),
+    });
   }
 
   inspect(paths: VmPaths, pid: number | null): RuntimeState {
@@ -127,13 +113,5 @@ async function qmpAnswers(socket: string, deadline: number): Promise<boolean> {
   }
 }
 
-async function lastLines(file: string, n = 3): Promise<string> {
-  try {
-    const text = await readFile(file, 'utf8');
-    return text.trim().split('\n').slice(-n).join(' | ') || '(no output)';
-  } catch {
-    return '(no log)';
-  }
-}
 
 export { QmpClient };

@@ -28,6 +28,7 @@ export const PACKAGE_OF: Record<string, string> = {
   zstd: 'zstd',
   skopeo: 'skopeo',
   openssl: 'openssl',
+  lz4: 'lz4',
 };
 
 export interface RunOptions {

@@ -16,6 +16,8 @@ const CODECS: Array<{ name: string; magic: Buffer; decode: (data: Buffer) => Pro
   { name: 'gzip', magic: Buffer.from([0x1f, 0x8b, 0x08]), decode: async (d) => gunzipSync(d, { finishFlush: 2 }) },
   { name: 'xz', magic: Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]), decode: (d) => tool('xz', ['-dc', '--single-stream'], d) },
   { name: 'zstd', magic: Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), decode: (d) => tool('zstd', ['-dcq'], d) },
+  // Debian's 6.1 kernels are LZ4 (legacy frame format).
+  { name: 'lz4', magic: Buffer.from([0x02, 0x21, 0x4c, 0x18]), decode: (d) => tool('lz4', ['-dcq'], d) },
 ];
 
 async function tool(file: string, args: string[], input: Buffer): Promise<Buffer> {
@@ -53,6 +55,6 @@ export async function ensureVmlinux(kernel: string): Promise<string> {
       }
     }
   }
-  throw new InvalidDataError(`${kernel}: no gzip, xz or zstd payload that decompresses to an ELF kernel (Firecracker needs one)`);
+  throw new InvalidDataError(`${kernel}: no gzip, xz, zstd or lz4 payload that decompresses to an ELF kernel (Firecracker needs one)`);
 }
 

@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ExternalError, TimeoutError } from '../errors.ts';
-import type { StopOptions, StopOutcome } from './index.ts';
+import type { RuntimeState, StopOptions, StopOutcome, VmPaths } from './index.ts';
 import { pidBelongsTo, processArgv, signalIfOwned, waitForExit } from './process.ts';
 
 export const TERM_GRACE_MS = 5000;
@@ -86,4 +86,10 @@ export async function escalateStop(e: Escalation): Promise<StopOutcome> {
   signalIfOwned(pid, marker, 'SIGKILL');
   if (await waitForExit(pid, KILL_GRACE_MS)) return 'killed';
   throw new TimeoutError(`${e.what} (pid ${pid}) survived SIGKILL for ${KILL_GRACE_MS} ms`);
+}
+
+/** A VM runs while its PID is alive and its argv names the VM's API socket (every driver's marker). */
+export function runtimeState(paths: VmPaths, pid: number | null): RuntimeState {
+  const running = pidBelongsTo(pid, paths.apiSocket);
+  return { running, pid: running ? pid : null };
 }

@@ -11,8 +11,8 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExternalError, MissingDependencyError } from '../../errors.ts';
 import type { ApiRequest, CommandLine, Hypervisor, LaunchDisk, LaunchPlan, LaunchSpec, RuntimeState, SnapshotCapable, StopOptions, StopOutcome, VmPaths } from '../index.ts';
-import { escalateStop, logTail, waitUntilReady } from '../launch.ts';
-import { pidBelongsTo, signalIfOwned } from '../process.ts';
+import { escalateStop, logTail, runtimeState, waitUntilReady } from '../launch.ts';
+import { signalIfOwned } from '../process.ts';
 import { RestClient } from '../rest.ts';
 import type { NetworkConfig } from '../../schemas/vm.ts';
 import { CH_API_BASE, chAddDisk, chAddNet, chInfo, chPause, chPing, chPowerButton, chRemoveDevice, chRestore, chResume, chShutdown, chSnapshot } from './api.ts';
@@ -85,8 +85,7 @@ export class CloudHypervisorDriver implements Hypervisor, SnapshotCapable {
   }
 
   inspect(paths: VmPaths, pid: number | null): RuntimeState {
-    const running = pidBelongsTo(pid, paths.apiSocket);
-    return { running, pid: running ? pid : null };
+    return runtimeState(paths, pid);
   }
 
   consoleEndpoint(paths: VmPaths): { kind: 'unix' | 'pty'; path: string } {

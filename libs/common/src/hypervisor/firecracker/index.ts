@@ -10,8 +10,8 @@ import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ExternalError, InvalidDataError } from '../../errors.ts';
 import type { ApiRequest, CommandLine, Hypervisor, LaunchPlan, LaunchSpec, RuntimeState, SnapshotCapable, StopOptions, StopOutcome, VmPaths } from '../index.ts';
-import { escalateStop, logTail, waitUntilReady } from '../launch.ts';
-import { pidBelongsTo, processArgv, signalIfOwned, waitForExit } from '../process.ts';
+import { escalateStop, logTail, runtimeState, waitUntilReady } from '../launch.ts';
+import { processArgv, signalIfOwned, waitForExit } from '../process.ts';
 import { RestClient } from '../rest.ts';
 import type { NetworkConfig } from '../../schemas/vm.ts';
 import { FC_BINARY, fcAction, fcBootRequests, fcInfo, fcSnapshotCreate, fcSnapshotLoad, fcVmState } from './requests.ts';
@@ -66,8 +66,7 @@ export class FirecrackerDriver implements Hypervisor, SnapshotCapable {
   }
 
   inspect(paths: VmPaths, pid: number | null): RuntimeState {
-    const running = pidBelongsTo(pid, paths.apiSocket);
-    return { running, pid: running ? pid : null };
+    return runtimeState(paths, pid);
   }
 
   consoleEndpoint(paths: VmPaths): { kind: 'unix'; path: string } {

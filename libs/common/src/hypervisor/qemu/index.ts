@@ -5,9 +5,9 @@
  */
 import { mkdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { escalateStop, waitUntilReady } from '../launch.ts';
+import { escalateStop, runtimeState, waitUntilReady } from '../launch.ts';
 import type { CommandLine, Hypervisor, LaunchPlan, LaunchSpec, RuntimeState, StopOptions, StopOutcome, VmPaths } from '../index.ts';
-import { pidBelongsTo } from '../process.ts';
+
 import { startRelay, stopRelay } from './agent-relay.ts';
 import { qemuCommandLine } from './args.ts';
 import { QmpClient } from './qmp.ts';
@@ -79,8 +79,7 @@ export class QemuDriver implements Hypervisor {
   }
 
   inspect(paths: VmPaths, pid: number | null): RuntimeState {
-    const running = pidBelongsTo(pid, paths.apiSocket);
-    return { running, pid: running ? pid : null };
+    return runtimeState(paths, pid);
   }
 
   consoleEndpoint(paths: VmPaths): { kind: 'unix'; path: string } {

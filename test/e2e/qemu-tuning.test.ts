@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { VmInspectSchema } from '@cocoon/common/schemas/vm';
-import { ensureDefaultImage, ok, requireTools } from '../helpers/cocoon.ts';
+import { cocoon, ensureDefaultImage, ok, requireTools } from '../helpers/cocoon.ts';
 
 const name = `tune-${process.pid}`;
 const exec = async (cmd: string) => ok(['vm', 'exec', name, '--', 'sh', '-c', cmd]);
@@ -18,6 +18,10 @@ describe('QEMU host tuning and data disks', () => {
   before(async () => {
     requireTools();
     await ensureDefaultImage();
+  });
+  // NOTE: the VM goes also when an assertion fails, so later suites find the root clean.
+  after(async () => {
+    await cocoon(['vm', 'rm', '--force', name]);
   });
 
   it('boots with balloon, watchdog, multi-queue disks and a mounted data disk that survives stop/start', async () => {

@@ -74,7 +74,6 @@ const CASES: Array<[string[], number, { tool?: string }?]> = [
   [['vm', 'create', '--name', '-x', 'default'], 2],
   [['vm', 'create', '--name', 'a/b', 'default'], 2],
   [['vm', 'create', '--hypervisor', 'vmware', 'default'], 2],
-  [['vm', 'create', '--fc', 'default'], 2],
   [['vm', 'create', 'no-such-image'], 3],
   [['vm', 'inspect', 'ghost'], 3],
   [['vm', 'start', 'ghost'], 3],

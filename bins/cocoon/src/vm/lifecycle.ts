@@ -15,9 +15,10 @@ import type { ImageResolve } from '@cocoon/common/schemas/image';
 import type { VmConfig, VmRecord } from '@cocoon/common/schemas/vm';
 import { withLock } from '@cocoon/common/store/lock';
 import { vmIndex, vmLockFile } from '@cocoon/common/vms';
-import { createSeedDisk } from './cidata.ts';
+import { createSeedDisk, hashPassword } from './cidata.ts';
 import { createCloudOverlay, createUefiVars } from './cloud-disk.ts';
 import { createCowDisk } from './cow-disk.ts';
+import { createDataDisks, dataDiskConfigs, type DataDiskSpec } from './data-disks.ts';
 import { kernelCmdline, launchSpec, vmDisks } from './spec.ts';
 import { adoptLeftover, creatorOfThisProcess, dropFiles, findHypervisor, killLeftovers, reclaimInterrupted, refuseBeingCreated, refuseUnfinished } from './recovery.ts';
 
@@ -33,17 +34,25 @@ export interface CreateRequest {
   accel: VmRecord['accel'];
   /** Go-cocoon config keys recorded as given (`network`, `no_direct_io` …). */
   extra?: Pick<VmConfig, 'network' | 'no_direct_io' | 'windows' | 'queue_size' | 'disk_queue_size'>;
+  dataDisks?: DataDiskSpec[];
+  /** The cloud-init login (cloud images); the password is only ever stored hashed, in the seed. */
+  login?: { user: string; password: string };
+  /** DNS servers for static NICs in the seed. */
+  dns?: string[];
 }
 
-/** Creates a VM: reserves the name, makes the COW disk, records it as `created`. */
-export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRecord> {
-  const id = newId();
+/**
+ * The record a create would write, without touching the disk or the index (`vm debug
+ * IMAGE` prints its launch; `createVm` writes it).
+ */
+export function planVm(layout: Layout, req: CreateRequest, id = newId()): VmRecord {
   const name = req.name ?? `vm-${id.slice(0, 8)}`;
   validateVmName(name);
   const paths = vmPaths(layout, id);
-  const index = vmIndex(layout);
   const now = new Date().toISOString();
-  const record: VmRecord = {
+  const data = dataDiskConfigs(paths.runDir, req.dataDisks ?? []);
+  const storage = vmDisks(req.image, paths, data, req.extra?.windows === true);
+  return {
     id,
     hypervisor: req.hypervisor,
     state: 'creating',
@@ -59,17 +68,28 @@ export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRe
     },
     pid: 0,
     socket_path: paths.apiSocket,
-    storage_configs: vmDisks(req.image, paths),
+    storage_configs: storage,
     first_booted: false,
     created_at: now,
     updated_at: now,
     accel: req.accel,
     image_id: req.image.id,
     nics: req.nics,
-    boot: { kernel: req.image.kernel, initrd: req.image.initrd, firmware: req.image.firmware, cmdline: kernelCmdline(req.image, name) },
-    creator: creatorOfThisProcess(),
+    boot: { kernel: req.image.kernel, initrd: req.image.initrd, firmware: req.image.firmware, cmdline: kernelCmdline(req.image, name, storage) },
   };
-  const vsock = req.hypervisor === 'qemu' && hostHasVhostVsock();
+}
+
+/** Creates a VM: reserves the name, makes its disks, records it as `created`. */
+export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRecord> {
+  // NOTE: the record names this process as its creator until it is `created`: if this process
+  // dies half-way, the next command knows the record was abandoned (recovery.ts).
+  const record: VmRecord = { ...planVm(layout, req), creator: creatorOfThisProcess() };
+  const { id } = record;
+  const name = record.config.name;
+  const paths = vmPaths(layout, id);
+  const index = vmIndex(layout);
+  // Cloud Hypervisor and Firecracker always have a (hybrid) vsock device; QEMU only with vhost-vsock.
+  const vsock = req.hypervisor !== 'qemu' || hostHasVhostVsock();
   const reclaimed = await index.update((items) => {
     // NOTE: a create that was killed half-way gives its name up, as it would have on failure.
     const dropped = reclaimInterrupted(items, name);
@@ -87,7 +107,8 @@ export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRe
   try {
     await mkdir(paths.runDir, { recursive: true, mode: 0o700 });
     await mkdir(paths.logDir, { recursive: true, mode: 0o700 });
-    const storage = req.image.kind === 'cloud' ? await prepareCloudDisks(req.image, paths, record) : await createCowDisk(paths.cowDisk, req.storage).then(() => req.storage);
+    const storage = req.image.kind === 'cloud' ? await prepareCloudDisks(req, paths, record) : await createCowDisk(paths.cowDisk, req.storage).then(() => req.storage);
+    await createDataDisks(req.dataDisks ?? [], record.storage_configs.filter((d) => d.role === 'data'));
     await driverFor(record.hypervisor).create(launchSpec(layout, record));
     return await setState(layout, id, { state: 'created', config: { ...record.config, storage }, creator: undefined });
   } catch (err) {
@@ -98,14 +119,25 @@ export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRe
   }
 }
 
-/** The root overlay, UEFI variables and NoCloud seed of a cloud-image VM; returns the disk size. */
-async function prepareCloudDisks(image: ImageResolve, paths: VmPaths, vm: VmRecord): Promise<number> {
+/** The root overlay, UEFI variables and NoCloud seed (not for Windows) of a cloud-image VM; returns the disk size. */
+async function prepareCloudDisks(req: CreateRequest, paths: VmPaths, vm: VmRecord): Promise<number> {
+  const image = req.image;
   const base = image.disks[0];
   if (!base) throw new InvalidStateError(`image "${image.name}" has no disk`);
   if (!image.firmware) throw new MissingDependencyError('UEFI firmware /usr/share/OVMF/OVMF_CODE.fd not found: install the Debian package ovmf');
   const size = await createCloudOverlay(base.path, paths.rootDisk, vm.config.storage);
   await createUefiVars(paths.uefiVars);
-  await createSeedDisk(paths.seedDisk, { instanceId: vm.id, hostname: hostnameFor(vm.config.name) });
+  if (vm.config.windows) return size;
+  const login = req.login ?? { user: 'root', password: 'cocoon' };
+  await createSeedDisk(paths.seedDisk, {
+    instanceId: vm.id,
+    hostname: hostnameFor(vm.config.name),
+    user: login.user,
+    passwordHash: await hashPassword(login.password),
+    nics: vm.network_configs ?? [],
+    dns: req.dns ?? [],
+    disks: vm.storage_configs,
+  });
   return size;
 }
 
@@ -123,7 +155,7 @@ export async function startVm(layout: Layout, ref: string, timeoutMs: number): P
       // A start killed after launching the hypervisor left it running unrecorded: take it over.
       const adopted = running ? await adoptLeftover(driver, spec, running, timeoutMs) : null;
       const pid = adopted?.pid ?? (await driver.start(spec, timeoutMs)).pid;
-      const started = { pid, pid_start_time: procStat(pid)?.start, started_at: new Date().toISOString(), error: undefined, first_booted: true };
+      const started = { pid, pid_start_time: procStat(pid)?.start, started_at: new Date().toISOString(), error: undefined, first_booted: true, tuning: spec.tuning };
       return await setState(layout, vm.id, { state: 'running', ...started });
     } catch (err) {
       // NOTE: a failed start leaves no sockets or pid file behind (the disks stay: the VM does).

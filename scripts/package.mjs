@@ -36,6 +36,7 @@ const TRAINER = join(ROOT, 'scripts/train-code-cache.cjs');
 /** The per-tool names; each is a symlink to `cocoon`. */
 export const TOOL_LINKS = ['cocoon-image', 'cocoon-net', 'cocoon-snap', 'cocoon-console', 'cocoon-gc', 'cocoon-agent'];
 /** esbuild options of the executable's bundles: smaller text to decode and scan, no comments. */
+/** @type {import('esbuild').BuildOptions} */
 const SEA_BUNDLE_OPTIONS = { minifyWhitespace: true, charset: 'ascii' };
 
 const MiB = 2 ** 20;
@@ -73,6 +74,7 @@ function seaBlob(tools, work) {
 function trainCache(tool, bundleFile, work) {
   const cache = join(work, `${tool}.cache`);
   const root = join(work, `train-root-${tool}`);
+  /** @type {NodeJS.ProcessEnv} */
   const env = { ...process.env, COCOON_ROOT_DIR: root, COCOON_RUN_DIR: join(root, 'run'), COCOON_LOG_DIR: join(root, 'log') };
   delete env.COCOON_CONFIG;
   delete env.COCOON_TOOL;

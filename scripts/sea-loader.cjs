@@ -37,13 +37,13 @@ function chooseTool() {
  * one-byte string, cheaper than the UTF-8 decoder (same text either way).
  */
 function source(tool) {
-  const raw = Buffer.from(getRawAsset(`${tool}.cjs`));
+  const raw = Buffer.from(/** @type {ArrayBuffer} */ (getRawAsset(`${tool}.cjs`)));
   return raw.toString(isAscii(raw) ? 'latin1' : 'utf8');
 }
 
 function cachedData(tool) {
   try {
-    return new Uint8Array(getRawAsset(`${tool}.cache`));
+    return new Uint8Array(/** @type {ArrayBuffer} */ (getRawAsset(`${tool}.cache`)));
   } catch {
     return undefined;
   }

@@ -27,6 +27,12 @@ async function cocoon(argv: string[]): Promise<number> {
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code !== 'EPIPE') throw err;
 });
-cocoon(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
-});
+cocoon(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`cocoon: internal error: ${String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -12,7 +12,7 @@ export PATH="$PWD/dist/bin:$PATH"
 
 cocoon image build-default
 cocoon vm rm --force demo >/dev/null 2>&1 || true
-cocoon vm run --name demo --cpu 1 --memory 512M --storage 2G default
+cocoon vm run --nics 0 --name demo --cpu 1 --memory 512M --storage 2G default
 console_log=$(cocoon vm inspect demo | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).runtime.consoleLog))')
 
 echo "--- waiting for the guest (software emulation here can take a minute) ---"

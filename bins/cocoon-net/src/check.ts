@@ -5,11 +5,10 @@
  */
 import { ExternalError } from '@cocoon/common/errors';
 import type { Layout } from '@cocoon/common/layout';
-import { netnsPath } from '@cocoon/common/net/names';
+import { netnsMounted, netnsPath } from '@cocoon/common/net/names';
 import type { NetRecord } from '@cocoon/common/schemas/net';
 import { binDirs, checkList, runtimeConfigOf } from './cni.ts';
 import { listLinks } from './links.ts';
-import { netnsMounted } from './netns.ts';
 
 /** Throws an ExternalError naming the first thing that is missing or fails CHECK. */
 export async function checkNetwork(layout: Layout, rec: NetRecord): Promise<void> {

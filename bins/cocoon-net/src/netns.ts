@@ -9,7 +9,6 @@
  * network namespace (`nsenter --net=…`) to run cocoon inside a host-playing namespace.
  */
 import { statSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { run } from '@cocoon/common/exec';
 
 /** Creates the named netns `name` (its loopback is set up with the TAPs, in the same batch). */
@@ -21,15 +20,6 @@ export async function createNetns(name: string): Promise<void> {
 export async function deleteNetns(name: string, path = `/var/run/netns/${name}`): Promise<void> {
   if (!exists(path)) return;
   await run('ip', ['netns', 'del', name]);
-}
-
-/** Whether `path` is a live netns (a mounted nsfs file, not an empty file left by a lost mount). */
-export function netnsMounted(path: string): boolean {
-  try {
-    return statSync(path).dev !== statSync(dirname(path)).dev;
-  } catch {
-    return false;
-  }
 }
 
 function exists(path: string): boolean {

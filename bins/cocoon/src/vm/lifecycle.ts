@@ -17,6 +17,7 @@ import { vmIndex, vmLockFile } from '@cocoon/common/vms';
 import { createSeedDisk } from './cidata.ts';
 import { createCloudOverlay, createUefiVars } from './cloud-disk.ts';
 import { createCowDisk } from './cow-disk.ts';
+import { recoverNetwork, setupNetwork, teardownNetwork, type NetSpec } from './network.ts';
 import { kernelCmdline, launchSpec, vmDisks } from './spec.ts';
 import { isLive, liveState } from './state.ts';
 
@@ -27,11 +28,16 @@ export interface CreateRequest {
   cpu: number;
   memory: number;
   storage: number;
-  nics: number;
   hypervisor: VmRecord['hypervisor'];
   accel: VmRecord['accel'];
   /** Go-cocoon config keys recorded as given (`network`, `no_direct_io` …). */
   extra?: Pick<VmConfig, 'network' | 'no_direct_io' | 'windows' | 'queue_size' | 'disk_queue_size'>;
+  /** The network (`nics` NICs on a conflist or a bridge, published ports, egress policy). */
+  net?: NetSpec;
+  /** DNS servers for the guest (`--dns`). */
+  dns?: string[];
+  /** Cloud images: the user whose password cloud-init sets (the password is hashed into the seed, never stored). */
+  login?: { user: string; password: string };
 }
 
 /** Creates a VM: reserves the name, makes the COW disk, records it as `created`. */
@@ -55,6 +61,7 @@ export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRe
       image_digest: req.image.digest,
       image_type: req.image.kind === 'cloud' ? 'cloudimg' : 'oci',
       ...req.extra,
+      ...netConfig(req),
     },
     pid: 0,
     socket_path: paths.apiSocket,
@@ -64,7 +71,7 @@ export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRe
     updated_at: now,
     accel: req.accel,
     image_id: req.image.id,
-    nics: req.nics,
+    nics: req.net?.nics ?? 0,
     boot: { kernel: req.image.kernel, initrd: req.image.initrd, firmware: req.image.firmware, cmdline: kernelCmdline(req.image, name) },
   };
   const vsock = req.hypervisor === 'qemu' && hostHasVhostVsock();
@@ -81,10 +88,18 @@ export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRe
   try {
     await mkdir(paths.runDir, { recursive: true, mode: 0o700 });
     await mkdir(paths.logDir, { recursive: true, mode: 0o700 });
-    const storage = req.image.kind === 'cloud' ? await prepareCloudDisks(req.image, paths, record) : await createCowDisk(paths.cowDisk, req.storage).then(() => req.storage);
+    if (record.nics > 0) {
+      const net = await setupNetwork(layout, record);
+      record.network_configs = net.network_configs;
+      if (net.network) record.config.network = net.network;
+      record.boot.cmdline = kernelCmdline(req.image, name, net.network_configs, req.dns);
+    }
+    const storage = req.image.kind === 'cloud' ? await prepareCloudDisks(req.image, paths, record, req.login) : await createCowDisk(paths.cowDisk, req.storage).then(() => req.storage);
     await driverFor(record.hypervisor).create(launchSpec(layout, record));
-    return await setState(layout, id, { state: 'created', config: { ...record.config, storage } });
+    return await setState(layout, id, { state: 'created', config: { ...record.config, storage }, network_configs: record.network_configs, boot: record.boot });
   } catch (err) {
+    // NOTE: cocoon-net undid its own work if it failed; this covers a failure after it succeeded.
+    if (record.network_configs) await teardownNetwork(layout, record).catch(() => undefined);
     await rm(paths.runDir, { recursive: true, force: true });
     await rm(paths.logDir, { recursive: true, force: true });
     await index.update((items) => void items.delete(id));
@@ -92,14 +107,28 @@ export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRe
   }
 }
 
+/** The VM config keys of the network request (kept with the config so clones get the same network). */
+function netConfig(req: CreateRequest): Partial<VmConfig> {
+  const net = req.net;
+  if (!net || net.nics === 0) return {};
+  return {
+    ...(net.network ? { network: net.network } : {}),
+    ...(net.bridge ? { bridge: net.bridge } : {}),
+    ...(net.publish.length > 0 ? { publish: net.publish } : {}),
+    ...(net.egress ? { egress: net.egress } : {}),
+    ...(req.dns ? { dns: req.dns } : {}),
+    ...(req.login && req.image.kind === 'cloud' ? { user: req.login.user } : {}),
+  };
+}
+
 /** The root overlay, UEFI variables and NoCloud seed of a cloud-image VM; returns the disk size. */
-async function prepareCloudDisks(image: ImageResolve, paths: VmPaths, vm: VmRecord): Promise<number> {
+async function prepareCloudDisks(image: ImageResolve, paths: VmPaths, vm: VmRecord, login: CreateRequest['login']): Promise<number> {
   const base = image.disks[0];
   if (!base) throw new InvalidStateError(`image "${image.name}" has no disk`);
   if (!image.firmware) throw new MissingDependencyError('UEFI firmware /usr/share/OVMF/OVMF_CODE.fd not found: install the Debian package ovmf');
   const size = await createCloudOverlay(base.path, paths.rootDisk, vm.config.storage);
   await createUefiVars(paths.uefiVars);
-  await createSeedDisk(paths.seedDisk, { instanceId: vm.id, hostname: hostnameFor(vm.config.name) });
+  await createSeedDisk(paths.seedDisk, { instanceId: vm.id, hostname: hostnameFor(vm.config.name), nics: vm.network_configs ?? [], dns: vm.config.dns ?? [], ...(login ? { login } : {}) });
   return size;
 }
 
@@ -112,6 +141,8 @@ export async function startVm(layout: Layout, ref: string, timeoutMs: number): P
     if (isLive(liveState(layout, vm))) throw new InvalidStateError(`VM "${vm.config.name}" is already running`);
     const driver = driverFor(vm.hypervisor);
     try {
+      const recovered = await recoverNetwork(layout, vm);
+      if (recovered) Object.assign(vm, await setState(layout, vm.id, { network_configs: recovered }));
       const { pid } = await driver.start(launchSpec(layout, vm), timeoutMs);
       return await setState(layout, vm.id, { state: 'running', pid, started_at: new Date().toISOString(), error: undefined, first_booted: true });
     } catch (err) {
@@ -148,6 +179,9 @@ export async function removeVm(layout: Layout, ref: string, force: boolean): Pro
       await driver.stop(paths, vm.pid, { timeoutMs: 0, force: true });
     }
     await driver.delete(paths);
+    const leftovers = await teardownNetwork(layout, vm);
+    // The VM goes anyway: what its network left is in the networks index, for `cocoon net del` or gc.
+    for (const what of leftovers) (await import('@cocoon/common/log')).log().warn(what);
     await rm(paths.runDir, { recursive: true, force: true });
     await rm(paths.logDir, { recursive: true, force: true });
     await vmIndex(layout).update((items) => void items.delete(vm.id));

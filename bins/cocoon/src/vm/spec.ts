@@ -1,10 +1,12 @@
-/** From a VM record to what a driver launches: disks, kernel command line, paths. */
+/** From a VM record to what a driver launches: disks, NICs, kernel command line, paths. */
+import { existsSync } from 'node:fs';
 import type { LaunchSpec, VmPaths } from '@cocoon/common/hypervisor/index';
 import { vmPaths } from '@cocoon/common/hypervisor/index';
 import type { Layout } from '@cocoon/common/layout';
 import { hostnameFor } from '@cocoon/common/refs';
 import type { ImageResolve } from '@cocoon/common/schemas/image';
-import type { StorageConfig, VmRecord } from '@cocoon/common/schemas/vm';
+import type { NetworkConfig, StorageConfig, VmRecord } from '@cocoon/common/schemas/vm';
+import { networkCmdline } from './network.ts';
 
 export const COW_SERIAL = 'cocoon-cow';
 export const ROOT_SERIAL = 'cocoon-root';
@@ -30,9 +32,10 @@ export function vmDisks(image: ImageResolve, paths: VmPaths): StorageConfig[] {
 
 /**
  * The kernel command line contract read by the guest initramfs (DESIGN.md):
- * `boot=cocoon-overlay cocoon.layers=<serials bottom first> cocoon.cow=<serial> cocoon.hostname=<name>`.
+ * `boot=cocoon-overlay cocoon.layers=<serials bottom first> cocoon.cow=<serial> cocoon.hostname=<name>`,
+ * then, with NICs, `net.ifnames=0` and `ip=<ip>::<gw>:<mask>:<name>:eth<i>:off[:dns0[:dns1]]` per static NIC.
  */
-export function kernelCmdline(image: ImageResolve, name: string): string {
+export function kernelCmdline(image: ImageResolve, name: string, nics: readonly NetworkConfig[] = [], dns: readonly string[] = []): string {
   if (!image.kernel) return '';
   const layers = image.disks.filter((d) => d.read_only).map((d) => d.serial);
   return [
@@ -43,6 +46,7 @@ export function kernelCmdline(image: ImageResolve, name: string): string {
     `cocoon.layers=${layers.join(',')}`,
     `cocoon.cow=${COW_SERIAL}`,
     `cocoon.hostname=${hostnameFor(name)}`,
+    ...networkCmdline(nics, hostnameFor(name), dns),
   ].join(' ');
 }
 
@@ -62,6 +66,9 @@ export function launchSpec(layout: Layout, vm: VmRecord): LaunchSpec {
     cmdline: vm.boot.cmdline,
     disks: disks.map((d) => ({ path: d.path, serial: d.serial, read_only: d.ro, format: d.format })),
     vsockCid: vm.vsock_cid ?? null,
+    nics: vm.network_configs ?? [],
+    netns: vm.network_configs?.find((n) => n.backend !== 'bridge' && n.netns_path)?.netns_path ?? null,
+    vhostNet: existsSync('/dev/vhost-net'),
     paths,
   };
 }

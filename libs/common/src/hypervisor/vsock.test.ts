@@ -8,7 +8,7 @@ import { layoutOf } from '../layout.ts';
 const layout = layoutOf({ root_dir: '/r', run_dir: '/r/run', log_dir: '/l' });
 const spec = (vsockCid: number | null): LaunchSpec => ({
   id: 'a'.repeat(32), name: 'v', cpu: 1, memory: 2 ** 29, accel: 'tcg', kernel: '/k', initrd: null, firmware: null,
-  cmdline: 'console=ttyS0', disks: [], vsockCid, paths: vmPaths(layout, 'a'.repeat(32)),
+  cmdline: 'console=ttyS0', disks: [], vsockCid, nics: [], netns: null, vhostNet: false, paths: vmPaths(layout, 'a'.repeat(32)),
 });
 
 describe('guest vsock', () => {

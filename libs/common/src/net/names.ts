@@ -2,6 +2,8 @@
  * Names and sizes of a VM's network pieces, shared by the front end (validation, QEMU
  * arguments), `cocoon-net` (setup, teardown) and `cocoon-gc` (finding leftovers).
  */
+import { statSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 /** Named network namespaces live here (where `ip netns` keeps them). */
 export const NETNS_DIR = '/var/run/netns';
@@ -50,4 +52,13 @@ export function randomMac(bytes: Uint8Array): string {
   const b = [...bytes.slice(0, 6)];
   b[0] = ((b[0] ?? 0) | 0x02) & 0xfe;
   return b.map((x) => x.toString(16).padStart(2, '0')).join(':');
+}
+
+/** Whether `path` is a live netns: a mounted nsfs file, not an empty file left by a lost mount (a reboot, a private mount namespace). */
+export function netnsMounted(path: string): boolean {
+  try {
+    return statSync(path).dev !== statSync(dirname(path)).dev;
+  } catch {
+    return false;
+  }
 }

@@ -30,7 +30,7 @@ id_ours=${id_ours: -32}
 for n in 1 4 16; do
   nsenter --net="/var/run/netns/$ns" hyperfine -N --warmup 1 --runs "$RUNS" --export-json "$work/net-$n.json" \
     --command-name "by hand, $n NIC(s)" "bash bench/net/by-hand.sh $id_hand $n $work/plugin.json $CNI_BIN" \
-    --command-name "cocoon net, $n NIC(s)" "bash bench/net/cocoon.sh $BIN/cocoon $id_ours $n" >/dev/null
+    --command-name "cocoon net, $n NIC(s)" "bash bench/net/cocoon.sh $BIN/cocoon-net $id_ours $n" >/dev/null
 done
 node -e '
 const fs = require("fs");

@@ -9,7 +9,9 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ensureDefaultImage, requireTools } from '../helpers/cocoon.ts';
+import { execa } from 'execa';
+import { VmInspectSchema } from '@cocoon/common/schemas/vm';
+import { ensureDefaultImage, env, requireTools } from '../helpers/cocoon.ts';
 import { addNs, cocoonIn, delNs, links, netnsList, okIn, writeConflist } from '../helpers/netns.ts';
 
 const F = `cnet-f-${process.pid}`;
@@ -68,7 +70,8 @@ describe('bad network input leaves nothing behind', () => {
     netnsBefore = (await netnsList()).filter((n) => n.startsWith('cocoon-'));
   });
   after(async () => {
-    await cocoonIn(F, ['vm', 'rm', '--force', 'fault-held'], netEnv);
+    await cocoonIn(F, ['vm', 'rm', '--force', 'fault-held', 'cloud-seed'], netEnv);
+    await cocoonIn(F, ['image', 'rm', '--force', `cloud-seed-${process.pid}`], netEnv);
     await delNs(F);
     rmSync(scratch, { recursive: true, force: true });
   });
@@ -102,5 +105,31 @@ describe('bad network input leaves nothing behind', () => {
     await okIn(F, ['vm', 'rm', 'fault-held'], netEnv);
     assert.deepEqual(await leftovers(null), []);
     assert.deepEqual((await netnsList()).filter((n) => n.startsWith('cocoon-') && !netnsBefore.includes(n)), [], 'no per-VM netns left');
+  });
+
+  it('gives a cloud-image VM a netplan v2 seed for its NIC and only a hash of --password', async () => {
+    const image = `cloud-seed-${process.pid}`;
+    await execa('qemu-img', ['create', '-q', '-f', 'qcow2', join(scratch, 'base.qcow2'), '256M']);
+    await okIn(F, ['image', 'import', image, join(scratch, 'base.qcow2')], netEnv);
+    const password = `Pw-${process.pid}-secret`;
+    await okIn(F, ['vm', 'create', '--accel', 'tcg', '--name', 'cloud-seed', '--network', 'faults', '--user', 'dev', '--password', password, '--storage', '512M', image], netEnv);
+    const vm = VmInspectSchema.parse(JSON.parse(await okIn(F, ['vm', 'inspect', 'cloud-seed'], netEnv)));
+    const nic = vm.network_configs?.[0];
+    assert.ok(nic?.network?.ip);
+    assert.equal(vm.config.user, 'dev');
+    const seed = join(vm.runtime.runDir, 'cidata.img');
+    const read = async (f: string) => String((await execa('mcopy', ['-n', '-i', seed, `::/${f}`, '-'])).stdout);
+    const netplan = await read('network-config');
+    assert.match(netplan, new RegExp(`macaddress: "${nic.mac}"`));
+    assert.match(netplan, new RegExp(`- ${nic.network.ip.replaceAll('.', '\\.')}/24\n`));
+    assert.match(netplan, /nameservers:\n {6}addresses:\n {8}- 8\.8\.8\.8/);
+    const userData = await read('user-data');
+    assert.match(userData, /- name: dev\n {6}password: '\$6\$[^']+'\n {6}type: hash/);
+    const everything = [userData, netplan, await okIn(F, ['vm', 'inspect', 'cloud-seed'], netEnv), await okIn(F, ['vm', 'list', '-o', 'json'], netEnv)];
+    assert.equal(everything.some((t) => t.includes(password)), false, 'the password is in no seed file, record or listing');
+    for (const dir of [env.COCOON_ROOT_DIR, env.COCOON_LOG_DIR]) {
+      assert.equal(String((await execa('grep', ['-rl', password, dir], { reject: false })).stdout), '', `no file under ${dir} holds the password`);
+    }
+    await okIn(F, ['vm', 'rm', 'cloud-seed'], netEnv);
   });
 });

@@ -87,6 +87,7 @@ describe('VM networking: CNI, TAP + TC redirect, published ports, egress policy,
     assert.deepEqual(argv.slice(0, 3), ['nsenter', `--net=/var/run/netns/${ns}`, '--']);
     assert.ok(argv.includes(`tap,id=net0,ifname=${nics[0]?.tap},script=no,downscript=no,vnet_hdr=on,vhost=off,queues=2`), argv.join(' '));
     assert.ok(argv.some((a) => a.startsWith(`virtio-net-pci,netdev=net1,mac=${nics[1]?.mac},mq=on`)));
+    assert.equal((await cocoon(['net', 'check', vm.id])).trim(), vm.id, 'CNI CHECK passes and every piece is in place');
   });
 
   it('wires TAP and veth as specified: vnet_hdr multi-queue TAP with the veth MTU, no veth address, u32 + mirred both ways', async () => {
@@ -146,6 +147,9 @@ describe('VM networking: CNI, TAP + TC redirect, published ports, egress policy,
   it('starts again with the same IPs and MACs after its netns was deleted by hand', async () => {
     await cocoon(['vm', 'stop', VM]);
     await ip('netns', 'del', `cocoon-${vm.id}`);
+    const broken = await cocoonIn(H, ['net', 'check', vm.id], netEnv);
+    assert.equal(broken.code, 10);
+    assert.match(broken.stderr, /netns \/var\/run\/netns\/cocoon-[0-9a-f]+ is gone/);
     await cocoon(['vm', 'start', '--wait', '--wait-timeout', '180', VM]);
     const again = await inspect(VM);
     assert.deepEqual(again.network_configs?.map((n) => [n.mac, n.network?.ip]), vm.network_configs?.map((n) => [n.mac, n.network?.ip]));

@@ -29,6 +29,7 @@ export const PACKAGE_OF: Record<string, string> = {
   skopeo: 'skopeo',
   nsenter: 'util-linux',
   openssl: 'openssl',
+  lz4: 'lz4',
 };
 
 export interface RunOptions {

@@ -14,9 +14,10 @@ import type { ImageResolve } from '@cocoon/common/schemas/image';
 import type { VmConfig, VmRecord } from '@cocoon/common/schemas/vm';
 import { withLock } from '@cocoon/common/store/lock';
 import { vmIndex, vmLockFile } from '@cocoon/common/vms';
-import { createSeedDisk } from './cidata.ts';
+import { createSeedDisk, hashPassword } from './cidata.ts';
 import { createCloudOverlay, createUefiVars } from './cloud-disk.ts';
 import { createCowDisk } from './cow-disk.ts';
+import { createDataDisks, dataDiskConfigs, type DataDiskSpec } from './data-disks.ts';
 import { recoverNetwork, setupNetwork, teardownNetwork, type NetSpec } from './network.ts';
 import { kernelCmdline, launchSpec, vmDisks } from './spec.ts';
 import { isLive, liveState } from './state.ts';
@@ -28,27 +29,32 @@ export interface CreateRequest {
   cpu: number;
   memory: number;
   storage: number;
+  nics: number;
   hypervisor: VmRecord['hypervisor'];
   accel: VmRecord['accel'];
   /** Go-cocoon config keys recorded as given (`network`, `no_direct_io` …). */
   extra?: Pick<VmConfig, 'network' | 'no_direct_io' | 'windows' | 'queue_size' | 'disk_queue_size'>;
-  /** The network (`nics` NICs on a conflist or a bridge, published ports, egress policy). */
-  net?: NetSpec;
-  /** DNS servers for the guest (`--dns`). */
-  dns?: string[];
-  /** Cloud images: the user whose password cloud-init sets (the password is hashed into the seed, never stored). */
+  dataDisks?: DataDiskSpec[];
+  /** The cloud-init login (cloud images); the password is only ever stored hashed, in the seed. */
   login?: { user: string; password: string };
+  /** DNS servers for static NICs (seed, kernel command line). */
+  dns?: string[];
+  /** The network of the `nics` NICs: conflist or bridge, published ports, egress policy. */
+  net?: NetSpec;
 }
 
-/** Creates a VM: reserves the name, makes the COW disk, records it as `created`. */
-export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRecord> {
-  const id = newId();
+/**
+ * The record a create would write, without touching the disk or the index (`vm debug
+ * IMAGE` prints its launch; `createVm` writes it).
+ */
+export function planVm(layout: Layout, req: CreateRequest, id = newId()): VmRecord {
   const name = req.name ?? `vm-${id.slice(0, 8)}`;
   validateVmName(name);
   const paths = vmPaths(layout, id);
-  const index = vmIndex(layout);
   const now = new Date().toISOString();
-  const record: VmRecord = {
+  const data = dataDiskConfigs(paths.runDir, req.dataDisks ?? []);
+  const storage = vmDisks(req.image, paths, data, req.extra?.windows === true);
+  return {
     id,
     hypervisor: req.hypervisor,
     state: 'creating',
@@ -65,16 +71,26 @@ export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRe
     },
     pid: 0,
     socket_path: paths.apiSocket,
-    storage_configs: vmDisks(req.image, paths),
+    storage_configs: storage,
     first_booted: false,
     created_at: now,
     updated_at: now,
     accel: req.accel,
     image_id: req.image.id,
-    nics: req.net?.nics ?? 0,
-    boot: { kernel: req.image.kernel, initrd: req.image.initrd, firmware: req.image.firmware, cmdline: kernelCmdline(req.image, name) },
+    nics: req.nics,
+    boot: { kernel: req.image.kernel, initrd: req.image.initrd, firmware: req.image.firmware, cmdline: kernelCmdline(req.image, name, storage) },
   };
-  const vsock = req.hypervisor === 'qemu' && hostHasVhostVsock();
+}
+
+/** Creates a VM: reserves the name, makes its disks, records it as `created`. */
+export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRecord> {
+  const record = planVm(layout, req);
+  const { id } = record;
+  const name = record.config.name;
+  const paths = vmPaths(layout, id);
+  const index = vmIndex(layout);
+  // Cloud Hypervisor and Firecracker always have a (hybrid) vsock device; QEMU only with vhost-vsock.
+  const vsock = req.hypervisor !== 'qemu' || hostHasVhostVsock();
   await index.update((items) => {
     const folded = name.toLowerCase();
     for (const vm of items.values()) {
@@ -92,9 +108,10 @@ export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRe
       const net = await setupNetwork(layout, record);
       record.network_configs = net.network_configs;
       if (net.network) record.config.network = net.network;
-      record.boot.cmdline = kernelCmdline(req.image, name, net.network_configs, req.dns);
+      record.boot.cmdline = kernelCmdline(req.image, name, record.storage_configs, net.network_configs, req.dns);
     }
-    const storage = req.image.kind === 'cloud' ? await prepareCloudDisks(req.image, paths, record, req.login) : await createCowDisk(paths.cowDisk, req.storage).then(() => req.storage);
+    const storage = req.image.kind === 'cloud' ? await prepareCloudDisks(req, paths, record) : await createCowDisk(paths.cowDisk, req.storage).then(() => req.storage);
+    await createDataDisks(req.dataDisks ?? [], record.storage_configs.filter((d) => d.role === 'data'));
     await driverFor(record.hypervisor).create(launchSpec(layout, record));
     return await setState(layout, id, { state: 'created', config: { ...record.config, storage }, network_configs: record.network_configs, boot: record.boot });
   } catch (err) {
@@ -110,7 +127,7 @@ export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRe
 /** The VM config keys of the network request (kept with the config so clones get the same network). */
 function netConfig(req: CreateRequest): Partial<VmConfig> {
   const net = req.net;
-  if (!net || net.nics === 0) return {};
+  if (!net || req.nics === 0) return {};
   return {
     ...(net.network ? { network: net.network } : {}),
     ...(net.bridge ? { bridge: net.bridge } : {}),
@@ -121,14 +138,25 @@ function netConfig(req: CreateRequest): Partial<VmConfig> {
   };
 }
 
-/** The root overlay, UEFI variables and NoCloud seed of a cloud-image VM; returns the disk size. */
-async function prepareCloudDisks(image: ImageResolve, paths: VmPaths, vm: VmRecord, login: CreateRequest['login']): Promise<number> {
+/** The root overlay, UEFI variables and NoCloud seed (not for Windows) of a cloud-image VM; returns the disk size. */
+async function prepareCloudDisks(req: CreateRequest, paths: VmPaths, vm: VmRecord): Promise<number> {
+  const image = req.image;
   const base = image.disks[0];
   if (!base) throw new InvalidStateError(`image "${image.name}" has no disk`);
   if (!image.firmware) throw new MissingDependencyError('UEFI firmware /usr/share/OVMF/OVMF_CODE.fd not found: install the Debian package ovmf');
   const size = await createCloudOverlay(base.path, paths.rootDisk, vm.config.storage);
   await createUefiVars(paths.uefiVars);
-  await createSeedDisk(paths.seedDisk, { instanceId: vm.id, hostname: hostnameFor(vm.config.name), nics: vm.network_configs ?? [], dns: vm.config.dns ?? [], ...(login ? { login } : {}) });
+  if (vm.config.windows) return size;
+  const login = req.login ?? { user: 'root', password: 'cocoon' };
+  await createSeedDisk(paths.seedDisk, {
+    instanceId: vm.id,
+    hostname: hostnameFor(vm.config.name),
+    user: login.user,
+    passwordHash: await hashPassword(login.password),
+    nics: vm.network_configs ?? [],
+    dns: req.dns ?? [],
+    disks: vm.storage_configs,
+  });
   return size;
 }
 
@@ -141,10 +169,12 @@ export async function startVm(layout: Layout, ref: string, timeoutMs: number): P
     if (isLive(liveState(layout, vm))) throw new InvalidStateError(`VM "${vm.config.name}" is already running`);
     const driver = driverFor(vm.hypervisor);
     try {
+      // A netns (or host TAP) that vanished, e.g. with a host reboot, is made again: same MACs and IPs.
       const recovered = await recoverNetwork(layout, vm);
       if (recovered) Object.assign(vm, await setState(layout, vm.id, { network_configs: recovered }));
-      const { pid } = await driver.start(launchSpec(layout, vm), timeoutMs);
-      return await setState(layout, vm.id, { state: 'running', pid, started_at: new Date().toISOString(), error: undefined, first_booted: true });
+      const spec = launchSpec(layout, vm);
+      const { pid } = await driver.start(spec, timeoutMs);
+      return await setState(layout, vm.id, { state: 'running', pid, started_at: new Date().toISOString(), error: undefined, first_booted: true, tuning: spec.tuning });
     } catch (err) {
       await setState(layout, vm.id, { state: 'error', pid: 0, error: (err as Error).message });
       throw err;

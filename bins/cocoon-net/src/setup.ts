@@ -6,6 +6,7 @@
  * leases are released and the same IPs (`CNI_ARGS IP=`) and MACs are asked for again.
  */
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ExternalError, InvalidDataError, UsageError } from '@cocoon/common/errors';
 import type { Layout } from '@cocoon/common/layout';
@@ -59,7 +60,9 @@ async function addCni(layout: Layout, req: Request): Promise<NetAddResult> {
     await createNetns(ns);
     const results: CniResult[] = [];
     for (const [i, nic] of nics.entries()) {
-      const ip = req.existing?.[i]?.network?.ip;
+      const recorded = req.existing?.[i]?.network?.ip;
+      // NOTE: only a well-formed address reaches CNI_ARGS (a ';' would smuggle in another argument).
+      const ip = recorded && isIP(recorded) ? recorded : undefined;
       const target: CniTarget = { containerId: id, netns: netnsPath(id), ifName: nic.if_name, ...(ip ? { args: `IgnoreUnknown=1;IP=${ip}` } : {}), runtimeConfig: runtimeConfigOf(req.publish, i) };
       const entry: { target: CniTarget; result?: CniResult } = { target };
       added.push(entry);

@@ -5,13 +5,13 @@
  * small scripts beside the real Debian plugins (a fault to inject, not a mock of one).
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
 import { VmInspectSchema } from '@cocoon/common/schemas/vm';
-import { ensureDefaultImage, env, requireTools } from '../helpers/cocoon.ts';
+import { BIN, ensureDefaultImage, env, requireTools } from '../helpers/cocoon.ts';
 import { addNs, cocoonIn, delNs, links, netnsList, okIn, writeConflist } from '../helpers/netns.ts';
 
 const F = `cnet-f-${process.pid}`;
@@ -63,8 +63,10 @@ describe('bad network input leaves nothing behind', () => {
     writeConflist(conf, { name: 'failing', bridge: 'x', subnet: 'x', plugins: [bridgePlugin, { type: 'cnet-fail' }] });
     writeConflist(conf, { name: 'garbage', bridge: 'x', subnet: 'x', plugins: [bridgePlugin, { type: 'cnet-garbage' }] });
     writeConflist(conf, { name: 'missing', bridge: 'x', subnet: 'x', plugins: [{ type: 'cnet-no-such-plugin' }] });
+    writeConflist(conf, { name: 'slow', bridge: 'x', subnet: 'x', plugins: [bridgePlugin, { type: 'cnet-slow' }] });
     writeConflist(conf, { name: 'noportmap', bridge: 'cnbrf', subnet: '198.18.16.0/24', portmap: false });
     plugin('cnet-fail', 'cat >/dev/null; echo \'{"cniVersion":"1.0.0","code":11,"msg":"injected failure"}\'; [ "$CNI_COMMAND" = DEL ] && exit 0; exit 1');
+    plugin('cnet-slow', `cat >/dev/null; [ "$CNI_COMMAND" = ADD ] || exit 0; echo $$ >${join(scratch, 'slow.pid')}; exec sleep 120`);
     plugin('cnet-garbage', 'cat >/dev/null; [ "$CNI_COMMAND" = ADD ] && echo "this is not JSON"; exit 0');
     symlinkSync('/usr/lib/cni/loopback', join(bin, 'loopback'));
     netnsBefore = (await netnsList()).filter((n) => n.startsWith('cocoon-'));
@@ -82,7 +84,7 @@ describe('bad network input leaves nothing behind', () => {
     assert.equal(held.veths.length, 1);
     const cases: Array<[string, string[], number, RegExp, Record<string, string>?]> = [
       ['missing conflist', [], 8, /no CNI network configured .*cocoon-doctor --fix.*--nics 0/, { COCOON_CNI_CONF_DIR: empty }],
-      ['unknown --network', ['--network', 'nope'], 3, /network "nope" not found .*available: failing, faults, garbage, missing, noportmap/],
+      ['unknown --network', ['--network', 'nope'], 3, /network "nope" not found .*available: failing, faults, garbage, missing, noportmap, slow/],
       ['a plugin that exits non-zero', ['--network', 'failing'], 10, /CNI plugin cnet-fail ADD eth0 failed: injected failure \(code 11\)/],
       ['a plugin that prints garbage', ['--network', 'garbage'], 10, /CNI plugin cnet-garbage ADD eth0 printed no valid result: this is not JSON/],
       ['a missing plugin binary', ['--network', 'missing'], 8, /CNI plugin "cnet-no-such-plugin" not found/],
@@ -131,5 +133,26 @@ describe('bad network input leaves nothing behind', () => {
       assert.equal(String((await execa('grep', ['-rl', password, dir], { reject: false })).stdout), '', `no file under ${dir} holds the password`);
     }
     await okIn(F, ['vm', 'rm', 'cloud-seed'], netEnv);
+  });
+
+  it('a cocoon-net killed halfway leaves a networks index record from which `cocoon net del` removes everything', async () => {
+    const id = 'cafe0000cafe0000cafe0000cafe0000';
+    const request = JSON.stringify({ vm_id: id, nics: 1, cpu: 1, network: 'slow' });
+    const child = execa('nsenter', [`--net=/var/run/netns/${F}`, '--', join(BIN, 'cocoon-net'), 'add'], { env: { ...env, ...netEnv }, input: request, reject: false });
+    const pidFile = join(scratch, 'slow.pid');
+    for (let i = 0; i < 300 && !existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(existsSync(pidFile), 'the slow plugin was reached (bridge ADD done)');
+    child.kill('SIGKILL');
+    process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
+    await child;
+    const rec = JSON.parse(await okIn(F, ['net', 'inspect', id], netEnv)) as { state: string; netns: string; nics: Array<{ if_name: string; tap: string }> };
+    assert.equal(rec.state, 'setting-up');
+    assert.deepEqual(rec.nics.map((n) => [n.if_name, n.tap]), [['eth0', 'tapcafe0000-0']]);
+    assert.ok((await netnsList()).includes(`cocoon-${id}`), 'the killed command left its netns');
+    assert.equal(readdirSync(join(conf, 'ipam', 'slow')).filter((f) => /^\d+\./.test(f)).length, 1, 'and a lease');
+    assert.equal((await okIn(F, ['net', 'del', id], netEnv)).trim(), id);
+    assert.equal((await netnsList()).includes(`cocoon-${id}`), false);
+    assert.deepEqual(readdirSync(join(conf, 'ipam', 'slow')).filter((f) => /^\d+\./.test(f)), []);
+    assert.deepEqual(await leftovers(null), []);
   });
 });

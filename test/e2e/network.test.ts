@@ -28,6 +28,7 @@ const conf = join(scratch, 'conf');
 const netEnv = { COCOON_CNI_CONF_DIR: conf };
 const VM = `net-${process.pid}`;
 const BVM = `bridge-${process.pid}`;
+const AVM = `allow-${process.pid}`;
 const cocoon = (args: string[]) => okIn(H, args, netEnv);
 const inspect = async (name: string) => VmInspectSchema.parse(JSON.parse(await cocoon(['vm', 'inspect', name])));
 const guest = async (name: string, script: string) => cocoonIn(H, ['vm', 'exec', name, '--', 'sh', '-c', script], netEnv);
@@ -59,7 +60,7 @@ describe('VM networking: CNI, TAP + TC redirect, published ports, egress policy,
   });
   after(async () => {
     for (const l of listeners) l.kill();
-    await cocoonIn(H, ['vm', 'rm', '--force', VM, BVM], netEnv);
+    await cocoonIn(H, ['vm', 'rm', '--force', VM, BVM, AVM], netEnv);
     await delNs(H, A_NS, B_NS);
     rmSync(scratch, { recursive: true, force: true });
   });
@@ -192,5 +193,21 @@ describe('VM networking: CNI, TAP + TC redirect, published ports, egress policy,
     assert.equal((await ping(H, addr)).code, 0, `ping ${addr}`);
     await cocoon(['vm', 'rm', '--force', BVM]);
     assert.equal((await links(H)).some((l) => l.ifname === nic?.tap), false, 'the TAP is gone');
+  });
+
+  it('--egress allow with a rule: everything but the rule is reached (A yes, B no)', async () => {
+    await cocoon(['vm', 'run', '--wait', '--wait-timeout', '180', '--name', AVM, '--cpu', '1', '--memory', '512M', '--storage', '1G', '--egress', 'allow', '--egress-rule', `${B}/32`, 'default']);
+    assert.deepEqual((await inspect(AVM)).config.egress, { mode: 'allow', rules: [{ cidr: `${B}/32` }] });
+    const atA = listen(A_NS, 7001);
+    const atB = listen(B_NS, 7001);
+    await new Promise((r) => setTimeout(r, 500));
+    const toA = await guest(AVM, `echo allowed | nc -w 10 ${A} 7001`);
+    assert.equal(toA.code, 0, toA.stderr);
+    assert.equal(String((await atA).stdout).trim(), 'allowed');
+    const toB = await guest(AVM, `echo denied | nc -w 5 ${B} 7001`);
+    assert.notEqual(toB.code, 0, 'the connection to the denied address fails');
+    atB.kill();
+    assert.equal(String((await atB).stdout), '', 'nothing reached B');
+    await cocoon(['vm', 'rm', '--force', AVM]);
   });
 });

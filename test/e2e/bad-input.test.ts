@@ -74,7 +74,7 @@ const CASES: Array<[string[], number, { tool?: string }?]> = [
   [['vm', 'create', '--name', '-x', 'default'], 2],
   [['vm', 'create', '--name', 'a/b', 'default'], 2],
   [['vm', 'create', '--hypervisor', 'vmware', 'default'], 2],
-  [['vm', 'create', 'no-such-image'], 3],
+  [['vm', 'create', '--nics', '0', 'no-such-image'], 3],
   [['vm', 'inspect', 'ghost'], 3],
   [['vm', 'start', 'ghost'], 3],
   [['vm', 'stop', '--timeout', 'soon', 'ghost'], 2],

@@ -22,7 +22,7 @@ import { processesWithEnv } from '../helpers/leftovers.ts';
 const ROUNDS = Number(process.env.KILL_ROUNDS ?? 7);
 const scratch = mkdtempSync(join(tmpdir(), 'cocoon-kill-'));
 const c: CampaignEnv = { bin: join(BIN, 'cocoon'), env };
-const SMALL = ['--cpu', '1', '--memory', '128M', '--storage', '64M'];
+const SMALL = ['--cpu', '1', '--memory', '128M', '--storage', '64M', '--nics', '0'];
 let before0 = new Set<string>();
 let imageTar = '';
 

@@ -19,6 +19,7 @@ import { createSeedDisk, hashPassword } from './cidata.ts';
 import { createCloudOverlay, createUefiVars } from './cloud-disk.ts';
 import { createCowDisk } from './cow-disk.ts';
 import { createDataDisks, dataDiskConfigs, type DataDiskSpec } from './data-disks.ts';
+import { recoverNetwork, setupNetwork, teardownNetwork, type NetSpec } from './network.ts';
 import { kernelCmdline, launchSpec, vmDisks } from './spec.ts';
 import { adoptLeftover, creatorOfThisProcess, dropFiles, findHypervisor, killLeftovers, reclaimInterrupted, refuseBeingCreated, refuseUnfinished } from './recovery.ts';
 
@@ -37,8 +38,10 @@ export interface CreateRequest {
   dataDisks?: DataDiskSpec[];
   /** The cloud-init login (cloud images); the password is only ever stored hashed, in the seed. */
   login?: { user: string; password: string };
-  /** DNS servers for static NICs in the seed. */
+  /** DNS servers for static NICs (seed, kernel command line). */
   dns?: string[];
+  /** The network of the `nics` NICs: conflist or bridge, published ports, egress policy. */
+  net?: NetSpec;
 }
 
 /**
@@ -65,6 +68,7 @@ export function planVm(layout: Layout, req: CreateRequest, id = newId()): VmReco
       image_digest: req.image.digest,
       image_type: req.image.kind === 'cloud' ? 'cloudimg' : 'oci',
       ...req.extra,
+      ...netConfig(req),
     },
     pid: 0,
     socket_path: paths.apiSocket,
@@ -107,16 +111,38 @@ export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRe
   try {
     await mkdir(paths.runDir, { recursive: true, mode: 0o700 });
     await mkdir(paths.logDir, { recursive: true, mode: 0o700 });
+    if (record.nics > 0) {
+      const net = await setupNetwork(layout, record);
+      record.network_configs = net.network_configs;
+      if (net.network) record.config.network = net.network;
+      record.boot.cmdline = kernelCmdline(req.image, name, record.storage_configs, net.network_configs, req.dns);
+    }
     const storage = req.image.kind === 'cloud' ? await prepareCloudDisks(req, paths, record) : await createCowDisk(paths.cowDisk, req.storage).then(() => req.storage);
     await createDataDisks(req.dataDisks ?? [], record.storage_configs.filter((d) => d.role === 'data'));
     await driverFor(record.hypervisor).create(launchSpec(layout, record));
-    return await setState(layout, id, { state: 'created', config: { ...record.config, storage }, creator: undefined });
+    return await setState(layout, id, { state: 'created', config: { ...record.config, storage }, network_configs: record.network_configs, boot: record.boot, creator: undefined });
   } catch (err) {
+    // NOTE: cocoon-net undid its own work if it failed; this covers a failure after it succeeded.
+    if (record.network_configs) await teardownNetwork(layout, record).catch(() => undefined);
     await rm(paths.runDir, { recursive: true, force: true });
     await rm(paths.logDir, { recursive: true, force: true });
     await index.update((items) => void items.delete(id));
     throw err;
   }
+}
+
+/** The VM config keys of the network request (kept with the config so clones get the same network). */
+function netConfig(req: CreateRequest): Partial<VmConfig> {
+  const net = req.net;
+  if (!net || req.nics === 0) return {};
+  return {
+    ...(net.network ? { network: net.network } : {}),
+    ...(net.bridge ? { bridge: net.bridge } : {}),
+    ...(net.publish.length > 0 ? { publish: net.publish } : {}),
+    ...(net.egress ? { egress: net.egress } : {}),
+    ...(req.dns ? { dns: req.dns } : {}),
+    ...(req.login && req.image.kind === 'cloud' ? { user: req.login.user } : {}),
+  };
 }
 
 /** The root overlay, UEFI variables and NoCloud seed (not for Windows) of a cloud-image VM; returns the disk size. */
@@ -150,8 +176,11 @@ export async function startVm(layout: Layout, ref: string, timeoutMs: number): P
     const running = findHypervisor(layout, vm);
     if (running?.known) throw new InvalidStateError(`VM "${vm.config.name}" is already running`);
     const driver = driverFor(vm.hypervisor);
-    const spec = launchSpec(layout, vm);
     try {
+      // A netns (or host TAP) that vanished, e.g. with a host reboot, is made again: same MACs and IPs.
+      const recovered = await recoverNetwork(layout, vm);
+      if (recovered) Object.assign(vm, await setState(layout, vm.id, { network_configs: recovered }));
+      const spec = launchSpec(layout, vm);
       // A start killed after launching the hypervisor left it running unrecorded: take it over.
       const adopted = running ? await adoptLeftover(driver, spec, running, timeoutMs) : null;
       const pid = adopted?.pid ?? (await driver.start(spec, timeoutMs)).pid;
@@ -197,6 +226,9 @@ export async function removeVm(layout: Layout, ref: string, force: boolean): Pro
     }
     await driver.delete(paths);
     await killLeftovers(layout, vm);
+    const leftovers = await teardownNetwork(layout, vm);
+    // The VM goes anyway: what its network left is in the networks index, for `cocoon net del` or gc.
+    for (const what of leftovers) (await import('@cocoon/common/log')).log().warn(what);
     await rm(paths.runDir, { recursive: true, force: true });
     await rm(paths.logDir, { recursive: true, force: true });
     await vmIndex(layout).update((items) => void items.delete(vm.id));

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# A longer kill campaign than the test suite's (test/e2e/kill-campaign.test.ts runs 7 rounds
-# per command): KILL_ROUNDS rounds (default 40, i.e. 200 kills) of SIGKILL at random moments of
+# A longer kill campaign than the test suite's (test/e2e/kill-campaign.test.ts kills each
+# command 7 times): KILL_ROUNDS kills per command (default 40, i.e. 200) at random moments of
 # vm create, vm run, vm rm --force, image import from a file and from stdin, with the same
 # checks after every kill. Prints the per-command table; KILL_CAMPAIGN_SEED replays a run.
 set -euo pipefail

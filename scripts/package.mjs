@@ -33,8 +33,13 @@ const NATIVE = join(ROOT, 'libs/common/build/Release/cocoon_native.node');
 const FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 const LOADER = join(ROOT, 'scripts/sea-loader.cjs');
 const TRAINER = join(ROOT, 'scripts/train-code-cache.cjs');
-/** The per-tool names; each is a symlink to `cocoon`. */
-export const TOOL_LINKS = ['cocoon-image', 'cocoon-net', 'cocoon-snap', 'cocoon-console', 'cocoon-gc', 'cocoon-agent'];
+/**
+ * The per-tool names; each is a symlink to `cocoon`. One source: the tools are the folders of
+ * bins/ (each with its src/main.ts); the SEA loader gets the list as the `tools.json` asset.
+ */
+export const TOOL_LINKS = readdirSync(join(ROOT, 'bins'))
+  .filter((d) => d !== 'cocoon' && existsSync(join(ROOT, 'bins', d, 'src', 'main.ts')))
+  .sort();
 /** esbuild options of the executable's bundles: smaller text to decode and scan, no comments. */
 /** @type {import('esbuild').BuildOptions} */
 const SEA_BUNDLE_OPTIONS = { minifyWhitespace: true, charset: 'ascii' };
@@ -56,6 +61,9 @@ function seaBlob(tools, work) {
   const blob = join(work, 'sea-prep.blob');
   const config = join(work, 'sea-config.json');
   const assets = {};
+  const toolsFile = join(work, 'tools.json');
+  writeFileSync(toolsFile, JSON.stringify(['cocoon', ...TOOL_LINKS]));
+  assets['tools.json'] = toolsFile;
   for (const { tool, bundleFile, cacheFile } of tools) {
     assets[`${tool}.cjs`] = bundleFile;
     if (cacheFile) assets[`${tool}.cache`] = cacheFile;

@@ -18,7 +18,8 @@ const { Script } = require('node:vm');
 const { Buffer, isAscii } = require('node:buffer');
 const { basename } = require('node:path');
 
-const TOOLS = ['cocoon', 'cocoon-image', 'cocoon-net', 'cocoon-snap', 'cocoon-console', 'cocoon-gc', 'cocoon-agent'];
+/** The tool names, from the `tools.json` asset package.mjs writes (one source: the bins/ folders). */
+const TOOLS = JSON.parse(Buffer.from(/** @type {ArrayBuffer} */ (getRawAsset('tools.json'))).toString('utf8'));
 const WRAP_HEAD = '(function (exports, require, module, __filename, __dirname) {';
 const WRAP_TAIL = '\n})';
 const EXIT_USAGE = 2;

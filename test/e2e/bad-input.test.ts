@@ -97,7 +97,6 @@ const CASES: Array<[string[], number, { tool?: string }?]> = [
   [['image', 'import', '--disk-format', 'vmdk', 'x', f('big.qcow2')], 2],
   [['image', 'inspect', 'ghost'], 3],
   [['image', 'rm', 'ghost'], 3],
-  [[], 2, { tool: 'cocoon-net' }],
   [[], 2, { tool: 'cocoon-snap' }],
   [[], 2, { tool: 'cocoon-gc' }],
 ];

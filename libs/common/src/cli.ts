@@ -8,8 +8,11 @@ import { extractGlobalFlags, type GlobalValues } from './globals.ts';
 import { layoutOf, type Layout } from './layout.ts';
 import { configureLogging } from './log-settings.ts';
 import type { Config } from './schemas/config.ts';
+// NOTE: the version has one source, the monorepo's package.json (bundled in by esbuild).
+import monorepo from '../../../package.json' with { type: 'json' };
 
-export const VERSION = '0.1.0';
+/** cocoon's version (every tool prints the same). */
+export const VERSION: string = monorepo.version;
 
 export interface CocoonContext extends BaseContext {
   /** The tool's name, for messages (`cocoon`, `cocoon-image` …). */

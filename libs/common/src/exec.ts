@@ -12,31 +12,13 @@ import { closeSync, openSync } from 'node:fs';
 import { execa, type Options, type ResultPromise } from 'execa';
 import { ExternalError, MissingDependencyError, TimeoutError } from './errors.ts';
 import { log } from './log.ts';
+import hostTools from './host-tools.json' with { type: 'json' };
 
-/** Debian packages that provide the host tools cocoon runs. */
-export const PACKAGE_OF: Record<string, string> = {
-  'qemu-system-x86_64': 'qemu-system-x86',
-  'qemu-img': 'qemu-utils',
-  'mkfs.erofs': 'erofs-utils',
-  'mke2fs': 'e2fsprogs',
-  'mkfs.ext4': 'e2fsprogs',
-  'resize2fs': 'e2fsprogs',
-  busybox: 'busybox-static',
-  cpio: 'cpio',
-  'apt-get': 'apt',
-  setpriv: 'util-linux',
-  'dpkg-deb': 'dpkg',
-  ip: 'iproute2',
-  tc: 'iproute2',
-  'mkfs.vfat': 'dosfstools',
-  mcopy: 'mtools',
-  xz: 'xz-utils',
-  zstd: 'zstd',
-  skopeo: 'skopeo',
-  nsenter: 'util-linux',
-  openssl: 'openssl',
-  lz4: 'lz4',
-};
+/**
+ * Debian packages that provide the host tools cocoon runs. One source, `host-tools.json`,
+ * which cocoon-doctor reads too (to name the package of a missing tool and to install them).
+ */
+export const PACKAGE_OF: Readonly<Record<string, string>> = hostTools;
 
 export interface RunOptions {
   input?: string | Uint8Array;

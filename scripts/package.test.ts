@@ -33,6 +33,14 @@ describe('dist/bin (multi-call single executable)', () => {
     assert.ok(lstatSync(join(BIN, 'cocoon_native.node')).isFile());
   });
 
+  it('ships the licences of what it contains beside it (the bundles carry no legal comments)', () => {
+    const notices = readFileSync(join(BIN, 'THIRD-PARTY-NOTICES.txt'), 'utf8');
+    for (const pkg of ['clipanion', 'zod', 'execa', 'pino', 'tar-stream', 'node-pty', 'undici', 'Node.js']) {
+      assert.match(notices, new RegExp(`^${pkg.replace('.', '\\.')}(@| v)\\S+ \\(`, 'm'), pkg);
+    }
+    assert.match(notices, /Permission is hereby granted, free of charge/, 'licence texts, not only names');
+  });
+
   it('answers --version under every name', async () => {
     for (const name of ['cocoon', ...TOOL_LINKS]) {
       const r = await exec(join(BIN, name), ['--version']);

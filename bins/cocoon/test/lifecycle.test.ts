@@ -4,7 +4,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { acquireLock } from '@cocoon/common/store/lock';
 import { vmIndex, vmLockFile } from '@cocoon/common/vms';
-import { removeVm, startVm } from '../src/vm/lifecycle.ts';
+import { ImageResolveSchema } from '@cocoon/common/schemas/image';
+import { createVm, removeVm, startVm } from '../src/vm/lifecycle.ts';
 import { addVm, baseConfig, tempRoot } from './fixtures.ts';
 
 const { layout, cleanup } = tempRoot('cocoon-lifecycle-');
@@ -44,5 +45,14 @@ describe('vm start', () => {
     assert.deepEqual(left.filter((f) => f.endsWith('.sock') || f.endsWith('.pid')), [], `left: ${left.join(', ')}`);
     const after = (await vmIndex(layout).list()).find((v) => v.id === vm.id);
     assert.equal(after?.state, 'error');
+  });
+});
+
+describe('vm create names', () => {
+  it('refuses a name that differs from another only in case (both would be one hostname)', async () => {
+    const image = ImageResolveSchema.parse({ id: 'c'.repeat(32), name: 'fake', digest: `sha256:${'d'.repeat(64)}`, kind: 'oci', disks: [], kernel: '/k', initrd: null, firmware: null, cmdline: [] });
+    const req = { image, imageRef: 'fake', cpu: 1, memory: 2 ** 28, storage: 2 ** 26, nics: 0, hypervisor: 'qemu' as const, accel: 'tcg' as const };
+    await createVm(layout, { ...req, name: 'DUP1' });
+    await assert.rejects(createVm(layout, { ...req, name: 'dup1' }), { exitCode: 4, message: /VM name "dup1" already exists/ });
   });
 });

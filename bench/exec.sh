@@ -20,7 +20,7 @@ MIB="${MIB:-100}"
 vm=bench-exec
 "$c" vm rm --force "$vm" >/dev/null 2>&1 || true
 trap '"$c" vm rm --force "$vm" >/dev/null 2>&1 || true' EXIT
-"$c" vm run --wait --wait-timeout 240 --name "$vm" --cpu 1 --memory 512M --storage 1G default >/dev/null 2>&1
+"$c" vm run --nics 0 --wait --wait-timeout 240 --name "$vm" --cpu 1 --memory 512M --storage 1G default >/dev/null 2>&1
 run_dir=$("$c" vm inspect "$vm" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).runtime.runDir))')
 pool="$run_dir/agent"
 

@@ -72,11 +72,12 @@ function writeVmIndex(root, items = {}) {
 function writeImageIndex(root) {
   const hex = (n) => randomBytes(n).toString('hex');
   const layer = (erofs) => ({ digest: `sha256:${hex(32)}`, diff_id: null, media_type: 'application/vnd.oci.image.layer.v1.tar+gzip', size: 4096, ...(erofs ? { erofs } : {}) });
-  const layers = [layer(), layer('lz4hc'), layer('dax')];
+  const [base, boot, agent] = [layer(), layer('lz4hc'), layer('dax')];
+  const layers = [base, boot, agent];
   const id = hex(16);
   const record = {
     id, name: 'default', kind: 'oci', digest: `sha256:${hex(32)}`, source: 'training', platform: 'linux/amd64', layers,
-    boot: { layer: layers[1].digest, kernel: 'vmlinuz', initrd: 'initrd.img' }, config: null, size: 3 * 4096, guest_pmem: true,
+    boot: { layer: boot.digest, kernel: 'vmlinuz', initrd: 'initrd.img' }, config: null, size: 3 * 4096, guest_pmem: true,
     created_at: new Date(Date.UTC(2026, 0, 1)).toISOString(),
   };
   mkdirSync(join(root, 'images'), { recursive: true, mode: 0o700 });
@@ -153,7 +154,7 @@ async function runAll() {
     await settled();
     if (process.env.TRAIN_VERBOSE === '1') process.stderr.write(`train-code-cache: ${tool} ${args.join(' ')} -> exit ${process.exitCode}\n`);
   }
-  writeFileSync(out, script.createCachedData());
+  writeFileSync(/** @type {string} checked at the top */ (out), script.createCachedData());
   // the last command's exit code is not this program's
   process.exitCode = 0;
 }

@@ -73,7 +73,7 @@ describe('cocoon vm exec on the default guest', () => {
   before(async () => {
     requireTools();
     await ensureAgentImage();
-    const id = (await ok(['vm', 'run', '--wait', '--wait-timeout', '180', '--name', NAME, '--cpu', '1', '--memory', '512M', '--storage', '1G', 'default'])).trim();
+    const id = (await ok(['vm', 'run', '--nics', '0', '--wait', '--wait-timeout', '180', '--name', NAME, '--cpu', '1', '--memory', '512M', '--storage', '1G', 'default'])).trim();
     assert.match(id, /^[0-9a-f]{32}$/);
     runDir = InspectSchema.parse(JSON.parse(await ok(['vm', 'inspect', NAME]))).runtime.runDir;
   });
@@ -102,6 +102,15 @@ describe('cocoon vm exec on the default guest', () => {
     const missing = await cocoon(['vm', 'exec', NAME, '--', 'no-such-command']);
     assert.equal(missing.code, 127);
     assert.match(missing.stderr, /no-such-command: command not found/);
+  });
+
+  it('an unknown user, group or working directory is "not found" (3), with one line, no command run', async () => {
+    for (const args of [['-u', 'nosuchuser'], ['-u', 'root:nosuchgroup'], ['-w', '/nonexistent']]) {
+      const r = await cocoon(['vm', 'exec', ...args, NAME, '--', 'touch', '/tmp/ran']);
+      assert.equal(r.code, 3, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /^cocoon: .*(not found|no such directory)/);
+    }
+    assert.equal((await cocoon(['vm', 'exec', NAME, '--', 'test', '-e', '/tmp/ran'])).code, 1, 'nothing ran');
   });
 
   it('rejects an empty command and -t without a terminal with exit 2', async () => {
@@ -172,7 +181,7 @@ describe('cocoon vm exec on the default guest', () => {
 
   it('refuses a VM that is not running (6) and a VM that does not exist (3)', async () => {
     const idle = `idle-${process.pid}`;
-    await ok(['vm', 'create', '--name', idle, '--storage', '256M', 'default']);
+    await ok(['vm', 'create', '--nics', '0', '--name', idle, '--storage', '256M', 'default']);
     try {
       const r = await cocoon(['vm', 'exec', idle, '--', 'true']);
       assert.equal(r.code, 6);
@@ -188,7 +197,7 @@ describe('cocoon vm exec on the default guest', () => {
     // the client must learn it from QEMU (VSERPORT_CHANGE) and end the session, not hang.
     const t0 = Date.now();
     const killed = await cocoon(['vm', 'exec', NAME, '--', 'sh', '-c', 'kill -9 $(cat /run/cocoon-agent.pid); sleep 30'], { timeoutMs: 20_000 });
-    assert.equal(killed.code, 1, `the session ends with an error: ${killed.stderr}`);
+    assert.equal(killed.code, 10, `the session ends with an external failure: ${killed.stderr}`);
     assert.match(killed.stderr, /guest agent went away/);
     assert.ok(Date.now() - t0 < 15_000, 'well before the command itself would have ended');
     // It refuses new commands while it flushes, then is gone for good.

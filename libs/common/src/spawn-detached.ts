@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { ExternalError, MissingDependencyError } from './errors.ts';
 import { logSettings } from './log-settings.ts';
-import { PACKAGE_OF } from './packages.ts';
+import hostTools from './host-tools.json' with { type: 'json' };
 
 /** Resolves once spawned, with the PID and a promise that settles when the child exits (while we are still alive). */
 export async function spawnDetached(file: string, args: readonly string[], logFile: string): Promise<{ pid: number; exited: Promise<void> }> {
@@ -34,6 +34,6 @@ export async function spawnDetached(file: string, args: readonly string[], logFi
 
 function spawnFailure(file: string, err: NodeJS.ErrnoException): Error {
   if (err.code !== 'ENOENT') return new ExternalError(`${file} could not be started: ${err.message}`);
-  const pkg = PACKAGE_OF[file.split('/').pop() ?? file];
+  const pkg = (hostTools as Record<string, string>)[file.split('/').pop() ?? file];
   return new MissingDependencyError(`${file} not found${pkg ? `: install the Debian package ${pkg} (or run doctor/cocoon-doctor install)` : ''}`);
 }

@@ -9,10 +9,12 @@
  * Guest layout:
  *   /usr/local/lib/cocoon/cocoon-agent          the executable
  *   /usr/local/lib/cocoon/{cocoon_native,pty}.node
+ *   /usr/local/lib/cocoon/THIRD-PARTY-NOTICES.txt  the licences of what the executable holds
  *   /usr/local/bin/cocoon-agent -> ../lib/cocoon/cocoon-agent
  *   /usr/lib/systemd/system/cocoon-agent.service
  */
-import { accessSync, constants, existsSync, realpathSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { accessSync, constants, createReadStream, existsSync, realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +26,7 @@ import { Tree } from './tree.ts';
 const GUEST_DIR = 'usr/local/lib/cocoon';
 const AGENT = 'cocoon-agent';
 const ADDONS = ['cocoon_native.node', 'pty.node'];
+const NOTICES = 'THIRD-PARTY-NOTICES.txt';
 const UNIT = 'cocoon-agent.service';
 
 /**
@@ -46,6 +49,19 @@ export function locateAgentExecutable(): string {
   throw new MissingDependencyError(
     'the guest agent executable (dist/agent/cocoon-agent with cocoon_native.node and pty.node beside it) was not found: run "npm run build" first',
   );
+}
+
+/**
+ * `sha256:<hex>` over the agent executable and its addons: what the agent layer would carry.
+ * `build-default` records it in the image's source and rebuilds when it changed, so a guest
+ * never runs an agent older than the cocoon that talks to it.
+ */
+export async function agentDigest(exe = locateAgentExecutable()): Promise<string> {
+  const hash = createHash('sha256');
+  for (const file of [exe, ...ADDONS.map((a) => join(dirname(exe), a))]) {
+    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  }
+  return `sha256:${hash.digest('hex')}`;
 }
 
 /** Parses `ldd` output: the absolute paths of every library and of the dynamic loader. */
@@ -92,6 +108,7 @@ export async function agentLayerTree(exe = locateAgentExecutable()): Promise<Tre
   const tree = new Tree();
   tree.file(`${GUEST_DIR}/${AGENT}`, await readFile(exe), 0o755);
   for (const addon of ADDONS) tree.file(`${GUEST_DIR}/${addon}`, await readFile(join(dir, addon)), 0o755);
+  if (existsSync(join(dir, NOTICES))) tree.file(`${GUEST_DIR}/${NOTICES}`, await readFile(join(dir, NOTICES)), 0o644);
   tree.symlink(`usr/local/bin/${AGENT}`, `../lib/cocoon/${AGENT}`);
   // Stored as regular files at the paths ldd names (the loader's own path included), so
   // the guest needs no ld.so.cache and no symlinks from the host's merged /usr.

@@ -14,6 +14,7 @@ import { Writable } from 'node:stream';
 import { AgentSession, type ExecIo, type ExecRequest, type ExecResult, type SessionOptions } from '@cocoon/common/agent/client';
 import { connectHybridVsock, connectUnix, connectVsock } from '@cocoon/common/agent/connect';
 import { ExternalError, InvalidStateError, TimeoutError } from '@cocoon/common/errors';
+import { driverFor } from '@cocoon/common/hypervisor/drivers';
 import { vmPaths } from '@cocoon/common/hypervisor/index';
 import { agentPool, claimPort, DIRTY_PAD, PORT_WAIT_MS, recordServedPorts, servedPorts, watchAgentPort, type AgentPool } from '@cocoon/common/hypervisor/qemu/agent-pool';
 import { hostHasVhostVsock } from '@cocoon/common/hypervisor/vsock';
@@ -45,7 +46,7 @@ export async function agentTarget(layout: Layout, ref: string): Promise<AgentTar
 /** The channel of a VM: decided by its hypervisor and whether it got a vhost-vsock device. */
 export function channelOf(layout: Layout, vm: VmRecord): AgentChannel {
   const paths = vmPaths(layout, vm.id);
-  if (vm.hypervisor !== 'qemu') return { kind: 'hybrid', socket: paths.agentSocket };
+  if (vm.hypervisor !== 'qemu') return { kind: 'hybrid', socket: driverFor(vm.hypervisor).agentSocket(paths) };
   if (vm.vsock_cid !== undefined && hostHasVhostVsock()) return { kind: 'vsock', cid: vm.vsock_cid };
   return { kind: 'pool', dir: paths.agentPoolDir };
 }

@@ -22,8 +22,9 @@ describe('pmem layers of a new VM', () => {
     const plan = pmemPlan(image(true), 'qemu');
     assert.deepEqual([...plan.layers], [1]);
     assert.equal(plan.notice, undefined);
-    assert.deepEqual(vmDisks(image(true), paths, plan).map((d) => [d.serial, d.pmem]), [['cocoon-layer0', undefined], ['cocoon-layer1', true], ['cocoon-cow', undefined]]);
-    const cmdline = kernelCmdline(image(true), 'web', plan);
+    const disks = vmDisks(image(true), paths, [], false, plan);
+    assert.deepEqual(disks.map((d) => [d.serial, d.pmem]), [['cocoon-layer0', undefined], ['cocoon-layer1', true], ['cocoon-cow', undefined]]);
+    const cmdline = kernelCmdline(image(true), 'web', disks);
     assert.match(cmdline, / cocoon\.layers=cocoon-layer0,pmem:0123abcd456789abcdef0123456789ab /);
     assert.match(cmdline, / swiotlb=1024 /, 'no 64 MiB of bounce buffers for hot-pluggable memory above 4 GiB');
   });
@@ -34,8 +35,9 @@ describe('pmem layers of a new VM', () => {
       assert.equal(plan.layers.size, 0);
       assert.match(plan.notice ?? '', why);
       assert.equal(plan.notice?.includes('\n'), false);
-      assert.ok(vmDisks(img, paths, plan).every((d) => d.pmem === undefined));
-      assert.doesNotMatch(kernelCmdline(img, 'web', plan), /pmem:|swiotlb/);
+      const disks = vmDisks(img, paths, [], false, plan);
+      assert.ok(disks.every((d) => d.pmem === undefined));
+      assert.doesNotMatch(kernelCmdline(img, 'web', disks), /pmem:|swiotlb/);
     }
   });
 

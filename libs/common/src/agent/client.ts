@@ -8,7 +8,7 @@
  * Go agent, an older cocoon agent) keeps JSON frames with base64, at the old speed.
  */
 import type { Duplex, Readable, Writable } from 'node:stream';
-import { ExternalError } from '../errors.ts';
+import { ExitCode, ExternalError } from '../errors.ts';
 import { AGENT_FRAME_TYPES, AgentFrameSchema, type AgentFrame, type ExecFrame, type HostFrame } from '../schemas/agent.ts';
 import { decodeFrame, encodeData, encodeFrame, FrameReader, type Piece } from './codec.ts';
 
@@ -85,7 +85,7 @@ export class AgentSession {
 
   /** Ends the session from this side as if the agent sent `error` (e.g. the guest agent died). */
   abort(message: string): void {
-    this.stop?.({ exitCode: 1, error: message });
+    this.stop?.({ exitCode: ExitCode.External, error: message });
   }
 
   /** Runs the command and resolves when the agent sends `exit` or `error`. */
@@ -159,7 +159,9 @@ export class AgentSession {
       case 'exit':
         return { exitCode: frame.exit_code, signal: frame.signal };
       case 'error':
-        return { exitCode: frame.exit_code ?? 1, error: frame.message };
+        // NOTE: an error without a code is a broken session (the agent went away): an external
+        // failure, not exit 1, which cocoon keeps for its own bugs.
+        return { exitCode: frame.exit_code ?? ExitCode.External, error: frame.message };
     }
   }
 

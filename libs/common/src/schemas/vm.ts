@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { HypervisorKindSchema } from './config.ts';
 import { DigestSchema, IdSchema, TimestampSchema } from './common.ts';
+import { EgressPolicySchema, PortMappingSchema } from './net-policy.ts';
 
 /** `paused` is cocoon's addition (snapshots pause a VM); the rest are the Go cocoon's states. */
 export const VM_STATES = ['creating', 'created', 'running', 'paused', 'stopped', 'error'] as const;
@@ -42,6 +43,17 @@ export const VmConfigSchema = z.object({
   no_direct_io: z.boolean().optional(),
   /** Windows guest: UEFI, Hyper-V enlightenments, no cidata. */
   windows: z.boolean().optional(),
+  // cocoon's additions, kept with the config so clones and restores get the same network.
+  /** Bridge mode: the host bridge the NICs' TAPs are on (`--bridge`). */
+  bridge: z.string().min(1).optional(),
+  /** Published ports (`-p`), handed to CNI as the `portMappings` capability (first NIC). */
+  publish: z.array(PortMappingSchema).optional(),
+  /** Egress policy (`--egress`, `--egress-rule`), enforced in the TC path of every NIC. */
+  egress: EgressPolicySchema.optional(),
+  /** DNS servers given to the guest (`--dns` at create time). */
+  dns: z.array(z.string()).optional(),
+  /** Cloud images: the user cloud-init sets the password of (`--user`; the password itself is never stored). */
+  user: z.string().optional(),
 });
 export type VmConfig = z.infer<typeof VmConfigSchema>;
 
@@ -85,6 +97,28 @@ export const StorageConfigSchema = z.object({
 });
 export type StorageConfig = z.infer<typeof StorageConfigSchema>;
 
+/** Data-disk names (the Go cocoon's rule: 20 characters, the length of a virtio serial). */
+export const DATA_DISK_NAME = /^[a-z][a-z0-9_-]{0,19}$/;
+
+/**
+ * The host tuning of the VM's last launch (cocoon's addition; decided at start from the
+ * host and `config`, so `vm inspect` shows what the hypervisor really got).
+ */
+export const VmTuningSchema = z.object({
+  /** Guest memory on hugepages (the host had `vm.nr_hugepages` > 0). */
+  hugepages: z.boolean(),
+  /** Initial balloon size in bytes (0 = no balloon device). */
+  balloon: z.number().int().nonnegative(),
+  watchdog: z.boolean(),
+  disk_queue_size: z.number().int().positive(),
+  queue_size: z.number().int().positive(),
+  /** Writable disks opened with O_DIRECT (a data disk's own `direct_io` wins). */
+  direct_io: z.boolean(),
+  /** Hyper-V enlightenments (Windows guests). */
+  hyperv: z.boolean(),
+});
+export type VmTuning = z.infer<typeof VmTuningSchema>;
+
 /** How the guest boots (cocoon's addition; the Go cocoon keeps it in the hypervisor's own files). */
 export const VmBootSchema = z.object({
   kernel: z.string().nullable(),
@@ -92,6 +126,12 @@ export const VmBootSchema = z.object({
   /** UEFI firmware code; its per-VM variable store is in the run dir. */
   firmware: z.string().nullable(),
   cmdline: z.string(),
+});
+
+/** One process, for good: its PID and start time (clock ticks after boot). */
+export const ProcessIdentitySchema = z.object({
+  pid: z.number().int().positive(),
+  start_time: z.number().int().nonnegative(),
 });
 
 export const VmRecordSchema = z.object({
@@ -126,6 +166,15 @@ export const VmRecordSchema = z.object({
   error: z.string().optional(),
   /** Guest CID of a vhost-vsock device (QEMU on hosts with /dev/vhost-vsock). */
   vsock_cid: z.number().int().min(3).optional(),
+  /**
+   * Start time of the hypervisor `pid` (clock ticks after boot, /proc/PID/stat field 22): with
+   * the PID and its command line it names the process even after the kernel reuses the PID.
+   */
+  pid_start_time: z.number().int().nonnegative().optional(),
+  /** While `creating`: the process creating the VM. A record whose creator is gone was interrupted. */
+  creator: ProcessIdentitySchema.optional(),
+  /** The tuning of the last start. */
+  tuning: VmTuningSchema.optional(),
   /** One line on a choice made for this VM that costs it something (e.g. why its layers are not shared through DAX). */
   notice: z.string().optional(),
 });
@@ -145,7 +194,7 @@ export const VmRuntimeSchema = z.looseObject({
   consoleSocket: z.string(),
   consoleLog: z.string(),
   hypervisorLog: z.string(),
-  console: z.object({ kind: z.literal('unix'), path: z.string() }),
+  console: z.object({ kind: z.enum(['unix', 'pty']), path: z.string() }),
 });
 
 /** What `vm inspect` prints: the record with its live state, plus `runtime`. */

@@ -13,7 +13,7 @@ export class VmExecCommand extends CocoonCommand {
       '`-i` passes stdin; `-t` gives the command a pseudo-terminal in the guest (your terminal goes raw, window size changes follow; combine `-it` for a shell). Ctrl-C is forwarded as SIGINT.',
       'A VM that was just started is waited for until its agent answers, up to `--wait-timeout` seconds.',
       'Up to 8 commands run in one QEMU VM at once; another waits up to 10 s for one to end, then fails with exit 5 (busy).',
-      'Exit codes of cocoon itself: 2 bad usage (no command, `-t` without a terminal on stdin), 3 no such VM, 5 every agent port is busy, 6 the VM is not running, 7 the agent did not answer in time, 126 the command is not executable, 127 the command does not exist.',
+      'Exit codes of cocoon itself: 2 bad usage (no command, `-t` without a terminal on stdin), 3 no such VM, user, group or working directory, 5 every agent port is busy, 6 the VM is not running, 7 the agent did not answer in time, 10 the session broke (the guest agent went away), 126 the command is not executable, 127 the command does not exist.',
     ].join('\n\n'),
     examples: [
       ['Print the guest kernel', '$0 vm exec web -- uname -a'],

@@ -3,8 +3,7 @@ import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { layoutOf } from '../../layout.ts';
-import { vmPaths, type LaunchSpec } from '../index.ts';
+import { testLaunchSpec } from '../../testing/launch-spec.ts';
 import { qemuCommandLine } from './args.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'cocoon-args-'));
@@ -13,14 +12,14 @@ const layer = join(dir, 'agent,layer.erofs');
 writeFileSync(layer, '');
 truncateSync(layer, 94 * 2 ** 20);
 
-const spec = (pmem: boolean): LaunchSpec => ({
-  id: 'a'.repeat(32), name: 'v', cpu: 1, memory: 512 * 2 ** 20, accel: 'tcg', kernel: '/k', initrd: null, firmware: null, cmdline: '', vsockCid: null,
-  paths: vmPaths(layoutOf({ root_dir: '/r', run_dir: '/r/run', log_dir: '/l' }), 'a'.repeat(32)),
-  disks: [
-    { path: '/s/l0.erofs', serial: 'cocoon-layer0', read_only: true, format: 'raw' },
-    { path: layer, serial: 'cocoon-layer1', read_only: true, format: 'raw', ...(pmem ? { pmem: true } : {}) },
-  ],
-});
+const spec = (pmem: boolean) =>
+  testLaunchSpec({
+    vsockCid: null,
+    disks: [
+      { path: '/s/l0.erofs', serial: 'cocoon-layer0', read_only: true, format: 'raw', role: 'layer', direct: false },
+      { path: layer, serial: 'cocoon-layer1', read_only: true, format: 'raw', role: 'layer', direct: false, ...(pmem ? { pmem: true } : {}) },
+    ],
+  });
 
 describe('QEMU pmem layers', () => {
   it('maps a pmem layer from its file, shared and read-only, with room for it above RAM', () => {

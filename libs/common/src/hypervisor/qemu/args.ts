@@ -10,7 +10,7 @@
  * marker in about 5 s under TCG.
  */
 import { statSync } from 'node:fs';
-import type { CommandLine, LaunchSpec } from '../index.ts';
+import { inNetns, type CommandLine, type LaunchSpec } from '../index.ts';
 import { AGENT_POOL_PORTS, agentChardevId, agentPool, agentPortId, agentPortName } from './agent-pool.ts';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
@@ -23,9 +23,10 @@ export function qemuCommandLine(spec: LaunchSpec, binary = QEMU_BINARY): Command
     '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
     '-M', 'q35,acpi=on',
     '-accel', spec.accel,
-    '-cpu', spec.accel === 'kvm' ? 'host' : 'max',
+    '-cpu', (spec.accel === 'kvm' ? 'host' : 'max') + (spec.tuning.hyperv ? HYPERV_FLAGS : ''),
     '-smp', String(spec.cpu),
     '-m', memoryArg(spec),
+    ...tuningArgs(spec),
   ];
   if (spec.firmware) {
     args.push(
@@ -39,12 +40,16 @@ export function qemuCommandLine(spec: LaunchSpec, binary = QEMU_BINARY): Command
   spec.disks.forEach((d, i) => {
     if (d.pmem) return void args.push(...pmemArgs(d.path, i));
     const ro = d.read_only ? ',read-only=on' : '';
+    // O_DIRECT needs native AIO to stay asynchronous; io_uring may be disabled on hardened hosts.
+    const direct = d.direct ? ',cache.direct=on,aio=native' : '';
+    const queues = `num-queues=${spec.cpu},queue-size=${spec.tuning.disk_queue_size}`;
     args.push(
-      '-blockdev', `driver=file,node-name=file${i},filename=${escapeOpt(d.path)}${ro}`,
+      '-blockdev', `driver=file,node-name=file${i},filename=${escapeOpt(d.path)}${ro}${direct}`,
       '-blockdev', `driver=${d.format},node-name=disk${i},file=file${i}${ro}`,
-      '-device', `virtio-blk-pci,drive=disk${i},serial=${d.serial}${spec.firmware && i === 0 ? ',bootindex=0' : ''}`,
+      '-device', `virtio-blk-pci,drive=disk${i},serial=${d.serial},${queues}${spec.firmware && i === 0 ? ',bootindex=0' : ''}`,
     );
   });
+  args.push(...nicArgs(spec));
   args.push(
     '-chardev', `socket,id=con0,path=${escapeOpt(p.consoleSocket)},server=on,wait=off,logfile=${escapeOpt(p.consoleLog)},logappend=on`,
     '-serial', 'chardev:con0',
@@ -52,7 +57,41 @@ export function qemuCommandLine(spec: LaunchSpec, binary = QEMU_BINARY): Command
     '-qmp', `unix:${escapeOpt(p.apiSocket)},server=on,wait=off`,
     '-pidfile', p.pidFile,
   );
-  return { file: binary, args };
+  return inNetns({ file: binary, args }, spec.netns);
+}
+
+/**
+ * One `-netdev tap` + `virtio-net-pci` per NIC: the TAP cocoon-net made (QEMU runs in its
+ * netns and opens it by name), `queues=` pairs with `mq=on` when multi-queue, the guest
+ * MAC, and the ring depth where QEMU accepts it (a power of two, 256–1024).
+ */
+function nicArgs(spec: LaunchSpec): string[] {
+  return spec.nics.flatMap((n, i) => {
+    const pairs = Math.max(1, Math.floor(n.num_queues / 2));
+    const q = n.queue_size;
+    const ring = q >= 256 && q <= 1024 && (q & (q - 1)) === 0 ? `,rx_queue_size=${q},tx_queue_size=${q}` : '';
+    return [
+      '-netdev', `tap,id=net${i},ifname=${n.tap},script=no,downscript=no,vnet_hdr=on,vhost=${spec.vhostNet ? 'on' : 'off'}${pairs > 1 ? `,queues=${pairs}` : ''}`,
+      '-device', `virtio-net-pci,netdev=net${i},mac=${n.mac}${pairs > 1 ? `,mq=on,vectors=${2 * pairs + 2}` : ''}${ring}`,
+    ];
+  });
+}
+
+/** Hyper-V enlightenments for Windows guests (accepted under TCG too). */
+const HYPERV_FLAGS = ',hv-relaxed,hv-vapic,hv-spinlocks=0x1fff,hv-time';
+
+/**
+ * Host tuning (tuning.ts): guest memory on a hugetlbfs-backed memfd when the host has
+ * hugepages, a balloon (its 25 % target is set over QMP once QEMU answers) and an i6300esb
+ * watchdog that resets the guest (with -no-reboot: ends the VM).
+ */
+function tuningArgs(spec: LaunchSpec): string[] {
+  const t = spec.tuning;
+  return [
+    ...(t.hugepages ? ['-object', `memory-backend-memfd,id=mem0,size=${Math.floor(spec.memory / 2 ** 20)}M,hugetlb=on,hugetlbsize=2M`, '-machine', 'memory-backend=mem0'] : []),
+    ...(t.balloon > 0 ? ['-device', 'virtio-balloon-pci,id=balloon0,deflate-on-oom=on,free-page-reporting=on'] : []),
+    ...(t.watchdog ? ['-device', 'i6300esb,id=watchdog0', '-action', 'watchdog=reset'] : []),
+  ];
 }
 
 /** Bytes QEMU maps of a pmem layer: its whole file (padded to 2 MiB when it was imported). */

@@ -4,26 +4,33 @@
  * commands (`vm list`, `vm inspect`) that only call `inspect()` start without them.
  */
 import { mkdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { readFile, rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ExternalError, TimeoutError } from '../../errors.ts';
-import type { CommandLine, Hypervisor, LaunchSpec, RuntimeState, StopOptions, StopOutcome, VmPaths } from '../index.ts';
-import { pidBelongsTo, processArgv, signalIfOwned, waitForExit } from '../process.ts';
-import { qemuCommandLine } from './args.ts';
+import { escalateStop, logTail, runtimeState, waitUntilReady } from '../launch.ts';
+import type { Adoptable, CommandLine, Hypervisor, LaunchPlan, LaunchSpec, RuntimeState, StopOptions, StopOutcome, VmPaths } from '../index.ts';
+import { pidBelongsTo } from '../process.ts';
 import { QmpGreetingSchema } from '../../schemas/qmp.ts';
+import { qemuCommandLine } from './args.ts';
 import { QmpClient } from './qmp.ts';
 
-const TERM_GRACE_MS = 5000;
-const KILL_GRACE_MS = 5000;
-
-export class QemuDriver implements Hypervisor {
+export class QemuDriver implements Hypervisor, Adoptable {
   readonly kind = 'qemu' as const;
 
   constructor(private readonly binary = 'qemu-system-x86_64') {}
 
   commandLine(spec: LaunchSpec): CommandLine {
     return qemuCommandLine(spec, this.binary);
+  }
+
+  launchPlan(spec: LaunchSpec): LaunchPlan {
+    return { command: this.commandLine(spec), socket: spec.paths.apiSocket, requests: [] };
+  }
+
+  /** Not used for QEMU: its agent is reached through vhost-vsock or the serial port pool (`agentPoolDir`). */
+  agentSocket(paths: VmPaths): string {
+    return paths.agentPoolDir;
   }
 
   async create(): Promise<void> {}
@@ -44,50 +51,51 @@ export class QemuDriver implements Hypervisor {
     });
     const pid = child.pid;
     onSpawned?.(pid);
-    const deadline = Date.now() + timeoutMs;
-    // NOTE: QEMU is usually ready within ~100 ms: poll tightly at first, then back off.
-    for (let delay = 5, tries = 0; ; delay = ++tries < 100 ? 5 : Math.min(delay * 2, 100)) {
-      if (exited || processArgv(pid) === null) {
-        throw new ExternalError(`${cmd.file} exited during start: ${await lastLines(paths.hypervisorLog)}`);
-      }
-      if (await qmpGreets(paths.apiSocket, deadline)) break;
-      if (Date.now() >= deadline) {
-        signalIfOwned(pid, paths.apiSocket, 'SIGKILL');
-        throw new TimeoutError(`QEMU did not answer on QMP within ${timeoutMs} ms`);
-      }
-      await sleep(delay);
-    }
+    await waitUntilReady({
+      pid,
+      exited: () => exited,
+      ready: (deadline) => qmpGreets(paths.apiSocket, deadline),
+      marker: paths.apiSocket,
+      log: paths.hypervisorLog,
+      what: cmd.file,
+      timeoutMs,
+    });
+    if (spec.tuning.balloon > 0) await setBalloonTarget(paths.apiSocket, spec.memory - spec.tuning.balloon);
     return { pid };
   }
 
+  async adopt(spec: LaunchSpec, pid: number, timeoutMs: number): Promise<void> {
+    const { paths } = spec;
+    const deadline = Date.now() + timeoutMs;
+    while (!(await qmpGreets(paths.apiSocket, deadline))) {
+      if (!pidBelongsTo(pid, paths.apiSocket)) throw new ExternalError(`QEMU (pid ${pid}) exited while being taken over: ${await logTail(paths.hypervisorLog)}`);
+      if (Date.now() >= deadline) throw new TimeoutError(`QEMU (pid ${pid}) did not answer on QMP within ${timeoutMs} ms`);
+      await sleep(50);
+    }
+    // Nothing else to take over: the agent's port pool needs no process beside QEMU.
+  }
+
   async stop(paths: VmPaths, pid: number | null, opts: StopOptions): Promise<StopOutcome> {
-    const marker = paths.apiSocket;
-    if (!pid || !pidBelongsTo(pid, marker)) return 'not-running';
     const { log } = await import('../../log.ts');
-    if (!opts.force) {
-      try {
+    return escalateStop({
+      pid,
+      marker: paths.apiSocket,
+      opts,
+      graceful: async () => {
         const qmp = await QmpClient.open(paths.apiSocket, 2000);
         try {
           await qmp.execute('system_powerdown');
         } finally {
           qmp.close();
         }
-        if (await waitForExit(pid, opts.timeoutMs)) return 'graceful';
-        log().warn({ pid }, 'guest did not power off in time; sending SIGTERM');
-      } catch (err) {
-        log().warn({ err: (err as Error).message }, 'QMP powerdown failed; sending SIGTERM');
-      }
-    }
-    if (signalIfOwned(pid, marker, 'SIGTERM') && (await waitForExit(pid, TERM_GRACE_MS))) return 'terminated';
-    if (!pidBelongsTo(pid, marker)) return 'terminated';
-    signalIfOwned(pid, marker, 'SIGKILL');
-    if (await waitForExit(pid, KILL_GRACE_MS)) return 'killed';
-    throw new TimeoutError(`QEMU (pid ${pid}) survived SIGKILL for ${KILL_GRACE_MS} ms`);
+      },
+      what: 'QEMU',
+      warn: (msg) => log().warn({ pid }, msg),
+    });
   }
 
   inspect(paths: VmPaths, pid: number | null): RuntimeState {
-    const running = pidBelongsTo(pid, paths.apiSocket);
-    return { running, pid: running ? pid : null };
+    return runtimeState(paths, pid);
   }
 
   consoleEndpoint(paths: VmPaths): { kind: 'unix'; path: string } {
@@ -95,7 +103,17 @@ export class QemuDriver implements Hypervisor {
   }
 
   async delete(paths: VmPaths): Promise<void> {
-    await Promise.all([paths.apiSocket, paths.consoleSocket, paths.agentSocket, paths.pidFile, paths.agentPoolDir].map((f) => rm(f, { force: true, recursive: true })));
+    await Promise.all([paths.apiSocket, paths.consoleSocket, paths.pidFile, paths.agentPoolDir].map((f) => rm(f, { force: true, recursive: true })));
+  }
+}
+
+/** Asks the balloon to leave the guest `bytes` (QEMU's balloon target is the guest's memory, not the balloon's size). */
+async function setBalloonTarget(socket: string, bytes: number): Promise<void> {
+  const qmp = await QmpClient.open(socket, 5000);
+  try {
+    await qmp.execute('balloon', { value: bytes });
+  } finally {
+    qmp.close();
   }
 }
 
@@ -127,15 +145,6 @@ function qmpGreets(socket: string, deadline: number): Promise<boolean> {
     s.once('error', () => done(false));
     s.once('close', () => done(false));
   });
-}
-
-async function lastLines(file: string, n = 3): Promise<string> {
-  try {
-    const text = await readFile(file, 'utf8');
-    return text.trim().split('\n').slice(-n).join(' | ') || '(no output)';
-  } catch {
-    return '(no log)';
-  }
 }
 
 export { QmpClient };

@@ -82,7 +82,7 @@ describe('cocoon-image build-default', () => {
 
   it('rebuilds when the existing default carries another agent than this cocoon\'s', async () => {
     const current = ImageRecordSchema.parse(JSON.parse((await image(['build-default'])).stdout));
-    assert.match(current.source, /^build-default \(.+, agent [0-9a-f]{12}\)$/);
+    assert.match(current.source, /^build-default \(.+, agent [0-9a-f]{12} dax\)$/);
     // An image built by an older cocoon: same name, an agent digest that is not this one's.
     const index = join(root, 'store', 'images', 'index.json');
     const doc = JSON.parse(readFileSync(index, 'utf8')) as { items: Record<string, { source: string }> };
@@ -93,6 +93,17 @@ describe('cocoon-image build-default', () => {
     const rebuilt = ImageRecordSchema.parse(JSON.parse(again.stdout));
     assert.notEqual(rebuilt.id, current.id, 'rebuilt');
     assert.equal(rebuilt.source, current.source);
+    // The agent layer's layout is part of what makes the image current too.
+    const lz4 = await image(['build-default', '--agent-layer', 'lz4hc']);
+    assert.equal(lz4.code, 0, lz4.stderr);
+    const compressed = ImageRecordSchema.parse(JSON.parse(lz4.stdout));
+    assert.notEqual(compressed.id, rebuilt.id, 'rebuilt for another layout');
+    assert.equal(compressed.layers.at(-1)?.erofs, 'lz4hc');
+    assert.equal(rebuilt.layers.at(-1)?.erofs, 'dax');
+    assert.equal(rebuilt.guest_pmem, true);
+    const bad = await image(['build-default', '--agent-layer', 'zstd']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--agent-layer: "zstd" is not one of plain, dax, lz4hc/);
   });
 
   it('fails clearly on a kernel package that is not there, leaving nothing behind', async () => {

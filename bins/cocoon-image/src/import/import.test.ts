@@ -106,6 +106,25 @@ describe('importImage', () => {
     assert.equal((await resolveImage(layout, 'oci:1')).guest_pmem, undefined);
   });
 
+  it('stores one layer in each layout images ask for, and prunes only the layout nobody uses', async () => {
+    const shared = await makeTar([{ name: 'srv/', type: 'directory' }, { name: 'srv/data', data: 'z'.repeat(50_000) }]);
+    const asked = (erofs: string) => ociLayout([{ tar: base }, { tar: top }, { tar: shared, annotations: { 'io.cocoon.erofs': erofs } }]);
+    const dax = await importImage(ctx, { name: 'variant-dax', sources: [file(await asked('dax'))], ...quiet });
+    const lz4 = await importImage(ctx, { name: 'variant-lz4', sources: [file(await asked('lz4hc'))], ...quiet });
+    const [d, l] = [dax.layers[2], lz4.layers[2]];
+    assert.equal(d?.digest, l?.digest, 'the same layer content');
+    const daxPath = (await resolveImage(layout, 'variant-dax')).disks[2]?.path ?? '';
+    const lz4Path = (await resolveImage(layout, 'variant-lz4')).disks[2]?.path ?? '';
+    assert.notEqual(daxPath, lz4Path);
+    assert.match((await run('dump.erofs', ['--path=/srv/data', daxPath])).stdout, /Layout: 0 /);
+    assert.ok(statSync(lz4Path).size < statSync(daxPath).size);
+    const { pruneLayers } = await import('@cocoon/common/images/prune');
+    const remaining = (await imageIndex(layout).list()).filter((r) => r.name !== 'variant-lz4');
+    await pruneLayers(layout, [l?.digest ?? ''], remaining);
+    assert.equal(statSync(lz4Path, { throwIfNoEntry: false }), undefined, 'the unused layout is gone');
+    assert.ok(statSync(daxPath).isFile(), 'the used one stays');
+  });
+
   it('keeps owners, modes, mtimes, links and devices, and writes overlay whiteouts', async () => {
     const res = await resolveImage(layout, 'oci:1');
     await withMount(res.disks[0]!.path, (dir) => {

@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { errnoCode } from '@cocoon/common/errors';
-import { bootDir, imageIndex, layerDiskPath } from '@cocoon/common/images/store';
+import { bootDir, layerDiskPath } from '@cocoon/common/images/store';
 import { sizeOf } from '@cocoon/common/images/prune';
 import type { Layout } from '@cocoon/common/layout';
 import { digestHex } from '@cocoon/common/schemas/common';
@@ -34,21 +34,16 @@ export interface LayerResult {
 
 /** Converts `layer` unless its disk exists; `work` is a private scratch folder under layout.tmp. */
 export async function convertLayer(layout: Layout, layer: LayerPlan, work: string): Promise<LayerResult> {
-  const reused = await reuseLayer(layout, layer.digest);
+  const reused = await reuseLayer(layout, layer.digest, layer.erofs);
   if (reused) return reused;
   return buildLayer(layout, layer.digest, work, (root) => extractTar(createReadStream(layer.file.path, { highWaterMark: READ_CHUNK }), layer, root), layer.erofs);
 }
 
-/**
- * The store's disk of `digest` as a layer result, or null when the store lacks it. Its
- * layout is what the records using it say (the first image to bring a layer chose it).
- */
-export async function reuseLayer(layout: Layout, digest: string): Promise<LayerResult | null> {
-  const disk = layerDiskPath(layout, digest);
+/** The store's disk of `digest` in layout `erofs` as a layer result, or null when the store lacks it. */
+export async function reuseLayer(layout: Layout, digest: string, erofs?: ErofsLayout): Promise<LayerResult | null> {
+  const disk = layerDiskPath(layout, digest, erofs);
   const boot = bootDir(layout, digest);
   if (!(await exists(disk))) return null;
-  const records = await imageIndex(layout).list();
-  const erofs = records.flatMap((r) => r.layers).find((l) => l.digest === digest)?.erofs;
   return { digest, size: await storeSize(disk, boot), boot: await readBoot(boot), converted: false, ...(erofs ? { erofs } : {}) };
 }
 
@@ -57,7 +52,7 @@ export async function reuseLayer(layout: Layout, digest: string): Promise<LayerR
  * verified), then builds the EROFS disk and moves it and the boot files into the store.
  */
 export async function buildLayer(layout: Layout, digest: string, work: string, fill: (root: string) => Promise<void>, erofs?: ErofsLayout): Promise<LayerResult> {
-  const disk = layerDiskPath(layout, digest);
+  const disk = layerDiskPath(layout, digest, erofs);
   const boot = bootDir(layout, digest);
   const scratch = join(work, digestHex(digest).slice(0, 16));
   const root = join(scratch, 'root');

@@ -9,6 +9,7 @@ import type { Layout } from '@cocoon/common/layout';
 import { log } from '@cocoon/common/log';
 import { OciImageConfigSchema, type OciDescriptor, type OciImageConfig } from '@cocoon/common/schemas/oci';
 import { layerDiskPath } from '@cocoon/common/images/store';
+import { erofsLayoutOf } from '../import/archive.ts';
 import { formatSize } from '@cocoon/common/units';
 import { findCredentials } from './auth.ts';
 import { mapLimit } from '../import/map-limit.ts';
@@ -88,7 +89,7 @@ export async function resolveImage(layout: Layout, opts: FetchOptions): Promise<
     const layers = resolved.manifest.layers;
     if (layers.length === 0) throw new InvalidDataError(`${name}: the manifest lists no layers`);
     for (const l of layers) if (!LAYER_TYPE.test(l.mediaType ?? '')) throw new InvalidDataError(`${name}: layer ${l.digest} has media type ${l.mediaType ?? '(none)'}, not a tar layer`);
-    const missing = unique(layers.filter((l) => opts.force || !existsSync(layerDiskPath(layout, l.digest))));
+    const missing = unique(layers.filter((l) => opts.force || !existsSync(layerDiskPath(layout, l.digest, erofsLayoutOf(l)))));
     await checkSpace(layout, missing, name);
     return {
       client,

@@ -78,7 +78,7 @@ function streamingConverter(layout: Layout, image: ResolvedImage, work: string, 
   async function convertLayer(layer: LayerPlan, signal: AbortSignal, turn: Ticket): Promise<LayerResult> {
     const desc = descriptors.get(layer.digest) as OciDescriptor;
     // NOTE: checked again here, not only when resolving: a concurrent pull may have stored it since.
-    const had = await reuseLayer(layout, layer.digest);
+    const had = await reuseLayer(layout, layer.digest, layer.erofs);
     if (had && !opts.force) {
       progress.cached(image.name, layer.digest, 'download', desc.size);
       progress.cached(image.name, layer.digest, 'convert', null);

@@ -10,7 +10,7 @@ import type { Layout } from '../layout.ts';
 import { vmIndex } from '../vms.ts';
 import type { ImageRecord } from '../schemas/image.ts';
 import { withLock } from '../store/lock.ts';
-import { bootDir, cloudDiskPath, imageIndex, layerDigests, layerDiskPath } from './store.ts';
+import { bootDir, imageIndex, layerDigests, layerFiles, storeDiskPath } from './store.ts';
 
 /** Disk paths attached to any VM in `<root>/vms/index.json` (an absent index means none). */
 export async function vmDiskPaths(layout: Layout): Promise<Set<string>> {
@@ -18,18 +18,20 @@ export async function vmDiskPaths(layout: Layout): Promise<Set<string>> {
 }
 
 /**
- * Deletes the disks (EROFS layer or cloud qcow2) and boot folders of `candidates` that no
- * record in `remaining` uses and no VM has attached. Returns the digests whose files were deleted.
+ * Deletes the disks (EROFS layer in any layout, or cloud qcow2) of `candidates` that no
+ * record in `remaining` uses and no VM has attached, and the boot folder of a digest nothing
+ * uses any more. Returns the digests nothing uses any more (their files are gone).
  */
 export async function pruneLayers(layout: Layout, candidates: Iterable<string>, remaining: Iterable<ImageRecord>): Promise<string[]> {
-  const used = new Set([...remaining].flatMap(layerDigests));
+  const records = [...remaining];
+  const used = new Set(records.flatMap(layerDigests));
+  const usedFiles = new Set(records.flatMap((r) => r.layers.map((l) => storeDiskPath(layout, l))));
   const attached = await vmDiskPaths(layout);
   const removed: string[] = [];
   for (const digest of new Set(candidates)) {
-    // NOTE: a digest names one content, so at most one of the two files exists.
-    const disks = [layerDiskPath(layout, digest), cloudDiskPath(layout, digest)];
-    if (used.has(digest) || disks.some((d) => attached.has(d))) continue;
-    for (const d of disks) await rm(d, { force: true });
+    const files = layerFiles(layout, digest);
+    for (const f of files) if (!usedFiles.has(f) && !attached.has(f)) await rm(f, { force: true });
+    if (used.has(digest) || files.some((f) => attached.has(f))) continue;
     await rm(bootDir(layout, digest), { recursive: true, force: true });
     removed.push(digest);
   }

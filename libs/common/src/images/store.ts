@@ -4,14 +4,14 @@
  *
  * Files a failed or killed import may leave (all collectable by `cocoon-gc`):
  * - `<tmp>/import-<pid>-<rand>/`: staging; dead once its pid is gone.
- * - `images/blobs/sha256/<hex>.{erofs,qcow2}` and `images/boot/<hex>/` that no image record
+ * - `images/blobs/sha256/<hex>[.dax|.lz4hc].erofs`, `<hex>.qcow2` and `images/boot/<hex>/` that no image record
  *   references: complete, content-addressed, safe to delete under the images lock.
  * - `images/blobs/sha256/.<hex>.erofs.tmp-*`: a half-written disk (never referenced).
  */
 import { join } from 'node:path';
 import { JsonIndex } from '../store/json-index.ts';
 import { digestHex } from '../schemas/common.ts';
-import { ImageRecordSchema, type ImageLayer, type ImageRecord } from '../schemas/image.ts';
+import { ErofsLayoutSchema, ImageRecordSchema, type ErofsLayout, type ImageLayer, type ImageRecord } from '../schemas/image.ts';
 import type { Layout } from '../layout.ts';
 import { UsageError } from '../errors.ts';
 
@@ -20,9 +20,18 @@ export function imageIndex(layout: Layout): JsonIndex<ImageRecord> {
   return new JsonIndex<ImageRecord>({ file: layout.images.index, lockFile: layout.images.lock, schema: ImageRecordSchema, kind: 'image' });
 }
 
-/** The read-only EROFS disk of a layer: `images/blobs/sha256/<hex>.erofs`. */
-export function layerDiskPath(layout: Layout, digest: string): string {
-  return join(layout.images.blobs, `${digestHex(digest)}.erofs`);
+/**
+ * The read-only EROFS disk of a layer: `images/blobs/sha256/<hex>.erofs`, or
+ * `<hex>.<layout>.erofs` for a layer laid out otherwise (`dax`, `lz4hc`): one layer's content
+ * may be stored in several layouts when images ask for different ones.
+ */
+export function layerDiskPath(layout: Layout, digest: string, erofs: ErofsLayout = 'plain'): string {
+  return join(layout.images.blobs, `${digestHex(digest)}${erofs === 'plain' ? '' : `.${erofs}`}.erofs`);
+}
+
+/** Every file a layer's content may be stored as (each EROFS layout, a cloud qcow2). */
+export function layerFiles(layout: Layout, digest: string): string[] {
+  return [...ErofsLayoutSchema.options.map((e) => layerDiskPath(layout, digest, e)), cloudDiskPath(layout, digest)];
 }
 
 /**
@@ -43,8 +52,8 @@ export function cloudDiskPath(layout: Layout, digest: string): string {
 }
 
 /** The store file of a record's layer: a cloud image's qcow2, else an EROFS disk. */
-export function storeDiskPath(layout: Layout, layer: Pick<ImageLayer, 'digest' | 'media_type'>): string {
-  return layer.media_type === CLOUD_DISK_MEDIA_TYPE ? cloudDiskPath(layout, layer.digest) : layerDiskPath(layout, layer.digest);
+export function storeDiskPath(layout: Layout, layer: Pick<ImageLayer, 'digest' | 'media_type' | 'erofs'>): string {
+  return layer.media_type === CLOUD_DISK_MEDIA_TYPE ? cloudDiskPath(layout, layer.digest) : layerDiskPath(layout, layer.digest, layer.erofs);
 }
 
 /** The folder holding the kernel/initrd found in a layer: `images/boot/<hex>/`. */

@@ -14,6 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import * as pty from 'node-pty';
 import { z } from 'zod';
 import { ImageRecordSchema } from '@cocoon/common/schemas/image';
+import { VmRecordSchema } from '@cocoon/common/schemas/vm';
 import { BIN, cocoon, ensureDefaultImage, env, ok, requireTools } from '../helpers/cocoon.ts';
 
 const NAME = `exec-${process.pid}`;
@@ -152,6 +153,20 @@ describe('cocoon vm exec on the default guest', () => {
     assert.equal(beside.length, 1, `one process, QEMU: ${beside.join(' | ')}`);
     assert.match(beside[0] ?? '', /qemu-system-x86_64/);
     assert.equal(readFileSync(join(runDir, 'agent', 'ports'), 'utf8').trim(), '8', 'the agent serves all 8 ports');
+  });
+
+  it('maps the agent layer from the host page cache (virtio-pmem, DAX): a lean agent whose pages no guest copies', async () => {
+    const vm = VmRecordSchema.parse(JSON.parse(await ok(['vm', 'inspect', NAME])));
+    assert.equal(vm.notice, undefined);
+    assert.deepEqual(vm.storage_configs.filter((d) => d.role === 'layer').map((d) => d.pmem === true), [false, false, true], 'the agent layer is on pmem');
+    assert.match(vm.boot.cmdline, /cocoon\.layers=cocoon-layer0,cocoon-layer1,pmem:[0-9a-f]{32} /);
+    const r = await cocoon(['vm', 'exec', NAME, '--', 'sh', '-c', 'grep -c "^/dev/pmem0 .* erofs .*dax=always" /proc/mounts; grep -E "^(VmRSS|RssAnon|RssFile):" /proc/$(cat /run/cocoon-agent.pid)/status']);
+    assert.equal(r.code, 0, r.stderr);
+    const kib = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(r.stdout)?.[1]);
+    assert.equal(r.stdout.split('\n')[0], '1', 'the pmem layer is mounted with DAX');
+    // The targets of the lean agent: its executable's pages are the host's (DAX), not the guest's.
+    assert.ok(kib('VmRSS') <= 20 * 1024, `agent RSS ${kib('VmRSS')} KiB`);
+    assert.ok(kib('RssAnon') <= 12 * 1024, `agent anonymous memory ${kib('RssAnon')} KiB`);
   });
 
   it('runs 8 commands at once; a 9th waits for a port, and finds them all busy after a bounded wait', async () => {

@@ -5,13 +5,11 @@
  */
 import { mkdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ExternalError, TimeoutError } from '../../errors.ts';
 import { escalateStop, logTail, runtimeState, waitUntilReady } from '../launch.ts';
 import type { Adoptable, CommandLine, Hypervisor, LaunchPlan, LaunchSpec, RuntimeState, StopOptions, StopOutcome, VmPaths } from '../index.ts';
 import { pidBelongsTo } from '../process.ts';
-import { QmpGreetingSchema } from '../../schemas/qmp.ts';
 import { qemuCommandLine } from './args.ts';
 import { QmpClient } from './qmp.ts';
 
@@ -54,7 +52,7 @@ export class QemuDriver implements Hypervisor, Adoptable {
     await waitUntilReady({
       pid,
       exited: () => exited,
-      ready: (deadline) => qmpGreets(paths.apiSocket, deadline),
+      ready: (deadline) => qmpAnswers(paths.apiSocket, deadline),
       marker: paths.apiSocket,
       log: paths.hypervisorLog,
       what: cmd.file,
@@ -67,7 +65,7 @@ export class QemuDriver implements Hypervisor, Adoptable {
   async adopt(spec: LaunchSpec, pid: number, timeoutMs: number): Promise<void> {
     const { paths } = spec;
     const deadline = Date.now() + timeoutMs;
-    while (!(await qmpGreets(paths.apiSocket, deadline))) {
+    while (!(await qmpAnswers(paths.apiSocket, deadline))) {
       if (!pidBelongsTo(pid, paths.apiSocket)) throw new ExternalError(`QEMU (pid ${pid}) exited while being taken over: ${await logTail(paths.hypervisorLog)}`);
       if (Date.now() >= deadline) throw new TimeoutError(`QEMU (pid ${pid}) did not answer on QMP within ${timeoutMs} ms`);
       await sleep(50);
@@ -118,33 +116,17 @@ async function setBalloonTarget(socket: string, bytes: number): Promise<void> {
 }
 
 /**
- * Whether QEMU's monitor is up: it sends its greeting line to a new client at once. (The
- * capabilities handshake would add a round trip that tells nothing more.)
+ * Whether QEMU answers a command on QMP. NOTE: the capabilities round trip, not just the
+ * greeting: QEMU greets a client during its start, before it has created every device, so a
+ * QEMU that then fails (a device it cannot open) would look ready.
  */
-function qmpGreets(socket: string, deadline: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(socket);
-    let got = '';
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      s.destroy();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => done(false), Math.max(deadline - Date.now(), 100));
-    s.setEncoding('utf8');
-    s.on('data', (chunk: string) => {
-      got += chunk;
-      const nl = got.indexOf('\n');
-      if (nl === -1) return;
-      try {
-        done(QmpGreetingSchema.safeParse(JSON.parse(got.slice(0, nl))).success);
-      } catch {
-        done(false);
-      }
-    });
-    s.once('error', () => done(false));
-    s.once('close', () => done(false));
-  });
+async function qmpAnswers(socket: string, deadline: number): Promise<boolean> {
+  try {
+    (await QmpClient.open(socket, Math.max(deadline - Date.now(), 100))).close();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export { QmpClient };

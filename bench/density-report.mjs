@@ -10,7 +10,8 @@ const [mode, ...args] = process.argv.slice(2);
 
 function processesOf(runDir) {
   const pids = [];
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+  // NOTE: not this process, whose own arguments name the run dirs.
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d) && Number(d) !== process.pid)) {
     try {
       if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((a) => a.includes(runDir))) pids.push(pid);
     } catch {

@@ -14,7 +14,7 @@ import { Readable } from 'node:stream';
 import { AgentSession } from '@cocoon/common/agent/client';
 import { encodeData } from '@cocoon/common/agent/codec';
 import { connectUnix } from '@cocoon/common/agent/connect';
-import { agentPool, claimPort, DIRTY_PAD } from '@cocoon/common/hypervisor/qemu/agent-pool';
+import { agentPool, claimPort, DIRTY_PAD, type AgentPool } from '@cocoon/common/hypervisor/qemu/agent-pool';
 import { alive, Sink, startTool, tempDir, until, type Proc } from './helpers.ts';
 
 const PORTS = 3;
@@ -64,25 +64,30 @@ function fakePort(hostPath: string, guestPath: string, eof = true): Server[] {
   return [guestServer, hostServer];
 }
 
-describe('cocoon-agent serial port pool', () => {
+/** For a suite: `ports` fake ports and an agent serving them, started before and stopped after its tests. */
+function agentOnFakePorts(ports: number, eof = true): AgentPool {
   const tmp = tempDir();
   const pool = agentPool(tmp.dir);
   const servers: Server[] = [];
-  let agent: Proc;
-
+  let agent: Proc | undefined;
   before(async () => {
     const serial: string[] = [];
-    for (let k = 0; k < PORTS; k++) {
-      servers.push(...fakePort(pool.socket(k), `${tmp.dir}/guest-${k}.sock`));
+    for (let k = 0; k < ports; k++) {
+      servers.push(...fakePort(pool.socket(k), `${tmp.dir}/guest-${k}.sock`, eof));
       serial.push('--serial', `${tmp.dir}/guest-${k}.sock`);
     }
     agent = await startTool(['serve', '--no-vsock', ...serial]);
   });
   after(async () => {
-    await agent.stop();
+    await agent?.stop();
     servers.forEach((s) => s.close());
     tmp.cleanup();
   });
+  return pool;
+}
+
+describe('cocoon-agent serial port pool', () => {
+  const pool = agentOnFakePorts(PORTS);
 
   /** One command the way `vm exec` runs it: claim, connect, attach, run, release. */
   const exec = async (argv: string[], stdin?: Buffer, onStarted?: (pid: number) => void) => {
@@ -132,24 +137,10 @@ describe('cocoon-agent serial port pool', () => {
     assert.ok(await until(() => !alive(pid) && !alive(bg)), 'remote group survived its client');
     assert.equal((await exec(['sh', '-c', 'echo next'])).stdout.toString(), 'next\n');
   });
-
 });
 
 describe('cocoon-agent serial port pool: a client that died mid-frame unseen by the guest', () => {
-  const tmp = tempDir();
-  const pool = agentPool(tmp.dir);
-  let servers: Server[] = [];
-  let agent: Proc;
-
-  before(async () => {
-    servers = fakePort(pool.socket(0), `${tmp.dir}/guest-0.sock`, false);
-    agent = await startTool(['serve', '--no-vsock', '--serial', `${tmp.dir}/guest-0.sock`]);
-  });
-  after(async () => {
-    await agent.stop();
-    servers.forEach((s) => s.close());
-    tmp.cleanup();
-  });
+  const pool = agentOnFakePorts(1, false);
 
   it('pads and attaches: the stale session ends and the next command runs', async () => {
     const dead = await claimPort(pool, 1);

@@ -143,12 +143,21 @@ static napi_value js_vsock_connect(napi_env env, napi_callback_info info) {
   return ret_int(env, fd);
 }
 
-static napi_value js_vsock_peer_cid(napi_env env, napi_callback_info info) {
+/* The one int32 argument (an fd) of a call; false (a JS error pending) when it is not one. */
+static bool fd_arg(napi_env env, napi_callback_info info, int32_t *fd) {
   size_t argc = 1;
-  napi_value argv[1], out;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || napi_get_value_int32(env, argv[0], fd) != napi_ok) {
+    napi_throw_error(env, NULL, "cocoon_native: expected an fd");
+    return false;
+  }
+  return true;
+}
+
+static napi_value js_vsock_peer_cid(napi_env env, napi_callback_info info) {
+  napi_value out;
   int32_t fd;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  if (!fd_arg(env, info, &fd)) return NULL;
   struct sockaddr_vm addr;
   socklen_t len = sizeof addr;
   memset(&addr, 0, sizeof addr);
@@ -159,11 +168,8 @@ static napi_value js_vsock_peer_cid(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_dup_fd(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
   int32_t fd;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  if (!fd_arg(env, info, &fd)) return NULL;
   int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
   return ret_int(env, copy < 0 ? -errno : copy);
 }
@@ -184,11 +190,8 @@ static napi_value js_set_async(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_peer_hung_up(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
   int32_t fd;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  if (!fd_arg(env, info, &fd)) return NULL;
   struct pollfd p = { .fd = fd, .events = POLLIN, .revents = 0 };
   int rc;
   do { rc = poll(&p, 1, 0); } while (rc < 0 && errno == EINTR);

@@ -2,13 +2,14 @@
  * The guest agent: its listeners (AF_VSOCK, the virtio-serial ports, a test-only Unix
  * socket) and the set of live sessions, so shutdown can kill every process group.
  */
-import { closeSync, openSync, constants as fsc, statSync, unlinkSync } from 'node:fs';
+import { statSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { connectUnix } from '@cocoon/common/agent/connect';
-import { listenOnFd, socketFromFd, type FdListener } from '@cocoon/common/agent/fd-stream';
+import { listenOnFd, type FdListener } from '@cocoon/common/agent/fd-stream';
 import { ExternalError } from '@cocoon/common/errors';
 import { native } from '@cocoon/common/native';
 import { serveConnection } from './connection.ts';
+import { DevicePort } from './device-port.ts';
 import { log } from './log.ts';
 import { serveMux } from './mux.ts';
 import type { ExecSession } from './session.ts';
@@ -19,8 +20,6 @@ export const HOST_CID = 2;
 const RETRY_MS = 250;
 /** A test socket standing in for a serial port is reconnected this soon after it closes. */
 const SOCKET_RETRY_MS = 50;
-/** Between host clients a port is re-checked at least this often, SIGIO or not. */
-const HOST_POLL_MS = 5000;
 
 function isSocket(path: string): boolean {
   return statSync(path, { throwIfNoEntry: false })?.isSocket() === true;
@@ -101,54 +100,11 @@ export class Agent {
     return Promise.all(paths.map((path) => (isSocket(path) ? this.serveSocketPort(path, paths.length) : this.serveDevicePort(path, paths.length))));
   }
 
-  /**
-   * A virtio-serial port. Its fd stays open for the agent's lifetime: a port the guest
-   * closes drops what the host sends meanwhile, and reopening it in a loop would poll.
-   * Each host client is one "epoch" on a dup of the fd, ended by the end of file the
-   * guest reads when the client leaves (its sessions die with it); between clients the
-   * port is not read at all (reads would return end of file at once) and the agent
-   * sleeps until the kernel's SIGIO says a host connected.
-   */
+  /** A virtio-serial port, for the agent's lifetime (device-port.ts). */
   private async serveDevicePort(path: string, ports: number): Promise<void> {
-    let fd: number;
-    try {
-      fd = openSync(path, fsc.O_RDWR | fsc.O_NOCTTY | fsc.O_NONBLOCK);
-    } catch (err) {
-      log().warn({ path, err: (err as Error).message }, 'serial port cannot be opened');
-      return;
-    }
-    this.closers.push(() => closeSync(fd));
-    while (!this.stopped) {
-      if (!(await this.hostArrives(fd))) break;
-      const dup = native().dupFd(fd);
-      if (dup < 0) throw new ExternalError(`cannot duplicate the fd of ${path} (errno ${-dup})`);
-      const stream = socketFromFd(dup);
-      const close = () => stream.destroy();
-      this.closers.push(close);
-      await serveMux(stream, this.register, ports);
-      this.closers.splice(this.closers.indexOf(close), 1);
-    }
-  }
-
-  /** Resolves true once a host is connected to the port `fd`, false at shutdown. */
-  private async hostArrives(fd: number): Promise<boolean> {
-    const n = native();
-    this.sigio.install();
-    const err = n.setAsync(fd, true);
-    if (err !== 0) throw new ExternalError(`cannot watch a serial port for SIGIO (errno ${err})`);
-    try {
-      for (;;) {
-        const seen = this.sigio.count;
-        const hup = n.peerHungUp(fd);
-        if (hup < 0) throw new ExternalError(`poll on a serial port failed (errno ${-hup})`);
-        if (hup === 0) return true;
-        if (this.stopped) return false;
-        await this.sigio.after(seen, HOST_POLL_MS);
-      }
-    } finally {
-      // Off while a host is connected: every chunk it sends would raise SIGIO otherwise.
-      n.setAsync(fd, false);
-    }
+    const port = new DevicePort(path, ports, this.register, this.sigio);
+    this.closers.push(() => port.close());
+    await port.serve();
   }
 
   /** A Unix socket standing in for a port (tests): reconnected whenever it closes. */

@@ -43,9 +43,10 @@ const WRITE_HIGH_WATER = 512 * 1024;
 
 /**
  * A duplex `net.Socket` over `fd` (owned from now on: destroying the socket closes it).
- * Throws when libuv cannot poll the fd.
+ * `readable: false` makes a write-only stream (nothing is read from the fd). Throws when
+ * libuv cannot poll the fd.
  */
-export function socketFromFd(fd: number): Socket {
+export function socketFromFd(fd: number, opts: { readable?: boolean } = {}): Socket {
   const { Pipe, constants } = pipeWrap();
   const handle = new Pipe(constants.SOCKET);
   const status = handle.open(fd);
@@ -55,7 +56,8 @@ export function socketFromFd(fd: number): Socket {
   }
   // NOTE: net.Socket accepts a pre-made handle through the `handle` option (how Node wraps
   // stdio pipes); it is typed as internal, hence the widened options object.
-  return new Socket({ handle, readable: true, writable: true, writableHighWaterMark: WRITE_HIGH_WATER } as unknown as ConstructorParameters<typeof Socket>[0]);
+  const readable = opts.readable !== false;
+  return new Socket({ handle, readable, writable: true, allowHalfOpen: !readable, writableHighWaterMark: WRITE_HIGH_WATER } as unknown as ConstructorParameters<typeof Socket>[0]);
 }
 
 /** A listening socket driven by libuv; `close()` stops accepting and closes the fd. */

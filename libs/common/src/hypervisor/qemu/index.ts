@@ -49,16 +49,22 @@ export class QemuDriver implements Hypervisor, Adoptable {
     });
     const pid = child.pid;
     onSpawned?.(pid);
+    let qmp: QmpClient | undefined;
     await waitUntilReady({
       pid,
       exited: () => exited,
-      ready: (deadline) => qmpAnswers(paths.apiSocket, deadline),
+      ready: async (deadline) => (qmp = await qmpOpen(paths.apiSocket, deadline)) !== undefined,
       marker: paths.apiSocket,
       log: paths.hypervisorLog,
       what: cmd.file,
       timeoutMs,
     });
-    if (spec.tuning.balloon > 0) await setBalloonTarget(paths.apiSocket, spec.memory - spec.tuning.balloon);
+    try {
+      // NOTE: the session that proved QEMU ready sets the balloon's target too (no second QMP connection).
+      if (spec.tuning.balloon > 0) await qmp?.execute('balloon', { value: spec.memory - spec.tuning.balloon });
+    } finally {
+      qmp?.close();
+    }
     return { pid };
   }
 
@@ -105,28 +111,24 @@ export class QemuDriver implements Hypervisor, Adoptable {
   }
 }
 
-/** Asks the balloon to leave the guest `bytes` (QEMU's balloon target is the guest's memory, not the balloon's size). */
-async function setBalloonTarget(socket: string, bytes: number): Promise<void> {
-  const qmp = await QmpClient.open(socket, 5000);
+/**
+ * A QMP session once QEMU answers a command on it, else undefined. NOTE: the capabilities
+ * round trip, not just the greeting: QEMU greets a client during its start, before it has
+ * created every device, so a QEMU that then fails (a device it cannot open) would look ready.
+ * (QEMU's balloon target, set on this session, is the guest's memory, not the balloon's size.)
+ */
+async function qmpOpen(socket: string, deadline: number): Promise<QmpClient | undefined> {
   try {
-    await qmp.execute('balloon', { value: bytes });
-  } finally {
-    qmp.close();
+    return await QmpClient.open(socket, Math.max(deadline - Date.now(), 100));
+  } catch {
+    return undefined;
   }
 }
 
-/**
- * Whether QEMU answers a command on QMP. NOTE: the capabilities round trip, not just the
- * greeting: QEMU greets a client during its start, before it has created every device, so a
- * QEMU that then fails (a device it cannot open) would look ready.
- */
 async function qmpAnswers(socket: string, deadline: number): Promise<boolean> {
-  try {
-    (await QmpClient.open(socket, Math.max(deadline - Date.now(), 100))).close();
-    return true;
-  } catch {
-    return false;
-  }
+  const qmp = await qmpOpen(socket, deadline);
+  qmp?.close();
+  return qmp !== undefined;
 }
 
 export { QmpClient };

@@ -10,6 +10,10 @@
  *                                       kernel's SO_VM_SOCKETS_CONNECT_TIMEOUT)
  *   vsockPeerCid(fd)                    the peer's CID of an accepted socket
  * The fds are handed to libuv (a pipe_wrap handle) for non-blocking I/O on the event loop.
+ * Sparse files and the guest's random generator (these return a value, or -errno):
+ *   lseek(fd, offset, whence)  SEEK_DATA (3) / SEEK_HOLE (4): where data or a hole starts
+ *   rndReseed(fd, entropy)     RNDADDENTROPY with the bytes, then RNDRESEEDCRNG, on an fd of
+ *                              /dev/urandom (guest agent: clones must not share CRNG state)
  */
 #include <errno.h>
 #include <string.h>
@@ -21,6 +25,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 #include <linux/vm_sockets.h>
+#include <linux/random.h>
+#include <sys/ioctl.h>
+#include <stdlib.h>
 #include <node_api.h>
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "cocoon_native: N-API call failed: " #call); return NULL; } } while (0)
@@ -144,6 +151,45 @@ static napi_value js_vsock_peer_cid(napi_env env, napi_callback_info info) {
   return out;
 }
 
+static napi_value js_lseek(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], out;
+  int32_t fd, whence;
+  int64_t offset;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  CHECK(napi_get_value_int64(env, argv[1], &offset));
+  CHECK(napi_get_value_int32(env, argv[2], &whence));
+  off_t r = lseek(fd, (off_t)offset, whence);
+  CHECK(napi_create_double(env, r < 0 ? -(double)errno : (double)r, &out));
+  return out;
+}
+
+static napi_value js_rnd_reseed(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t fd;
+  void *data = NULL;
+  size_t len = 0;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  CHECK(napi_get_buffer_info(env, argv[1], &data, &len));
+  if (len > 512) len = 512;
+  struct rand_pool_info *pool = calloc(1, sizeof *pool + len);
+  if (!pool) return ret_int(env, -ENOMEM);
+  pool->entropy_count = (int)(len * 8);
+  pool->buf_size = (int)len;
+  memcpy(pool->buf, data, len);
+  int rc = len > 0 ? ioctl(fd, RNDADDENTROPY, pool) : 0;
+  int err = rc != 0 ? errno : 0;
+  /* NOTE: the entropy is single-use: wipe our copy before freeing it. */
+  memset(pool, 0, sizeof *pool + len);
+  free(pool);
+  if (err) return ret_int(env, -err);
+  if (ioctl(fd, RNDRESEEDCRNG) != 0) return ret_int(env, -errno);
+  return ret_int(env, 0);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"flock", NULL, js_flock, NULL, NULL, NULL, napi_default, NULL},
@@ -152,6 +198,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"vsockListen", NULL, js_vsock_listen, NULL, NULL, NULL, napi_default, NULL},
     {"vsockConnect", NULL, js_vsock_connect, NULL, NULL, NULL, napi_default, NULL},
     {"vsockPeerCid", NULL, js_vsock_peer_cid, NULL, NULL, NULL, napi_default, NULL},
+    {"lseek", NULL, js_lseek, NULL, NULL, NULL, napi_default, NULL},
+    {"rndReseed", NULL, js_rnd_reseed, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -18,6 +18,10 @@ export interface NativeBinding {
   vsockConnect(cid: number, port: number, timeoutMs: number): number;
   /** The peer CID of a connected AF_VSOCK socket, or -errno. */
   vsockPeerCid(fd: number): number;
+  /** lseek(2) with SEEK_DATA (3) or SEEK_HOLE (4): the offset, or -errno (-ENXIO past the last data). */
+  lseek(fd: number, offset: number, whence: number): number;
+  /** On an fd of /dev/urandom: RNDADDENTROPY with `entropy` (≤ 512 bytes), then RNDRESEEDCRNG; 0 or -errno. */
+  rndReseed(fd: number, entropy: Buffer): number;
 }
 
 const FILE = 'cocoon_native.node';

@@ -130,7 +130,7 @@ export async function stopVm(layout: Layout, ref: string, opts: { timeoutMs: num
     const driver = driverFor(vm.hypervisor);
     const outcome = await driver.stop(paths, vm.pid, opts);
     await driver.delete(paths);
-    const next: Partial<VmRecord> = vm.state === 'running' || vm.state === 'error' ? { state: 'stopped', pid: 0, stopped_at: new Date().toISOString() } : {};
+    const next: Partial<VmRecord> = vm.state === 'running' || vm.state === 'paused' || vm.state === 'error' ? { state: 'stopped', pid: 0, stopped_at: new Date().toISOString() } : {};
     return { vm: await setState(layout, vm.id, next), outcome };
   });
 }
@@ -157,7 +157,8 @@ export async function removeVm(layout: Layout, ref: string, force: boolean): Pro
   return removed;
 }
 
-async function setState(layout: Layout, id: string, patch: Partial<VmRecord>): Promise<VmRecord> {
+/** Patches a VM record under the index lock and returns the new record. */
+export async function setState(layout: Layout, id: string, patch: Partial<VmRecord>): Promise<VmRecord> {
   return vmIndex(layout).update((items) => {
     const vm = items.get(id);
     if (!vm) throw new InvalidStateError(`VM ${id.slice(0, 12)} disappeared from the index`);

@@ -1,19 +1,9 @@
 /** The live state of a VM record (cheap: a /proc read, no subprocess). */
-import { driverFor } from '@cocoon/common/hypervisor/drivers';
-import { vmPaths } from '@cocoon/common/hypervisor/index';
 import type { Layout } from '@cocoon/common/layout';
-import type { VmRecord, VmState } from '@cocoon/common/schemas/vm';
+import type { VmRecord } from '@cocoon/common/schemas/vm';
+import { isLive, liveState } from '@cocoon/common/hypervisor/live';
 
-/** Whether a VM in `state` has a hypervisor process (running or paused). */
-export function isLive(state: VmState): boolean {
-  return state === 'running' || state === 'paused';
-}
-
-/** `running` (or `paused`) only while the VM's hypervisor is alive and really this VM's. */
-export function liveState(layout: Layout, vm: VmRecord): VmState {
-  if (!isLive(vm.state)) return vm.state;
-  return driverFor(vm.hypervisor).inspect(vmPaths(layout, vm.id), vm.pid).running ? vm.state : 'stopped';
-}
+export { isLive, liveState };
 
 /**
  * The record as printed: its live state, and `pid` 0 unless the hypervisor runs (as the Go

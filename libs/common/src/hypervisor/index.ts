@@ -138,6 +138,16 @@ export interface RestoreOptions {
   onDemand?: boolean;
 }
 
+/** What `saveState` wrote. */
+export interface SavedState {
+  /** The file a restore loads (`RestoreOptions.stateFile`). */
+  stateFile: string;
+  /** Every file written into the directory. */
+  files: string[];
+  /** Paths of the disks the hypervisor has attached, in attach order (the layout a restore must rebuild). */
+  disks: string[];
+}
+
 /**
  * Optional: pause/resume, save the device and memory state of a paused VM into a directory,
  * and launch a VM from such a state. Snapshot, clone, fork and restore are built on these;
@@ -154,7 +164,7 @@ export interface SnapshotCapable {
    * Writes the paused VM's device and memory state into `dir` (which exists); the VM stays
    * paused. Returns the name of the state file and every file written.
    */
-  saveState(paths: VmPaths, dir: string, timeoutMs: number): Promise<{ stateFile: string; files: string[] }>;
+  saveState(paths: VmPaths, dir: string, timeoutMs: number): Promise<SavedState>;
   /**
    * Launches the hypervisor for `spec` from a saved state and waits until it is loaded; the
    * VM is left paused for the caller to adjust (disk sizes, NICs) and resume. The disks of

@@ -7,7 +7,7 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ExternalError, TimeoutError } from '../../errors.ts';
-import type { CommandLine, Hypervisor, LaunchSpec, RestoreChanges, RestoreOptions, RuntimeState, SnapshotCapable, StopOptions, StopOutcome, VmPaths } from '../index.ts';
+import type { CommandLine, Hypervisor, LaunchSpec, RestoreChanges, RestoreOptions, RuntimeState, SavedState, SnapshotCapable, StopOptions, StopOutcome, VmPaths } from '../index.ts';
 import { pidBelongsTo, processArgv, signalIfOwned, waitForExit } from '../process.ts';
 import { startRelay, stopRelay } from './agent-relay.ts';
 import { qemuCommandLine } from './args.ts';
@@ -106,7 +106,7 @@ export class QemuDriver implements Hypervisor, SnapshotCapable {
     return withQmp(paths, async (qmp) => !(await runState(qmp)).running);
   }
 
-  saveState(paths: VmPaths, dir: string, timeoutMs: number): Promise<{ stateFile: string; files: string[] }> {
+  saveState(paths: VmPaths, dir: string, timeoutMs: number): Promise<SavedState> {
     return saveQemuState(paths, dir, timeoutMs);
   }
 

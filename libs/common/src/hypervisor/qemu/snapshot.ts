@@ -14,7 +14,8 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ExternalError, TimeoutError } from '../../errors.ts';
 import { QmpStatusSchema } from '../../schemas/qmp.ts';
-import type { VmPaths } from '../index.ts';
+import { z } from 'zod';
+import type { SavedState, VmPaths } from '../index.ts';
 import { QmpClient } from './qmp.ts';
 
 /** Name of the state file in a snapshot directory. */
@@ -41,7 +42,7 @@ export async function runState(qmp: QmpClient): Promise<{ running: boolean; stat
  * Streams the paused VM's state into `dir/vmstate.qemu`. A migration that fails or outlives
  * `timeoutMs` is cancelled and its partial file removed; the VM stays paused either way.
  */
-export async function saveQemuState(paths: VmPaths, dir: string, timeoutMs: number): Promise<{ stateFile: string; files: string[] }> {
+export async function saveQemuState(paths: VmPaths, dir: string, timeoutMs: number): Promise<SavedState> {
   const target = join(dir, QEMU_STATE_FILE);
   const sock = join(paths.runDir, 'migrate.sock');
   await rm(sock, { force: true });
@@ -56,14 +57,16 @@ export async function saveQemuState(paths: VmPaths, dir: string, timeoutMs: numb
   });
   const deadline = Date.now() + timeoutMs;
   try {
-    await withQmp(paths, async (qmp) => {
+    const disks = await withQmp(paths, async (qmp) => {
+      const attached = await attachedDisks(qmp);
       await qmp.execute('migrate-set-parameters', { 'max-bandwidth': MAX_BANDWIDTH });
       await qmp.execute('migrate', { uri: `unix:${sock}` });
       await waitForMigration(qmp, deadline);
+      return attached;
     });
     if (!written) throw new ExternalError('QEMU finished the migration without connecting to cocoon');
     await written;
-    return { stateFile: QEMU_STATE_FILE, files: [QEMU_STATE_FILE] };
+    return { stateFile: QEMU_STATE_FILE, files: [QEMU_STATE_FILE], disks };
   } catch (err) {
     await withQmp(paths, (qmp) => qmp.execute('migrate_cancel')).catch(() => undefined);
     await written?.catch(() => undefined);
@@ -73,6 +76,18 @@ export async function saveQemuState(paths: VmPaths, dir: string, timeoutMs: numb
     server.close();
     await rm(sock, { force: true });
   }
+}
+
+/** Paths of the disks QEMU has attached, in attach order (node names `disk<i>`, see args.ts). */
+async function attachedDisks(qmp: QmpClient): Promise<string[]> {
+  const blocks = z.array(z.looseObject({ inserted: z.looseObject({ 'node-name': z.string(), file: z.string() }).optional() })).parse(await qmp.execute('query-block'));
+  return blocks
+    .flatMap((b) => {
+      const m = /^disk(\d+)$/.exec(b.inserted?.['node-name'] ?? '');
+      return m && b.inserted ? [{ i: Number(m[1]), file: b.inserted.file }] : [];
+    })
+    .sort((a, b) => a.i - b.i)
+    .map((d) => d.file);
 }
 
 async function waitForMigration(qmp: QmpClient, deadline: number): Promise<void> {

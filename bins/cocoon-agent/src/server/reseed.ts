@@ -1,0 +1,69 @@
+/**
+ * The `reseed` frame (the Go agent's, same wire format): after a clone or restore, every
+ * copy of a snapshot resumes with the same kernel CRNG state and the same machine id. The
+ * host's entropy is mixed in (RNDADDENTROPY) and the CRNG reseeded (RNDRESEEDCRNG) through
+ * the native addon; a saved systemd seed is dropped; `/etc/machine-id` is rewritten on
+ * request (not derived from SMBIOS, which every clone shares). Each step is attempted; the
+ * answer is `exit` 0, or one `error` naming what failed.
+ */
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants, lstatSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { errnoCode } from '@cocoon/common/errors';
+import { native } from '@cocoon/common/native';
+import type { AgentFrame, ReseedFrame } from '@cocoon/common/schemas/agent';
+
+const URANDOM = '/dev/urandom';
+const SYSTEMD_SEED = '/var/lib/systemd/random-seed';
+const MACHINE_ID = '/etc/machine-id';
+const DBUS_MACHINE_ID = '/var/lib/dbus/machine-id';
+
+/** Paths, replaceable by tests. */
+export interface ReseedPaths {
+  urandom: string;
+  systemdSeed: string;
+  machineId: string;
+  dbusMachineId: string;
+}
+
+const GUEST: ReseedPaths = { urandom: URANDOM, systemdSeed: SYSTEMD_SEED, machineId: MACHINE_ID, dbusMachineId: DBUS_MACHINE_ID };
+
+/** Runs a reseed request and returns the terminal frame to send. */
+export function runReseed(frame: ReseedFrame, paths: ReseedPaths = GUEST): AgentFrame {
+  const errors: string[] = [];
+  const entropy = Buffer.from(frame.data ?? '', 'base64');
+  try {
+    const fd = openSync(paths.urandom, constants.O_WRONLY);
+    try {
+      const rc = native().rndReseed(fd, entropy);
+      if (rc < 0) errors.push(`${paths.urandom}: reseed ioctl failed (errno ${-rc})`);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (err) {
+    errors.push(`${paths.urandom}: ${(err as Error).message}`);
+  } finally {
+    entropy.fill(0);
+  }
+  attempt(errors, () => rmSync(paths.systemdSeed, { force: true }));
+  if (frame.regen_machine_id) attempt(errors, () => regenMachineId(paths));
+  return errors.length ? { type: 'error', message: `reseed: ${errors.join('; ')}` } : { type: 'exit', exit_code: 0 };
+}
+
+function attempt(errors: string[], fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    errors.push((err as Error).message);
+  }
+}
+
+/** A fresh random machine id, where the image has one; a stale D-Bus copy is dropped. */
+function regenMachineId(paths: ReseedPaths): void {
+  if (!statSync(paths.machineId, { throwIfNoEntry: false })) return;
+  writeFileSync(paths.machineId, `${randomBytes(16).toString('hex')}\n`, { mode: 0o444 });
+  try {
+    if (lstatSync(paths.dbusMachineId).isFile()) rmSync(paths.dbusMachineId);
+  } catch (err) {
+    if (errnoCode(err) !== 'ENOENT') throw err;
+  }
+}

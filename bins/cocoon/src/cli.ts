@@ -2,6 +2,7 @@ import type { Cli } from 'clipanion';
 import { createCli, type CocoonContext } from '@cocoon/common/cli';
 import { TOOL_COMMANDS } from './commands/tools.ts';
 import { VersionCommand } from './commands/version.ts';
+import { VmCloneCommand } from './commands/vm/clone.ts';
 import { VmCreateCommand } from './commands/vm/create.ts';
 import { VmDebugCommand } from './commands/vm/debug.ts';
 import { VmExecCommand } from './commands/vm/exec.ts';
@@ -15,7 +16,7 @@ import { VmStartCommand } from './commands/vm/start.ts';
 import { VmStopCommand } from './commands/vm/stop.ts';
 
 /** cocoon's own commands. VM lifecycle commands live here; other nouns dispatch to cocoon-<sub>. */
-export const COMMANDS = [VersionCommand, VmCreateCommand, VmRunCommand, VmStartCommand, VmStopCommand, VmListCommand, VmInspectCommand, VmRmCommand, VmDebugCommand, VmExecCommand, VmPauseCommand, VmResumeCommand, ...TOOL_COMMANDS];
+export const COMMANDS = [VersionCommand, VmCreateCommand, VmRunCommand, VmStartCommand, VmStopCommand, VmListCommand, VmInspectCommand, VmRmCommand, VmDebugCommand, VmExecCommand, VmPauseCommand, VmResumeCommand, VmCloneCommand, ...TOOL_COMMANDS];
 
 /**
  * The Cli for `argv`: when its leading words name one command (`vm ls …`), only that command

@@ -67,17 +67,7 @@ export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRe
     nics: req.nics,
     boot: { kernel: req.image.kernel, initrd: req.image.initrd, firmware: req.image.firmware, cmdline: kernelCmdline(req.image, name) },
   };
-  const vsock = req.hypervisor === 'qemu' && hostHasVhostVsock();
-  await index.update((items) => {
-    const folded = name.toLowerCase();
-    for (const vm of items.values()) {
-      // NOTE: case-insensitive, because the name becomes the guest hostname (DNS ignores case).
-      if (vm.config.name.toLowerCase() === folded) throw new ConflictError(`VM name "${name}" already exists (${vm.id.slice(0, 12)})`);
-    }
-    // NOTE: the CID is allocated under the index lock, so two creates never share one.
-    if (vsock) record.vsock_cid = nextGuestCid([...items.values()].map((vm) => vm.vsock_cid ?? null));
-    items.set(id, record);
-  });
+  await insertVmRecord(layout, record, req.hypervisor === 'qemu' && hostHasVhostVsock());
   try {
     await mkdir(paths.runDir, { recursive: true, mode: 0o700 });
     await mkdir(paths.logDir, { recursive: true, mode: 0o700 });
@@ -90,6 +80,23 @@ export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRe
     await index.update((items) => void items.delete(id));
     throw err;
   }
+}
+
+/**
+ * Adds a `creating` record, reserving its name (unique regardless of case, because the name
+ * becomes the guest hostname and DNS ignores case) and, with `vsock`, a guest CID.
+ */
+export async function insertVmRecord(layout: Layout, record: VmRecord, vsock: boolean): Promise<void> {
+  const name = record.config.name;
+  await vmIndex(layout).update((items) => {
+    const folded = name.toLowerCase();
+    for (const vm of items.values()) {
+      if (vm.config.name.toLowerCase() === folded) throw new ConflictError(`VM name "${name}" already exists (${vm.id.slice(0, 12)})`);
+    }
+    // NOTE: the CID is allocated under the index lock, so two creates never share one.
+    if (vsock) record.vsock_cid = nextGuestCid([...items.values()].map((vm) => vm.vsock_cid ?? null));
+    items.set(record.id, record);
+  });
 }
 
 /** The root overlay, UEFI variables and NoCloud seed of a cloud-image VM; returns the disk size. */

@@ -1,0 +1,149 @@
+/**
+ * `vm clone`: new VMs from a snapshot, each with a fresh ID, name and identity. The saved
+ * writable disks are copied (reflink, else sparse) into the clone's run dir; the state file
+ * is read in place by every clone (never copied); the hypervisor resumes the saved machine,
+ * and the guest agent re-identifies it. `--count N` makes N clones, as many at a time as the
+ * host has cores.
+ */
+import { availableParallelism } from 'node:os';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { vmPaths, type VmPaths } from '@cocoon/common/hypervisor/index';
+import { hostHasVhostVsock } from '@cocoon/common/hypervisor/vsock';
+import type { Layout } from '@cocoon/common/layout';
+import { newId, validateVmName } from '@cocoon/common/refs';
+import type { ImageResolve } from '@cocoon/common/schemas/image';
+import type { VmRecord } from '@cocoon/common/schemas/vm';
+import { copySparse } from '@cocoon/common/snapshots/sparse';
+import { findSnapshot } from '@cocoon/common/snapshots/store';
+import { UsageError } from '@cocoon/common/errors';
+import { grownResources, launchable, launchSaved, requireImage, savedDisks, type Launchable, type Resources } from './from-snapshot.ts';
+import { insertVmRecord, setState } from './lifecycle.ts';
+import { reidentify, REIDENTIFY_TIMEOUT_MS } from './reidentify.ts';
+import { kernelCmdline, launchSpec } from './spec.ts';
+import { vmIndex } from '@cocoon/common/vms';
+
+export interface CloneRequest extends Resources {
+  snapshot: string;
+  /** The clone's name; with `count` > 1 a prefix (`<name>-1` …). */
+  name?: string;
+  count: number;
+  noDirectIo: boolean;
+  pull: boolean;
+  onDemand: boolean;
+  timeoutMs: number;
+  /** Pulls an image by reference (the front end runs cocoon-image). */
+  pullImage: (ref: string) => Promise<void>;
+  /** Where the no-agent hints go. */
+  warn: (text: string) => void;
+}
+
+/** Makes `req.count` clones of `req.snapshot`; all-or-nothing per clone, the first failure is thrown after the rest finish. */
+export async function cloneVms(layout: Layout, req: CloneRequest): Promise<VmRecord[]> {
+  if (!Number.isInteger(req.count) || req.count < 1) throw new UsageError(`--count: "${req.count}" must be a whole number ≥ 1`);
+  const names = Array.from({ length: req.count }, (_, i) => (req.name === undefined ? undefined : req.count === 1 ? req.name : `${req.name}-${i + 1}`));
+  for (const n of names) if (n !== undefined) validateVmName(n);
+  const l = launchable(layout, await findSnapshot(layout, req.snapshot));
+  if (req.onDemand && !l.driver.restoreChanges.onDemand) throw new UsageError(`--on-demand: lazy memory restore needs Cloud Hypervisor; the ${l.snapshot.hypervisor} driver loads the whole state`);
+  const res = grownResources(l, req);
+  if (res.nics > 0) throw new UsageError('--nics: networking is not available in this build yet; clone a snapshot of a VM without NICs');
+  const image = await requireImage(layout, l.snapshot, req.pullImage, req.pull);
+  const results = await mapLimit(names, Math.max(1, availableParallelism()), (name) => cloneOne(layout, l, image, { ...res, name }, req));
+  const failed = results.find((r) => r instanceof Error);
+  if (failed) {
+    // Keep nothing of a partly failed pool: the caller asked for N, not fewer.
+    for (const r of results) if (!(r instanceof Error)) await removeClone(layout, r.id, vmPaths(layout, r.id), l);
+    throw failed;
+  }
+  return results as VmRecord[];
+}
+
+/** One clone: record, disks, hypervisor from the saved state, resume, re-identify. */
+async function cloneOne(layout: Layout, l: Launchable, image: ImageResolve, want: Required<Resources> & { name?: string }, req: CloneRequest): Promise<VmRecord> {
+  const id = newId();
+  const paths = vmPaths(layout, id);
+  const record = cloneRecord(l, image, paths, id, want.name ?? `cocoon-clone-${id.slice(0, 8)}`, want, req.noDirectIo);
+  await insertVmRecord(layout, record, l.machine.vsock && hostHasVhostVsock());
+  try {
+    await mkdir(paths.runDir, { recursive: true, mode: 0o700 });
+    await mkdir(paths.logDir, { recursive: true, mode: 0o700 });
+    for (const d of l.machine.disks) if (d.file) await copySparse(join(l.dir, d.file), join(paths.runDir, d.file));
+    if (l.machine.uefi_vars) await copySparse(join(l.dir, l.machine.uefi_vars), paths.uefiVars);
+    // Every saved disk is attached as it was (a cloud VM's seed too), whatever `first_booted` says.
+    const spec = { ...launchSpec(layout, { ...record, first_booted: false }), cpu: l.snapshot.cpu, memory: l.snapshot.memory };
+    const { pid } = await launchSaved(l, spec, req.timeoutMs);
+    await setState(layout, id, { pid });
+    const cow = record.storage_configs.findIndex((d) => d.role === 'cow');
+    if (want.storage > l.snapshot.storage && cow >= 0) await l.driver.growDisk(paths, cow, want.storage);
+    await l.driver.resume(paths);
+    const vm = await setState(layout, id, { state: 'running', pid, started_at: new Date().toISOString() });
+    const hint = await reidentify(layout, vm, { clone: true, timeoutMs: REIDENTIFY_TIMEOUT_MS });
+    if (hint) req.warn(hint);
+    return vm;
+  } catch (err) {
+    await removeClone(layout, id, paths, l);
+    throw err;
+  }
+}
+
+/** The clone's record: the snapshot's config (grown as asked), its disks, a fresh name. */
+function cloneRecord(l: Launchable, image: ImageResolve, paths: VmPaths, id: string, name: string, want: Required<Resources>, noDirectIo: boolean): VmRecord {
+  const s = l.snapshot;
+  const now = new Date().toISOString();
+  return {
+    id,
+    hypervisor: s.hypervisor,
+    state: 'creating',
+    config: {
+      name,
+      cpu: want.cpu,
+      memory: want.memory,
+      storage: want.storage,
+      image: s.image,
+      image_digest: s.image_digest,
+      image_type: s.image_type,
+      network: s.network,
+      queue_size: s.queue_size,
+      disk_queue_size: s.disk_queue_size,
+      no_direct_io: noDirectIo || s.no_direct_io || undefined,
+      windows: s.windows,
+    },
+    pid: 0,
+    socket_path: paths.apiSocket,
+    storage_configs: savedDisks(l, image, paths.runDir),
+    first_booted: true,
+    created_at: now,
+    updated_at: now,
+    accel: l.machine.accel,
+    image_id: image.id,
+    nics: want.nics,
+    boot: { kernel: image.kernel, initrd: image.initrd, firmware: image.firmware, cmdline: image.kernel ? kernelCmdline(image, name) : l.machine.cmdline },
+  };
+}
+
+/** Undoes a clone: its hypervisor (PID verified), files and record. */
+async function removeClone(layout: Layout, id: string, paths: VmPaths, l: Launchable): Promise<void> {
+  const vm = (await vmIndex(layout).list()).find((v) => v.id === id);
+  await l.driver.stop(paths, vm?.pid ?? null, { timeoutMs: 0, force: true }).catch(() => undefined);
+  await l.driver.delete(paths).catch(() => undefined);
+  await rm(paths.runDir, { recursive: true, force: true });
+  await rm(paths.logDir, { recursive: true, force: true });
+  await vmIndex(layout).update((items) => void items.delete(id));
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time; failures are returned in place, not thrown. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<Array<R | Error>> {
+  const out: Array<R | Error> = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < items.length; i = next++) {
+      try {
+        out[i] = await fn(items[i] as T);
+      } catch (err) {
+        out[i] = err instanceof Error ? err : new Error(String(err));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}

@@ -47,7 +47,7 @@ export class VmCloneCommand extends CocoonCommand {
     if (this.network !== undefined) throw new UsageError('--network: networking is not available in this build yet');
     const count = whole('count', this.count) ?? 1;
     if (count < 1) throw new UsageError('--count: make at least one clone');
-    const { cloneVms } = await import('../../vm/clone.ts');
+    const [{ cloneVms }, { runTool }] = await Promise.all([import('../../vm/clone.ts'), import('../../vm/run-tool.ts')]);
     const vms = await cloneVms(this.layout, {
       snapshot: this.snapshot,
       name: this.name,
@@ -60,17 +60,11 @@ export class VmCloneCommand extends CocoonCommand {
       pull: this.pull,
       onDemand: this.onDemand,
       timeoutMs: parseSeconds(this.startTimeout, '--start-timeout'),
-      pullImage: (ref) => this.pullImage(ref),
+      pullImage: async (ref) => void (await runTool('cocoon-image', ['pull', ref], this.context)),
       warn: (text) => this.context.stderr.write(`${this.context.tool}: ${text}`),
     });
     if (format !== 'json') for (const vm of vms) this.context.stdout.write(`${vm.id}\n`);
     else this.writeJson(count === 1 ? vms[0] : vms);
     return 0;
-  }
-
-  /** `cocoon-image pull REF` with this command's globals; its progress goes to our stderr. */
-  private async pullImage(ref: string): Promise<void> {
-    const [{ run }, { findTool }, { globalsToEnv }] = await Promise.all([import('@cocoon/common/exec'), import('@cocoon/common/tools'), import('@cocoon/common/globals')]);
-    await run(findTool('cocoon-image'), ['pull', ref], { env: { ...(this.context.env as Record<string, string>), ...globalsToEnv(this.context.globals) } });
   }
 }

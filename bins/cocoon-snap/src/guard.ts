@@ -4,6 +4,7 @@
  * resumes the VM and removes the half-made snapshot at once, instead of leaving the VM
  * paused until the next cocoon command. A save that ends normally stops its guard.
  */
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pidBelongsTo, processArgv, signalIfOwned } from '@cocoon/common/hypervisor/process';
@@ -22,7 +23,6 @@ export interface Guard {
 export async function startGuard(layout: Layout, id: string): Promise<Guard | null> {
   try {
     const [{ spawnDetached }, { findTool }] = await Promise.all([import('@cocoon/common/exec'), import('@cocoon/common/tools')]);
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(layout.log, { recursive: true, mode: 0o700 });
     const marker = `--snapshot=${id}`;
     const args = ['guard', `--pid=${process.pid}`, marker, '--root-dir', layout.root, '--run-dir', layout.run, '--log-dir', layout.log];

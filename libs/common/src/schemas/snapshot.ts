@@ -101,3 +101,31 @@ export const SnapshotRefSchema = z.looseObject({
   image_digest: DigestSchema.optional(),
 });
 export type SnapshotRef = z.infer<typeof SnapshotRefSchema>;
+
+/** `snapshot.json`, the first entry of an export: cocoon writes version 2 (its record, files and digests included). */
+export const SnapshotArchiveV2Schema = z.object({ version: z.literal(2), config: SnapshotRecordSchema });
+
+/**
+ * The Go cocoon's version 1 manifest: its snapshot object without `created_at`, no file
+ * digests. Only what an import needs is required; the rest passes through.
+ */
+export const SnapshotArchiveV1Schema = z.object({
+  version: z.literal(1),
+  config: z.looseObject({
+    id: z.string().optional(),
+    name: z.string().optional(),
+    description: z.string().optional(),
+    cpu: z.number().int().positive(),
+    memory: z.number().int().positive(),
+    storage: z.number().int().positive(),
+    image: z.string().min(1),
+    image_digest: DigestSchema,
+    image_type: ImageTypeSchema.optional(),
+    hypervisor: HypervisorKindSchema,
+    nics: z.number().int().nonnegative().optional(),
+    image_blob_ids: z.record(z.string(), z.object({})).optional(),
+  }),
+});
+
+export const SnapshotArchiveManifestSchema = z.discriminatedUnion('version', [SnapshotArchiveV2Schema, SnapshotArchiveV1Schema]);
+export type SnapshotArchiveManifest = z.infer<typeof SnapshotArchiveManifestSchema>;

@@ -6,8 +6,7 @@
  * request (not derived from SMBIOS, which every clone shares). Each step is attempted; the
  * answer is `exit` 0, or one `error` naming what failed.
  */
-import { randomBytes } from 'node:crypto';
-import { closeSync, constants, lstatSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, lstatSync, openSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { errnoCode } from '@cocoon/common/errors';
 import { native } from '@cocoon/common/native';
 import type { AgentFrame, ReseedFrame } from '@cocoon/common/schemas/agent';
@@ -60,7 +59,16 @@ function attempt(errors: string[], fn: () => void): void {
 /** A fresh random machine id, where the image has one; a stale D-Bus copy is dropped. */
 function regenMachineId(paths: ReseedPaths): void {
   if (!statSync(paths.machineId, { throwIfNoEntry: false })) return;
-  writeFileSync(paths.machineId, `${randomBytes(16).toString('hex')}\n`, { mode: 0o444 });
+  // NOTE: from the kernel, just reseeded: this process's own CSPRNG (OpenSSL's, behind
+  // crypto.randomBytes) was restored from the snapshot too, and is the same in every clone.
+  const id = Buffer.alloc(16);
+  const fd = openSync(paths.urandom, 'r');
+  try {
+    readSync(fd, id, 0, 16, null);
+  } finally {
+    closeSync(fd);
+  }
+  writeFileSync(paths.machineId, `${id.toString('hex')}\n`, { mode: 0o444 });
   try {
     if (lstatSync(paths.dbusMachineId).isFile()) rmSync(paths.dbusMachineId);
   } catch (err) {

@@ -50,6 +50,8 @@ export async function saveQemuState(paths: VmPaths, dir: string, timeoutMs: numb
   const server = createServer({ allowHalfOpen: false }, (conn: Socket) => {
     server.close();
     written ??= pipeline(conn, createWriteStream(target, { flags: 'wx', mode: 0o600 }));
+    // NOTE: a write error (ENOSPC) may come while QMP is still polled: it is awaited below.
+    written.catch(() => undefined);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -69,9 +71,10 @@ export async function saveQemuState(paths: VmPaths, dir: string, timeoutMs: numb
     return { stateFile: QEMU_STATE_FILE, files: [QEMU_STATE_FILE], disks };
   } catch (err) {
     await withQmp(paths, (qmp) => qmp.execute('migrate_cancel')).catch(() => undefined);
-    await written?.catch(() => undefined);
+    // The file's own error (ENOSPC …) says more than QEMU's "migration failed".
+    const writeErr = await written?.then(() => undefined, (e: unknown) => e);
     await rm(target, { force: true });
-    throw err;
+    throw writeErr ?? err;
   } finally {
     server.close();
     await rm(sock, { force: true });

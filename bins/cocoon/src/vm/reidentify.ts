@@ -7,6 +7,7 @@
  * guest without an agent costs a bounded wait and a printed list of the commands to run.
  */
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Writable } from 'node:stream';
 import { decodeFrame, encodeFrame, LineDecoder } from '@cocoon/common/agent/codec';
 import { ExternalError, TimeoutError } from '@cocoon/common/errors';
@@ -29,15 +30,23 @@ export interface ReidentifyOptions {
 export async function reidentify(layout: Layout, vm: VmRecord, opts: ReidentifyOptions): Promise<string | null> {
   const target = { ...(await agentTarget(layout, vm.id)), patienceMs: opts.timeoutMs };
   const deadline = Date.now() + opts.timeoutMs;
-  try {
-    await reseed(target, opts.clone, deadline);
-    if (opts.clone) await configure(target, identityScript(vm), deadline);
-    return null;
-  } catch (err) {
-    if (err instanceof TimeoutError) return hints(vm, opts.clone);
-    throw err;
+  for (;;) {
+    try {
+      await reseed(target, opts.clone, deadline);
+      if (opts.clone) await configure(target, identityScript(vm), deadline);
+      return null;
+    } catch (err) {
+      if (err instanceof TimeoutError) return hints(vm, opts.clone);
+      // A resumed guest's agent reopens its serial port once (the host end changed under it):
+      // sessions caught in that moment end early, and are simply run again.
+      if (!TRANSIENT.test((err as Error).message) || Date.now() >= deadline) throw err;
+      await sleep(RETRY_MS);
+    }
   }
 }
+
+const TRANSIENT = /went away|closed before|connection closed|ECONNRESET|EPIPE/;
+const RETRY_MS = 250;
 
 /** One `reseed` session: the frame, then its `exit` (or `error`) before `deadline`. */
 async function reseed(target: AgentTarget, regen: boolean, deadline: number): Promise<void> {

@@ -53,16 +53,18 @@ export async function restoreVm(layout: Layout, ref: string, snapshotRef: string
       throw err;
     }
     const next: VmRecord = { ...vm, storage_configs: disks, config: { ...vm.config, cpu: res.cpu, memory: res.memory, storage: res.storage } };
+    let running: VmRecord;
     try {
       const spec = { ...launchSpec(layout, { ...next, first_booted: false }), cpu: snapshot.cpu, memory: snapshot.memory };
       const { pid } = await launchSaved(l, spec, timeoutMs);
       await l.driver.resume(paths);
-      const running = await setState(layout, vm.id, { ...next, state: 'running', pid, started_at: new Date().toISOString(), error: undefined });
-      return { vm: running, hint: await reidentify(layout, running, { clone: false, timeoutMs: REIDENTIFY_TIMEOUT_MS }) };
+      running = await setState(layout, vm.id, { ...next, state: 'running', pid, started_at: new Date().toISOString(), error: undefined });
     } catch (err) {
       await setState(layout, vm.id, { state: 'error', pid: 0, error: `restore from snapshot "${snapshot.name}" failed: ${(err as Error).message}` });
       throw err;
     }
+    // The VM runs restored; a guest that cannot be reseeded is reported, the VM stays as it is.
+    return { vm: running, hint: await reidentify(layout, running, { clone: false, timeoutMs: REIDENTIFY_TIMEOUT_MS }) };
   });
 }
 

@@ -19,6 +19,7 @@ import { z } from 'zod';
 import { SnapshotRecordSchema } from '@cocoon/common/schemas/snapshot';
 import { VmRecordSchema } from '@cocoon/common/schemas/vm';
 import { BIN, cocoon, ensureDefaultImage, env, ok, requireTools } from '../helpers/cocoon.ts';
+import { startRegistry, TEST_USER } from '../helpers/registry.ts';
 
 const SRC = `snap-src-${process.pid}`;
 const scratch = mkdtempSync(join(tmpdir(), 'cocoon-snap-e2e-'));
@@ -47,7 +48,7 @@ describe('snapshots, clones, fork, restore, export/import (QEMU)', () => {
   });
   after(async () => {
     for (const ref of [...made, SRC]) await cocoon(['vm', 'rm', '--force', ref]);
-    for (const s of ['base', 'piped', 'damaged', 'go-ch', 'killed', 'full']) await cocoon(['snapshot', 'rm', s]);
+    for (const s of ['base', 'piped', 'damaged', 'go-ch', 'killed', 'full', 'pulled']) await cocoon(['snapshot', 'rm', s]);
     rmSync(scratch, { recursive: true, force: true });
   });
 
@@ -148,6 +149,27 @@ describe('snapshots, clones, fork, restore, export/import (QEMU)', () => {
     const used = statSync(join(out, 'cow.raw')).blocks * 512;
     assert.ok(used <= statSync(join(snaps, base.id, 'cow.raw')).blocks * 512 * 1.05 + 65536, `restored disk uses ${used} bytes`);
     assert.ok(statSync(file).size < statSync(join(out, 'cow.raw')).size, 'the archive is smaller than the disk\'s apparent size');
+  });
+
+  it('push to and pull from a real registry (basic auth), then clone; a second push sends nothing new', async () => {
+    const registry = await startRegistry({ auth: 'basic' });
+    try {
+      const target = `${registry.host}/snapshots/base:v1`;
+      const creds = { COCOON_REGISTRY_USERNAME: TEST_USER.username, COCOON_REGISTRY_PASSWORD: TEST_USER.password };
+      const Pushed = z.object({ reference: z.string(), digest: z.string(), uploaded: z.number(), skipped: z.number() });
+      const first = Pushed.parse(JSON.parse(await ok(['snapshot', 'push', '-o', 'json', 'base', target], { extraEnv: creds })));
+      assert.equal(first.uploaded, 3, 'config + cow.raw + vmstate.qemu');
+      const again = Pushed.parse(JSON.parse(await ok(['snapshot', 'push', '-o', 'json', 'base', target], { extraEnv: creds })));
+      assert.deepEqual([again.uploaded, again.skipped, again.digest], [0, 3, first.digest], 'unchanged blobs are not sent again');
+      const denied = await cocoon(['snapshot', 'pull', '--name', 'pulled', target]);
+      assert.equal(denied.code, 10, 'no credentials: refused');
+      await ok(['snapshot', 'pull', '--name', 'pulled', `${registry.host}/snapshots/base@${first.digest}`], { extraEnv: creds });
+      const clone = JSON.parse(await ok(['vm', 'clone', '-o', 'json', 'pulled'])) as { id: string };
+      made.push(clone.id);
+      assert.match(await sh(clone.id, 'cat /marker'), /^marker /);
+    } finally {
+      await registry.stop();
+    }
   });
 
   it('refuses to clone a snapshot of a hypervisor this host lacks (a Go-format archive)', async () => {

@@ -12,7 +12,7 @@ import { newId, validateVmName } from '@cocoon/common/refs';
 import type { SnapshotArchiveManifest, SnapshotRecord } from '@cocoon/common/schemas/snapshot';
 import { assertNameFree, findSnapshot, snapshotDir, snapshotIndex } from '@cocoon/common/snapshots/store';
 import { exportSnapshot } from './archive/export.ts';
-import { commitStaging, dropStaging, extractArchive } from './archive/import.ts';
+import { commitStaging, dropStaging, extractArchive, type Extracted } from './archive/import.ts';
 
 /** Streams snapshot `ref` to `out`. */
 export async function exportByRef(layout: Layout, ref: string, out: Writable, gzip: boolean): Promise<SnapshotRecord> {
@@ -32,7 +32,15 @@ export interface ImportRequest {
 }
 
 /** Imports an archive from `input`; returns the new record. */
-export async function importArchive(layout: Layout, input: Readable, req: ImportRequest): Promise<SnapshotRecord> {
+export function importArchive(layout: Layout, input: Readable, req: ImportRequest): Promise<SnapshotRecord> {
+  return importInto(layout, req, (staging) => extractArchive(input, staging));
+}
+
+/**
+ * Imports a snapshot whose files `fill` writes into a staging directory (an archive, a
+ * registry pull): a pending record holds the name, the files are checked, then moved in.
+ */
+export async function importInto(layout: Layout, req: ImportRequest, fill: (staging: string) => Promise<Extracted>): Promise<SnapshotRecord> {
   if (req.name !== undefined) validateVmName(req.name);
   const id = newId();
   const staging = stagingDir(layout, id);
@@ -42,7 +50,7 @@ export async function importArchive(layout: Layout, input: Readable, req: Import
     await mkdir(layout.snapshots.dir, { recursive: true, mode: 0o700 });
     // NOTE: a named import reserves its name before reading anything: two imports of one name race fairly.
     if (req.name !== undefined) reserved = await reserve(layout, placeholder(id, req.name));
-    const { manifest, files } = await extractArchive(input, staging);
+    const { manifest, files } = await fill(staging);
     const record = await toRecord(layout, id, manifest, files, req);
     if (!reserved) reserved = await reserve(layout, { ...record, pending: true, pending_pid: process.pid });
     await commitStaging(staging, snapshotDir(layout, id));

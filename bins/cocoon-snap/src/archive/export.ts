@@ -41,6 +41,21 @@ export async function exportSnapshot(s: SnapshotRecord, dir: string, out: Writab
   await done;
 }
 
+/** One snapshot file as a tar of its own (a registry layer): the same entry an export writes. */
+export async function exportFile(path: string, name: string, size: number, mtime: Date, out: Writable): Promise<void> {
+  const pack = tar.pack();
+  const done = pipeline(pack, out);
+  done.catch(() => undefined);
+  try {
+    await addFile(pack, path, name, size, mtime, done);
+    pack.finalize();
+  } catch (err) {
+    pack.destroy(err as Error);
+    throw err;
+  }
+  await done;
+}
+
 async function addFile(pack: tar.Pack, path: string, name: string, expected: number, mtime: Date, done: Promise<void>): Promise<void> {
   const fh = await open(path, 'r');
   try {

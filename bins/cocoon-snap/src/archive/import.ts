@@ -17,13 +17,48 @@ import { SnapshotArchiveManifestSchema, SnapshotFileSchema, type SnapshotArchive
 import { SegmentDigest, type Segment } from '@cocoon/common/snapshots/sparse';
 import { entryLayout, SparseMapReader } from './sparse-tar.ts';
 
-const MANIFEST = 'snapshot.json';
+export const MANIFEST = 'snapshot.json';
 const MAX_MANIFEST = 4 * 2 ** 20;
 
 /** The manifest and the files written into `staging`. */
 export interface Extracted {
   manifest: SnapshotArchiveManifest;
   files: SnapshotFile[];
+}
+
+/**
+ * Writes the file entries of a snapshot archive into `staging`, checking each against the
+ * manifest (cocoon's version 2 lists every file with its size and digest).
+ */
+export class ArchiveWriter {
+  private readonly files: SnapshotFile[] = [];
+
+  constructor(private readonly staging: string, private readonly manifest: SnapshotArchiveManifest) {}
+
+  /** One tar entry: a regular file with a plain name, listed once, written and checked. */
+  async entry(tarEntry: { header: tar.Header }): Promise<void> {
+    const h = tarEntry.header;
+    if (h.type !== 'file' && h.type !== 'contiguous-file') throw new InvalidDataError(`archive entry "${h.name}" is a ${h.type}: only regular files are accepted`);
+    const layout = entryLayout({ name: h.name, size: h.size, pax: h.pax as Record<string, string> | undefined });
+    const name = plainName(layout.name);
+    if (name === MANIFEST || this.files.some((f) => f.name === name)) throw new InvalidDataError(`archive entry "${name}" appears twice`);
+    const m = this.manifest;
+    const listed = m.version === 2 ? m.config.files?.find((f) => f.name === name) : undefined;
+    if (m.version === 2 && !listed) throw new InvalidDataError(`archive entry "${name}" is not listed in ${MANIFEST}`);
+    // NOTE: a streamx Readable; Node's Readable type covers the async iteration used here.
+    const got = await writeEntry(tarEntry as unknown as Readable, join(this.staging, name), layout.size, layout.segments, name);
+    if (listed && (listed.size !== got.size || listed.digest !== got.digest)) throw new InvalidDataError(`archive entry "${name}" does not match its size and digest in ${MANIFEST}`);
+    this.files.push({ name, ...got });
+  }
+
+  /** Every file the manifest lists must have come; returns what was written. */
+  finish(): Extracted {
+    if (this.manifest.version === 2) {
+      const missing = (this.manifest.config.files ?? []).filter((f) => !this.files.some((g) => g.name === f.name));
+      if (missing.length) throw new InvalidDataError(`the archive is incomplete: ${missing.map((f) => f.name).join(', ')} missing`);
+    }
+    return { manifest: this.manifest, files: [...this.files].sort((a, b) => (a.name < b.name ? -1 : 1)) };
+  }
 }
 
 /** Extracts `input` into `staging` (created here); throws InvalidDataError on anything not allowed. */
@@ -33,39 +68,30 @@ export async function extractArchive(input: Readable, staging: string): Promise<
   const source = await maybeGunzip(input);
   source.on('error', (err) => extract.destroy(err));
   source.pipe(extract);
-  let manifest: SnapshotArchiveManifest | null = null;
-  const files: SnapshotFile[] = [];
+  let writer: ArchiveWriter | null = null;
   try {
     for await (const tarEntry of extract) {
-      // NOTE: a streamx Readable; Node's Readable type covers the async iteration used here.
-      const entry = tarEntry as unknown as Readable;
-      const h = tarEntry.header;
-      if (h.type !== 'file' && h.type !== 'contiguous-file') throw new InvalidDataError(`archive entry "${h.name}" is a ${h.type}: only regular files are accepted`);
-      if (!manifest) {
-        if (plainName(h.name) !== MANIFEST) throw new InvalidDataError(`the first archive entry must be ${MANIFEST}, got "${h.name}"`);
-        manifest = parseManifest(await readAll(entry, MAX_MANIFEST));
+      if (writer) {
+        await writer.entry(tarEntry);
         continue;
       }
-      const layout = entryLayout({ name: h.name, size: h.size, pax: h.pax as Record<string, string> | undefined });
-      const name = plainName(layout.name);
-      if (files.some((f) => f.name === name)) throw new InvalidDataError(`archive entry "${name}" appears twice`);
-      const listed = manifest.version === 2 ? manifest.config.files?.find((f) => f.name === name) : undefined;
-      if (manifest.version === 2 && !listed) throw new InvalidDataError(`archive entry "${name}" is not listed in ${MANIFEST}`);
-      const got = await writeEntry(entry, join(staging, name), layout.size, layout.segments, name);
-      if (listed && (listed.size !== got.size || listed.digest !== got.digest)) throw new InvalidDataError(`archive entry "${name}" does not match its size and digest in ${MANIFEST}`);
-      files.push({ name, ...got });
+      const h = tarEntry.header;
+      if (h.type !== 'file' || plainName(h.name) !== MANIFEST) throw new InvalidDataError(`the first archive entry must be ${MANIFEST}, got "${h.name}"`);
+      writer = new ArchiveWriter(staging, parseManifest(await readAll(tarEntry as unknown as Readable, MAX_MANIFEST)));
     }
   } catch (err) {
     input.unpipe?.();
     extract.destroy();
-    throw err instanceof InvalidDataError ? err : new InvalidDataError(`not a complete snapshot archive: ${(err as Error).message}`);
+    throw asInvalid(err);
   }
-  if (!manifest) throw new InvalidDataError(`the archive is empty (no ${MANIFEST})`);
-  if (manifest.version === 2) {
-    const missing = (manifest.config.files ?? []).filter((f) => !files.some((g) => g.name === f.name));
-    if (missing.length) throw new InvalidDataError(`the archive is incomplete: ${missing.map((f) => f.name).join(', ')} missing`);
-  }
-  return { manifest, files: files.sort((a, b) => (a.name < b.name ? -1 : 1)) };
+  if (!writer) throw new InvalidDataError(`the archive is empty (no ${MANIFEST})`);
+  return writer.finish();
+}
+
+/** Any failure while reading an archive is bad data (a truncated stream, a broken header …). */
+export function asInvalid(err: unknown): Error {
+  if (err instanceof InvalidDataError) return err;
+  return new InvalidDataError(`not a complete snapshot archive: ${(err as Error).message}`);
 }
 
 /** A name of the archive as a plain file name, or InvalidDataError (paths, `..`, absolute names). */
@@ -75,7 +101,8 @@ export function plainName(name: string): string {
   return plain;
 }
 
-function parseManifest(bytes: Buffer): SnapshotArchiveManifest {
+/** Parses `snapshot.json` (versions 1 and 2). */
+export function parseManifest(bytes: Buffer): SnapshotArchiveManifest {
   let json: unknown;
   try {
     json = JSON.parse(bytes.toString('utf8'));

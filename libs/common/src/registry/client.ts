@@ -2,10 +2,11 @@
  * A small OCI distribution client over undici: `/v2/` ping, the Basic and Bearer
  * challenge flows, manifests and blobs. One client talks to one repository.
  */
+import type { Readable } from 'node:stream';
 import { Agent, interceptors, request, type Dispatcher } from 'undici';
-import { CocoonError, ExitCode, ExternalError } from '@cocoon/common/errors';
-import { RegistryErrorSchema, TokenResponseSchema } from '@cocoon/common/schemas/registry';
-import { log } from '@cocoon/common/log';
+import { CocoonError, ExitCode, ExternalError } from '../errors.ts';
+import { RegistryErrorSchema, TokenResponseSchema } from '../schemas/registry.ts';
+import { log } from '../log.ts';
 import { basicHeader, parseChallenges, type Credentials } from './auth.ts';
 import { apiHost, isLoopbackRegistry } from './reference.ts';
 
@@ -17,7 +18,12 @@ export interface RegistryClientOptions {
   credentials: Credentials | null;
   /** Time to wait for headers and between body chunks (ms). */
   timeoutMs?: number;
+  /** Ask the token server for push rights too (`repository:<name>:pull,push`). */
+  push?: boolean;
 }
+
+/** A request body that can be produced again (a 401 replays the request after authenticating). */
+export type BodySource = () => Buffer | Readable;
 
 /** An HTTP error from the registry that says which request failed and why. */
 export class RegistryHttpError extends CocoonError {
@@ -69,15 +75,56 @@ export class RegistryClient {
     return res;
   }
 
+  /**
+   * Any request to a repository path or an absolute upload URL, re-authenticating once on
+   * 401; a status of `ok` is returned, anything else is a RegistryHttpError.
+   */
+  async call(method: 'HEAD' | 'PUT' | 'POST', path: string, o: { headers?: Record<string, string>; body?: BodySource; ok: number[] }): Promise<Response> {
+    const url = path.startsWith('http') ? path : `/v2/${this.opts.repository}/${path}`;
+    let res = await this.send(method, url, o.headers ?? {}, undefined, o.body?.());
+    if (res.statusCode === 401) {
+      await res.body.dump();
+      await this.authenticate(header(res, 'www-authenticate'));
+      res = await this.send(method, url, o.headers ?? {}, undefined, o.body?.());
+    }
+    if (!o.ok.includes(res.statusCode)) throw new RegistryHttpError(res.statusCode, `${method} ${this.opts.registry}/${this.opts.repository} ${path.startsWith('http') ? 'upload' : path}`, await errorDetail(res));
+    return res;
+  }
+
+  /** Whether the repository has blob `digest` (a push skips what is there). */
+  async hasBlob(digest: string): Promise<boolean> {
+    const res = await this.call('HEAD', `blobs/${digest}`, { ok: [200, 404] });
+    await res.body.dump();
+    return res.statusCode === 200;
+  }
+
+  /** Uploads a blob in one PUT (`POST uploads/` then `PUT <location>?digest=`). */
+  async putBlob(digest: string, size: number, body: BodySource): Promise<void> {
+    const started = await this.call('POST', 'blobs/uploads/', { ok: [202] });
+    await started.body.dump();
+    const location = header(started, 'location');
+    if (!location) throw new ExternalError(`${this.opts.registry}: the registry started an upload without a Location`);
+    const target = new URL(location, this.base);
+    target.searchParams.set('digest', digest);
+    const done = await this.call('PUT', target.toString(), { headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) }, body, ok: [201] });
+    await done.body.dump();
+  }
+
+  /** Puts a manifest under `reference` (a tag or its digest). */
+  async putManifest(reference: string, mediaType: string, body: Buffer): Promise<void> {
+    const res = await this.call('PUT', `manifests/${reference}`, { headers: { 'content-type': mediaType }, body: () => body, ok: [201] });
+    await res.body.dump();
+  }
+
   /** Releases the connection pool. */
   async close(): Promise<void> {
     await this.dispatcher.close();
   }
 
-  private async send(method: 'GET', path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<Response> {
-    const all = { 'user-agent': 'cocoon-image/0.1', ...headers, ...(this.authorization ? { authorization: this.authorization } : {}) };
+  private async send(method: 'GET' | 'HEAD' | 'PUT' | 'POST', path: string, headers: Record<string, string>, signal?: AbortSignal, body?: Buffer | Readable): Promise<Response> {
+    const all = { 'user-agent': 'cocoon/0.1', ...headers, ...(this.authorization ? { authorization: this.authorization } : {}) };
     try {
-      return await request(`${this.base}${path}`, { method, headers: all, dispatcher: this.dispatcher, signal });
+      return await request(path.startsWith('http') ? path : `${this.base}${path}`, { method, headers: all, dispatcher: this.dispatcher, signal, body });
     } catch (err) {
       if (signal?.aborted) throw err;
       throw new ExternalError(`cannot reach registry ${this.opts.registry} (${this.base}): ${(err as Error).message}`, { cause: err });
@@ -102,7 +149,7 @@ export class RegistryClient {
   private async fetchToken(realm: string, service: string | undefined): Promise<string> {
     const url = new URL(realm);
     if (service) url.searchParams.set('service', service);
-    url.searchParams.set('scope', `repository:${this.opts.repository}:pull`);
+    url.searchParams.set('scope', `repository:${this.opts.repository}:${this.opts.push ? 'pull,push' : 'pull'}`);
     const creds = this.opts.credentials;
     log().debug({ realm: url.origin + url.pathname, user: creds?.username ?? null }, 'registry token');
     let res: Response;

@@ -10,10 +10,10 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CocoonError, ExternalError, InvalidDataError } from '@cocoon/common/errors';
-import { digestHex } from '@cocoon/common/schemas/common';
-import type { OciDescriptor } from '@cocoon/common/schemas/oci';
-import { log } from '@cocoon/common/log';
+import { CocoonError, ExternalError, InvalidDataError } from '../errors.ts';
+import { digestHex } from '../schemas/common.ts';
+import type { OciDescriptor } from '../schemas/oci.ts';
+import { log } from '../log.ts';
 import { readBody, type RegistryClient } from './client.ts';
 
 /** Bytes received, for progress reports and the "downloaded only what was missing" check. */

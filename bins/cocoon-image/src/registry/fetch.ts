@@ -11,7 +11,7 @@ import { OciImageConfigSchema, type OciDescriptor, type OciImageConfig } from '@
 import { layerDiskPath } from '@cocoon/common/images/store';
 import { formatSize } from '@cocoon/common/units';
 import { findCredentials } from '@cocoon/common/registry/auth';
-import { mapLimit } from '../import/map-limit.ts';
+import { mapLimit } from '@cocoon/common/map-limit';
 import { NO_PROGRESS, type Progress } from '../progress/index.ts';
 import { downloadBlob, fetchSmallBlob, type DownloadStats } from '@cocoon/common/registry/blob';
 import { RegistryClient } from '@cocoon/common/registry/client';

@@ -22,6 +22,7 @@ import { insertVmRecord, setState } from './lifecycle.ts';
 import { reidentify, REIDENTIFY_TIMEOUT_MS } from './reidentify.ts';
 import { kernelCmdline, launchSpec } from './spec.ts';
 import { vmIndex } from '@cocoon/common/vms';
+import { mapLimit } from '@cocoon/common/map-limit';
 
 export interface CloneRequest extends Resources {
   snapshot: string;
@@ -38,7 +39,7 @@ export interface CloneRequest extends Resources {
   warn: (text: string) => void;
 }
 
-/** Makes `req.count` clones of `req.snapshot`; all-or-nothing per clone, the first failure is thrown after the rest finish. */
+/** Makes `req.count` clones of `req.snapshot`: all of them, or none (the first failure is thrown once the rest settled). */
 export async function cloneVms(layout: Layout, req: CloneRequest): Promise<VmRecord[]> {
   if (!Number.isInteger(req.count) || req.count < 1) throw new UsageError(`--count: "${req.count}" must be a whole number ≥ 1`);
   const names = Array.from({ length: req.count }, (_, i) => (req.name === undefined ? undefined : req.count === 1 ? req.name : `${req.name}-${i + 1}`));
@@ -48,14 +49,18 @@ export async function cloneVms(layout: Layout, req: CloneRequest): Promise<VmRec
   const res = grownResources(l, req);
   if (res.nics > 0) throw new UsageError('--nics: networking is not available in this build yet; clone a snapshot of a VM without NICs');
   const image = await requireImage(layout, l.snapshot, req.pullImage, req.pull);
-  const results = await mapLimit(names, Math.max(1, availableParallelism()), (name) => cloneOne(layout, l, image, { ...res, name }, req));
-  const failed = results.find((r) => r instanceof Error);
-  if (failed) {
+  const made: VmRecord[] = [];
+  try {
+    return await mapLimit(names, Math.max(1, availableParallelism()), async (name) => {
+      const vm = await cloneOne(layout, l, image, { ...res, name }, req);
+      made.push(vm);
+      return vm;
+    });
+  } catch (err) {
     // Keep nothing of a partly failed pool: the caller asked for N, not fewer.
-    for (const r of results) if (!(r instanceof Error)) await removeClone(layout, r.id, vmPaths(layout, r.id), l);
-    throw failed;
+    for (const vm of made) await removeClone(layout, vm.id, vmPaths(layout, vm.id), l);
+    throw err;
   }
-  return results as VmRecord[];
 }
 
 /** One clone: record, disks, hypervisor from the saved state, resume, re-identify. */
@@ -129,21 +134,4 @@ async function removeClone(layout: Layout, id: string, paths: VmPaths, l: Launch
   await rm(paths.runDir, { recursive: true, force: true });
   await rm(paths.logDir, { recursive: true, force: true });
   await vmIndex(layout).update((items) => void items.delete(id));
-}
-
-/** Runs `fn` over `items`, at most `limit` at a time; failures are returned in place, not thrown. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<Array<R | Error>> {
-  const out: Array<R | Error> = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < items.length; i = next++) {
-      try {
-        out[i] = await fn(items[i] as T);
-      } catch (err) {
-        out[i] = err instanceof Error ? err : new Error(String(err));
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }

@@ -6,7 +6,7 @@
  * request (not derived from SMBIOS, which every clone shares). Each step is attempted; the
  * answer is `exit` 0, or one `error` naming what failed.
  */
-import { closeSync, constants, lstatSync, openSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, constants, lstatSync, openSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { errnoCode } from '@cocoon/common/errors';
 import { native } from '@cocoon/common/native';
 import type { AgentFrame, ReseedFrame } from '@cocoon/common/schemas/agent';
@@ -69,6 +69,7 @@ function regenMachineId(paths: ReseedPaths): void {
     closeSync(fd);
   }
   writeFileSync(paths.machineId, `${id.toString('hex')}\n`, { mode: 0o444 });
+  chmodSync(paths.machineId, 0o444);
   try {
     if (lstatSync(paths.dbusMachineId).isFile()) rmSync(paths.dbusMachineId);
   } catch (err) {

@@ -10,7 +10,7 @@ import { imageIndex } from '@cocoon/common/images/store';
 import type { Layout } from '@cocoon/common/layout';
 import { newId, validateVmName } from '@cocoon/common/refs';
 import type { SnapshotArchiveManifest, SnapshotRecord } from '@cocoon/common/schemas/snapshot';
-import { assertNameFree, findSnapshot, snapshotDir, snapshotIndex } from '@cocoon/common/snapshots/store';
+import { assertNameFree, findSnapshot, snapshotDir, snapshotIndex, stagingDir } from '@cocoon/common/snapshots/store';
 import { exportSnapshot } from './archive/export.ts';
 import { commitStaging, dropStaging, extractArchive, type Extracted } from './archive/import.ts';
 
@@ -19,11 +19,6 @@ export async function exportByRef(layout: Layout, ref: string, out: Writable, gz
   const s = await findSnapshot(layout, ref);
   await exportSnapshot(s, snapshotDir(layout, s.id), out, gzip);
   return s;
-}
-
-/** Where an import stages its files (same filesystem as the store, so the final move is a rename). */
-export function stagingDir(layout: Layout, id: string): string {
-  return join(layout.snapshots.dir, `.import-${id}`);
 }
 
 export interface ImportRequest {
@@ -45,33 +40,33 @@ export async function importInto(layout: Layout, req: ImportRequest, fill: (stag
   const id = newId();
   const staging = stagingDir(layout, id);
   const index = snapshotIndex(layout);
-  let reserved = false;
+  await mkdir(layout.snapshots.dir, { recursive: true, mode: 0o700 });
+  // NOTE: a pending record first, always: it holds the name, and it is what lets the recovery
+  // of a killed import find (and remove) its staging directory.
+  await reserve(layout, placeholder(id, req.name ?? `importing-${id.slice(0, 8)}`));
   try {
-    await mkdir(layout.snapshots.dir, { recursive: true, mode: 0o700 });
-    // NOTE: a named import reserves its name before reading anything: two imports of one name race fairly.
-    if (req.name !== undefined) reserved = await reserve(layout, placeholder(id, req.name));
     const { manifest, files } = await fill(staging);
     const record = await toRecord(layout, id, manifest, files, req);
-    if (!reserved) reserved = await reserve(layout, { ...record, pending: true, pending_pid: process.pid });
+    await index.update((items) => assertNameFree(items, record.name, id));
     await commitStaging(staging, snapshotDir(layout, id));
     return await index.update((items) => {
+      assertNameFree(items, record.name, id);
       items.set(id, record);
       return record;
     });
   } catch (err) {
     await dropStaging(staging);
     await rm(snapshotDir(layout, id), { recursive: true, force: true });
-    if (reserved) await index.update((items) => void items.delete(id));
+    await index.update((items) => void items.delete(id));
     throw err;
   }
 }
 
-async function reserve(layout: Layout, record: SnapshotRecord): Promise<boolean> {
+async function reserve(layout: Layout, record: SnapshotRecord): Promise<void> {
   await snapshotIndex(layout).update((items) => {
     assertNameFree(items, record.name);
     items.set(record.id, record);
   });
-  return true;
 }
 
 /** A pending record holding a name until the archive is read. */

@@ -12,7 +12,7 @@ import { isLive, liveState } from '../hypervisor/live.ts';
 import { processArgv } from '../hypervisor/process.ts';
 import type { SnapshotRecord } from '../schemas/snapshot.ts';
 import { vmIndex } from '../vms.ts';
-import { snapshotDir, snapshotIndex } from './store.ts';
+import { snapshotDir, snapshotIndex, stagingDir } from './store.ts';
 
 /** Whether the command that wrote pending snapshot `s` is gone. */
 export function writerGone(s: SnapshotRecord): boolean {
@@ -39,7 +39,7 @@ export async function recoverStaleSnapshots(layout: Layout, only?: string): Prom
     }
     return gone;
   });
-  await Promise.all(removed.map((id) => rm(snapshotDir(layout, id), { recursive: true, force: true })));
+  await Promise.all(removed.flatMap((id) => [snapshotDir(layout, id), stagingDir(layout, id)].map((d) => rm(d, { recursive: true, force: true }))));
   return removed;
 }
 

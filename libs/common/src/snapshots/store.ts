@@ -20,6 +20,11 @@ export function snapshotDir(layout: Layout, id: string): string {
   return join(layout.snapshots.dir, id);
 }
 
+/** Where an import or pull stages snapshot `id`'s files (beside the store: the final move is a rename). */
+export function stagingDir(layout: Layout, id: string): string {
+  return join(layout.snapshots.dir, `.import-${id}`);
+}
+
 /** Complete snapshots only: a pending one (being saved or imported) is invisible. */
 export function visible(records: Iterable<SnapshotRecord>): SnapshotRecord[] {
   return [...records].filter((s) => !s.pending);
@@ -31,9 +36,9 @@ export async function findSnapshot(layout: Layout, ref: string): Promise<Snapsho
 }
 
 /** Throws the Go cocoon's words when `name` is taken (pending ones included: they will complete). */
-export function assertNameFree(items: Map<string, SnapshotRecord>, name: string): void {
+export function assertNameFree(items: Map<string, SnapshotRecord>, name: string, except?: string): void {
   for (const s of items.values()) {
-    if (s.name === name) throw new ConflictError(`snapshot name "${name}" already exists (${s.id.slice(0, 12)})`);
+    if (s.name === name && s.id !== except) throw new ConflictError(`snapshot name "${name}" already exists (${s.id.slice(0, 12)})`);
   }
 }
 

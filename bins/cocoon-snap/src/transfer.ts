@@ -4,7 +4,6 @@
  * staging directory, and completes the record once every file checked out.
  */
 import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { imageIndex } from '@cocoon/common/images/store';
 import type { Layout } from '@cocoon/common/layout';

@@ -54,12 +54,15 @@ export async function restoreVm(layout: Layout, ref: string, snapshotRef: string
     }
     const next: VmRecord = { ...vm, storage_configs: disks, config: { ...vm.config, cpu: res.cpu, memory: res.memory, storage: res.storage } };
     let running: VmRecord;
+    let pid = 0;
     try {
       const spec = { ...launchSpec(layout, { ...next, first_booted: false }), cpu: snapshot.cpu, memory: snapshot.memory };
-      const { pid } = await launchSaved(l, spec, timeoutMs);
+      ({ pid } = await launchSaved(l, spec, timeoutMs));
       await l.driver.resume(paths);
       running = await setState(layout, vm.id, { ...next, state: 'running', pid, started_at: new Date().toISOString(), error: undefined });
     } catch (err) {
+      // Never leave a hypervisor the record does not know of.
+      if (pid) await l.driver.stop(paths, pid, { timeoutMs: 0, force: true }).catch(() => undefined);
       await setState(layout, vm.id, { state: 'error', pid: 0, error: `restore from snapshot "${snapshot.name}" failed: ${(err as Error).message}` });
       throw err;
     }

@@ -30,7 +30,7 @@ export class ExportCommand extends CocoonCommand {
     }
     const file = this.output ?? `${(await findSnapshot(this.layout, this.snapshot)).name}.tar${this.gzip ? '.gz' : ''}`;
     try {
-      await exportByRef(this.layout, this.snapshot, createWriteStream(file, { mode: 0o600 }), this.gzip);
+      await exportByRef(this.layout, this.snapshot, createWriteStream(file, { mode: 0o600, highWaterMark: 4 << 20 }), this.gzip);
     } catch (err) {
       // Nothing half-made: a failed export leaves no partial file.
       await rm(file, { force: true });

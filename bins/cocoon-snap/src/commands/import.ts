@@ -25,7 +25,7 @@ export class ImportCommand extends CocoonCommand {
     const [{ importArchive }, { recoverStaleSnapshots }] = await Promise.all([import('../transfer.ts'), import('@cocoon/common/snapshots/recover')]);
     await recoverStaleSnapshots(this.layout);
     const fromStdin = this.file === undefined || this.file === '-';
-    const input = fromStdin ? (this.context.stdin as Readable) : createReadStream(this.file as string);
+    const input = fromStdin ? (this.context.stdin as Readable) : createReadStream(this.file as string, { highWaterMark: 4 << 20 });
     const record = await importArchive(this.layout, input, { name: this.name, description: this.description });
     if (format === 'json') this.writeJson(record);
     else this.context.stdout.write(`${record.id}\n`);

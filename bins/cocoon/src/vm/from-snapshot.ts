@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { MissingDependencyError, NotFoundError, UsageError } from '@cocoon/common/errors';
+import { InvalidDataError, MissingDependencyError, NotFoundError, UsageError } from '@cocoon/common/errors';
 import { driverFor } from '@cocoon/common/hypervisor/drivers';
 import { canSnapshot, type Hypervisor, type LaunchSpec, type SnapshotCapable } from '@cocoon/common/hypervisor/index';
 import { toResolve } from '@cocoon/common/images/resolve';
@@ -16,7 +16,6 @@ import type { SnapshotMachine, SnapshotRecord } from '@cocoon/common/schemas/sna
 import type { StorageConfig } from '@cocoon/common/schemas/vm';
 import { digestFile } from '@cocoon/common/snapshots/sparse';
 import { snapshotDir } from '@cocoon/common/snapshots/store';
-import { InvalidDataError } from '@cocoon/common/errors';
 
 /** A snapshot that can be launched here: its driver and saved machine. */
 export interface Launchable {

@@ -10,6 +10,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { vmPaths, type VmPaths } from '@cocoon/common/hypervisor/index';
 import { UsageError } from '@cocoon/common/errors';
+import { run } from '@cocoon/common/exec';
 import { hostHasVhostVsock } from '@cocoon/common/hypervisor/vsock';
 import type { Layout } from '@cocoon/common/layout';
 import { newId, validateVmName } from '@cocoon/common/refs';
@@ -74,6 +75,7 @@ async function cloneOne(layout: Layout, l: Launchable, image: ImageResolve, want
     await mkdir(paths.logDir, { recursive: true, mode: 0o700 });
     for (const d of l.machine.disks) if (d.file) await copySparse(join(l.dir, d.file), join(paths.runDir, d.file));
     if (l.machine.uefi_vars) await copySparse(join(l.dir, l.machine.uefi_vars), paths.uefiVars);
+    await rebaseOverlays(l, image, paths.runDir);
     // Every saved disk is attached as it was (a cloud VM's seed too), whatever `first_booted` says.
     const spec = { ...launchSpec(layout, { ...record, first_booted: false }), cpu: l.snapshot.cpu, memory: l.snapshot.memory };
     const { pid } = await launchSaved(l, spec, req.timeoutMs);
@@ -124,6 +126,18 @@ function cloneRecord(l: Launchable, image: ImageResolve, paths: VmPaths, id: str
     nics: want.nics,
     boot: { kernel: image.kernel, initrd: image.initrd, firmware: image.firmware, cmdline: image.kernel ? kernelCmdline(image, name) : l.machine.cmdline },
   };
+}
+
+/**
+ * A cloud image's overlay names its backing file by absolute path: point it at this host's
+ * copy of the image (a snapshot imported from another host had another root). Metadata only.
+ */
+async function rebaseOverlays(l: Launchable, image: ImageResolve, runDir: string): Promise<void> {
+  const base = image.disks[0]?.path;
+  if (image.kind !== 'cloud' || !base) return;
+  for (const d of l.machine.disks) {
+    if (d.file && d.format === 'qcow2' && d.role === 'cow') await run('qemu-img', ['rebase', '-u', '-F', 'qcow2', '-b', base, join(runDir, d.file)]);
+  }
 }
 
 /** Undoes a clone: its hypervisor (PID verified), files and record. */

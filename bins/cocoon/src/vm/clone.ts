@@ -78,7 +78,7 @@ async function cloneOne(layout: Layout, l: Launchable, image: ImageResolve, want
     await rebaseOverlays(l, image, paths.runDir);
     // Every saved disk is attached as it was (a cloud VM's seed too), whatever `first_booted` says.
     const spec = { ...launchSpec(layout, { ...record, first_booted: false }), cpu: l.snapshot.cpu, memory: l.snapshot.memory };
-    const { pid } = await launchSaved(l, spec, req.timeoutMs);
+    const { pid } = await launchSaved(l, spec, req.timeoutMs, req.onDemand);
     await setState(layout, id, { pid });
     const cow = record.storage_configs.findIndex((d) => d.role === 'cow');
     if (want.storage > l.snapshot.storage && cow >= 0) await l.driver.growDisk(paths, cow, want.storage);

@@ -111,6 +111,6 @@ export async function verifyFiles(l: Launchable): Promise<void> {
 }
 
 /** Launches `spec` from the saved state and leaves it paused. */
-export async function launchSaved(l: Launchable, spec: LaunchSpec, timeoutMs: number): Promise<{ pid: number }> {
-  return l.driver.restore(spec, { dir: l.dir, stateFile: l.machine.state_file, timeoutMs });
+export async function launchSaved(l: Launchable, spec: LaunchSpec, timeoutMs: number, onDemand = false): Promise<{ pid: number }> {
+  return l.driver.restore(spec, { dir: l.dir, stateFile: l.machine.state_file, timeoutMs, onDemand });
 }

@@ -105,7 +105,7 @@ async function capture(driver: Hypervisor & SnapshotCapable, paths: ReturnType<t
     for (const d of disks) if (d.file) await copySparse(vm.storage_configs.find((s) => s.serial === d.serial)?.path ?? '', join(dir, d.file));
     const uefi = vm.boot.firmware ? 'uefi-vars.fd' : undefined;
     if (uefi) await copySparse(paths.uefiVars, join(dir, uefi));
-    return { accel: vm.accel, cmdline: vm.boot.cmdline, uefi_vars: uefi, disks, nics: vm.network_configs ?? [], state_file: saved.stateFile, vsock: vm.vsock_cid !== undefined };
+    return { accel: vm.accel, cmdline: vm.boot.cmdline, uefi_vars: uefi, disks, nics: vm.network_configs ?? [], state_file: saved.stateFile, vsock: vm.vsock_cid !== undefined, tuning: vm.tuning };
   } finally {
     if (!wasPaused) await driver.resume(paths);
   }

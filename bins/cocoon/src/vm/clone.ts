@@ -18,10 +18,10 @@ import type { ImageResolve } from '@cocoon/common/schemas/image';
 import type { VmRecord } from '@cocoon/common/schemas/vm';
 import { copySparse } from '@cocoon/common/snapshots/sparse';
 import { findSnapshot } from '@cocoon/common/snapshots/store';
-import { grownResources, launchable, launchSaved, requireImage, savedDisks, type Launchable, type Resources } from './from-snapshot.ts';
+import { grownResources, launchable, launchSaved, requireImage, savedDisks, savedSpec, type Launchable, type Resources } from './from-snapshot.ts';
 import { insertVmRecord, setState } from './lifecycle.ts';
 import { reidentify, REIDENTIFY_TIMEOUT_MS } from './reidentify.ts';
-import { kernelCmdline, launchSpec } from './spec.ts';
+import { kernelCmdline } from './spec.ts';
 import { vmIndex } from '@cocoon/common/vms';
 import { mapLimit } from '@cocoon/common/map-limit';
 
@@ -77,13 +77,13 @@ async function cloneOne(layout: Layout, l: Launchable, image: ImageResolve, want
     if (l.machine.uefi_vars) await copySparse(join(l.dir, l.machine.uefi_vars), paths.uefiVars);
     await rebaseOverlays(l, image, paths.runDir);
     // Every saved disk is attached as it was (a cloud VM's seed too), whatever `first_booted` says.
-    const spec = { ...launchSpec(layout, { ...record, first_booted: false }), cpu: l.snapshot.cpu, memory: l.snapshot.memory };
+    const spec = savedSpec(layout, l, record);
     const { pid } = await launchSaved(l, spec, req.timeoutMs, req.onDemand);
     await setState(layout, id, { pid });
     const cow = record.storage_configs.findIndex((d) => d.role === 'cow');
     if (want.storage > l.snapshot.storage && cow >= 0) await l.driver.growDisk(paths, cow, want.storage);
     await l.driver.resume(paths);
-    const vm = await setState(layout, id, { state: 'running', pid, started_at: new Date().toISOString() });
+    const vm = await setState(layout, id, { state: 'running', pid, started_at: new Date().toISOString(), tuning: spec.tuning });
     const hint = await reidentify(layout, vm, { clone: true, timeoutMs: REIDENTIFY_TIMEOUT_MS });
     if (hint) req.warn(hint);
     return vm;
@@ -97,6 +97,7 @@ async function cloneOne(layout: Layout, l: Launchable, image: ImageResolve, want
 function cloneRecord(l: Launchable, image: ImageResolve, paths: VmPaths, id: string, name: string, want: Required<Resources>, noDirectIo: boolean): VmRecord {
   const s = l.snapshot;
   const now = new Date().toISOString();
+  const disks = savedDisks(l, image, paths.runDir);
   return {
     id,
     hypervisor: s.hypervisor,
@@ -117,14 +118,14 @@ function cloneRecord(l: Launchable, image: ImageResolve, paths: VmPaths, id: str
     },
     pid: 0,
     socket_path: paths.apiSocket,
-    storage_configs: savedDisks(l, image, paths.runDir),
+    storage_configs: disks,
     first_booted: true,
     created_at: now,
     updated_at: now,
     accel: l.machine.accel,
     image_id: image.id,
     nics: want.nics,
-    boot: { kernel: image.kernel, initrd: image.initrd, firmware: image.firmware, cmdline: image.kernel ? kernelCmdline(image, name) : l.machine.cmdline },
+    boot: { kernel: image.kernel, initrd: image.initrd, firmware: image.firmware, cmdline: image.kernel ? kernelCmdline(image, name, disks) : l.machine.cmdline },
   };
 }
 

@@ -13,7 +13,8 @@ import { imageIndex } from '@cocoon/common/images/store';
 import type { Layout } from '@cocoon/common/layout';
 import type { ImageResolve } from '@cocoon/common/schemas/image';
 import type { SnapshotMachine, SnapshotRecord } from '@cocoon/common/schemas/snapshot';
-import type { StorageConfig } from '@cocoon/common/schemas/vm';
+import type { StorageConfig, VmRecord } from '@cocoon/common/schemas/vm';
+import { launchSpec } from './spec.ts';
 import { digestFile } from '@cocoon/common/snapshots/sparse';
 import { snapshotDir } from '@cocoon/common/snapshots/store';
 
@@ -108,6 +109,18 @@ export async function verifyFiles(l: Launchable): Promise<void> {
       if (got.size !== f.size || got.digest !== f.digest) throw new InvalidDataError(`snapshot "${l.snapshot.name}" is damaged: ${f.name} does not match its recorded size and digest`);
     }),
   );
+}
+
+/**
+ * The launch spec of `vm` (a clone, or the VM being restored) for the saved state: every
+ * saved disk attached as it was (a cloud VM's seed too, whatever `first_booted` says), the
+ * saved vCPUs and memory, and the source's device tuning (balloon, watchdog, queue sizes:
+ * the guest saw them); only host-side choices (O_DIRECT) are this VM's own.
+ */
+export function savedSpec(layout: Layout, l: Launchable, vm: VmRecord): LaunchSpec {
+  const spec = launchSpec(layout, { ...vm, first_booted: false }, l.machine.tuning?.hugepages);
+  const tuning = l.machine.tuning ? { ...l.machine.tuning, direct_io: spec.tuning.direct_io } : spec.tuning;
+  return { ...spec, cpu: l.snapshot.cpu, memory: l.snapshot.memory, tuning };
 }
 
 /** Launches `spec` from the saved state and leaves it paused. */

@@ -14,9 +14,10 @@ import type { ImageResolve } from '@cocoon/common/schemas/image';
 import type { VmConfig, VmRecord } from '@cocoon/common/schemas/vm';
 import { withLock } from '@cocoon/common/store/lock';
 import { vmIndex, vmLockFile } from '@cocoon/common/vms';
-import { createSeedDisk } from './cidata.ts';
+import { createSeedDisk, hashPassword } from './cidata.ts';
 import { createCloudOverlay, createUefiVars } from './cloud-disk.ts';
 import { createCowDisk } from './cow-disk.ts';
+import { createDataDisks, dataDiskConfigs, type DataDiskSpec } from './data-disks.ts';
 import { kernelCmdline, launchSpec, vmDisks } from './spec.ts';
 import { isLive, liveState } from './state.ts';
 
@@ -32,17 +33,25 @@ export interface CreateRequest {
   accel: VmRecord['accel'];
   /** Go-cocoon config keys recorded as given (`network`, `no_direct_io` …). */
   extra?: Pick<VmConfig, 'network' | 'no_direct_io' | 'windows' | 'queue_size' | 'disk_queue_size'>;
+  dataDisks?: DataDiskSpec[];
+  /** The cloud-init login (cloud images); the password is only ever stored hashed, in the seed. */
+  login?: { user: string; password: string };
+  /** DNS servers for static NICs in the seed. */
+  dns?: string[];
 }
 
-/** Creates a VM: reserves the name, makes the COW disk, records it as `created`. */
-export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRecord> {
-  const id = newId();
+/**
+ * The record a create would write, without touching the disk or the index (`vm debug
+ * IMAGE` prints its launch; `createVm` writes it).
+ */
+export function planVm(layout: Layout, req: CreateRequest, id = newId()): VmRecord {
   const name = req.name ?? `vm-${id.slice(0, 8)}`;
   validateVmName(name);
   const paths = vmPaths(layout, id);
-  const index = vmIndex(layout);
   const now = new Date().toISOString();
-  const record: VmRecord = {
+  const data = dataDiskConfigs(paths.runDir, req.dataDisks ?? []);
+  const storage = vmDisks(req.image, paths, data, req.extra?.windows === true);
+  return {
     id,
     hypervisor: req.hypervisor,
     state: 'creating',
@@ -58,20 +67,30 @@ export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRe
     },
     pid: 0,
     socket_path: paths.apiSocket,
-    storage_configs: vmDisks(req.image, paths),
+    storage_configs: storage,
     first_booted: false,
     created_at: now,
     updated_at: now,
     accel: req.accel,
     image_id: req.image.id,
     nics: req.nics,
-    boot: { kernel: req.image.kernel, initrd: req.image.initrd, firmware: req.image.firmware, cmdline: kernelCmdline(req.image, name) },
+    boot: { kernel: req.image.kernel, initrd: req.image.initrd, firmware: req.image.firmware, cmdline: kernelCmdline(req.image, name, storage) },
   };
-  await insertVmRecord(layout, record, req.hypervisor === 'qemu' && hostHasVhostVsock());
+}
+
+/** Creates a VM: reserves the name, makes its disks, records it as `created`. */
+export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRecord> {
+  const record = planVm(layout, req);
+  const { id } = record;
+  const paths = vmPaths(layout, id);
+  const index = vmIndex(layout);
+  // Cloud Hypervisor and Firecracker always have a (hybrid) vsock device; QEMU only with vhost-vsock.
+  await insertVmRecord(layout, record, req.hypervisor !== 'qemu' || hostHasVhostVsock());
   try {
     await mkdir(paths.runDir, { recursive: true, mode: 0o700 });
     await mkdir(paths.logDir, { recursive: true, mode: 0o700 });
-    const storage = req.image.kind === 'cloud' ? await prepareCloudDisks(req.image, paths, record) : await createCowDisk(paths.cowDisk, req.storage).then(() => req.storage);
+    const storage = req.image.kind === 'cloud' ? await prepareCloudDisks(req, paths, record) : await createCowDisk(paths.cowDisk, req.storage).then(() => req.storage);
+    await createDataDisks(req.dataDisks ?? [], record.storage_configs.filter((d) => d.role === 'data'));
     await driverFor(record.hypervisor).create(launchSpec(layout, record));
     return await setState(layout, id, { state: 'created', config: { ...record.config, storage } });
   } catch (err) {
@@ -99,14 +118,25 @@ export async function insertVmRecord(layout: Layout, record: VmRecord, vsock: bo
   });
 }
 
-/** The root overlay, UEFI variables and NoCloud seed of a cloud-image VM; returns the disk size. */
-async function prepareCloudDisks(image: ImageResolve, paths: VmPaths, vm: VmRecord): Promise<number> {
+/** The root overlay, UEFI variables and NoCloud seed (not for Windows) of a cloud-image VM; returns the disk size. */
+async function prepareCloudDisks(req: CreateRequest, paths: VmPaths, vm: VmRecord): Promise<number> {
+  const image = req.image;
   const base = image.disks[0];
   if (!base) throw new InvalidStateError(`image "${image.name}" has no disk`);
   if (!image.firmware) throw new MissingDependencyError('UEFI firmware /usr/share/OVMF/OVMF_CODE.fd not found: install the Debian package ovmf');
   const size = await createCloudOverlay(base.path, paths.rootDisk, vm.config.storage);
   await createUefiVars(paths.uefiVars);
-  await createSeedDisk(paths.seedDisk, { instanceId: vm.id, hostname: hostnameFor(vm.config.name) });
+  if (vm.config.windows) return size;
+  const login = req.login ?? { user: 'root', password: 'cocoon' };
+  await createSeedDisk(paths.seedDisk, {
+    instanceId: vm.id,
+    hostname: hostnameFor(vm.config.name),
+    user: login.user,
+    passwordHash: await hashPassword(login.password),
+    nics: vm.network_configs ?? [],
+    dns: req.dns ?? [],
+    disks: vm.storage_configs,
+  });
   return size;
 }
 
@@ -118,9 +148,10 @@ export async function startVm(layout: Layout, ref: string, timeoutMs: number): P
     if (vm.state === 'creating') throw new InvalidStateError(`VM "${vm.config.name}" is still being created`);
     if (isLive(liveState(layout, vm))) throw new InvalidStateError(`VM "${vm.config.name}" is already running`);
     const driver = driverFor(vm.hypervisor);
+    const spec = launchSpec(layout, vm);
     try {
-      const { pid } = await driver.start(launchSpec(layout, vm), timeoutMs);
-      return await setState(layout, vm.id, { state: 'running', pid, started_at: new Date().toISOString(), error: undefined, first_booted: true });
+      const { pid } = await driver.start(spec, timeoutMs);
+      return await setState(layout, vm.id, { state: 'running', pid, started_at: new Date().toISOString(), error: undefined, first_booted: true, tuning: spec.tuning });
     } catch (err) {
       await setState(layout, vm.id, { state: 'error', pid: 0, error: (err as Error).message });
       throw err;

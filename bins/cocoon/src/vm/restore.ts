@@ -16,10 +16,9 @@ import { copySparse } from '@cocoon/common/snapshots/sparse';
 import { findSnapshot } from '@cocoon/common/snapshots/store';
 import { withLock } from '@cocoon/common/store/lock';
 import { vmIndex, vmLockFile } from '@cocoon/common/vms';
-import { grownResources, launchable, launchSaved, requireImage, savedDisks, verifyFiles, type Launchable, type Resources } from './from-snapshot.ts';
+import { grownResources, launchable, launchSaved, requireImage, savedDisks, savedSpec, verifyFiles, type Launchable, type Resources } from './from-snapshot.ts';
 import { setState } from './lifecycle.ts';
 import { reidentify, REIDENTIFY_TIMEOUT_MS } from './reidentify.ts';
-import { launchSpec } from './spec.ts';
 import { isLive, liveState } from './state.ts';
 
 const STAGED = '.restore';
@@ -56,10 +55,10 @@ export async function restoreVm(layout: Layout, ref: string, snapshotRef: string
     let running: VmRecord;
     let pid = 0;
     try {
-      const spec = { ...launchSpec(layout, { ...next, first_booted: false }), cpu: snapshot.cpu, memory: snapshot.memory };
+      const spec = savedSpec(layout, l, next);
       ({ pid } = await launchSaved(l, spec, timeoutMs));
       await l.driver.resume(paths);
-      running = await setState(layout, vm.id, { ...next, state: 'running', pid, started_at: new Date().toISOString(), error: undefined });
+      running = await setState(layout, vm.id, { ...next, state: 'running', pid, started_at: new Date().toISOString(), error: undefined, tuning: spec.tuning });
     } catch (err) {
       // Never leave a hypervisor the record does not know of.
       if (pid) await l.driver.stop(paths, pid, { timeoutMs: 0, force: true }).catch(() => undefined);

@@ -24,6 +24,10 @@ export const ConfigFileSchema = z
     dns: z.array(z.string().min(1)),
     default_hypervisor: HypervisorKindSchema,
     accel: AccelSchema,
+    /** Seconds `vm stop` gives the guest before SIGTERM (the Go cocoon's key; `--timeout` overrides). */
+    stop_timeout_seconds: z.number().int().nonnegative(),
+    /** Cloud Hypervisor's UEFI firmware (default: where Debian's cloudhv-efi-x86-64 puts CLOUDHV.fd). */
+    ch_firmware: z.string().min(1),
   })
   .partial()
   .strict();
@@ -40,5 +44,7 @@ export const ConfigSchema = z.object({
   dns: z.array(z.string()),
   default_hypervisor: HypervisorKindSchema.nullable(),
   accel: AccelSchema,
+  stop_timeout_seconds: z.number().int().nonnegative(),
+  ch_firmware: z.string(),
 });
 export type Config = z.infer<typeof ConfigSchema>;

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { HypervisorKindSchema } from './config.ts';
 import { DigestSchema, IdSchema, TimestampSchema } from './common.ts';
-import { ImageTypeSchema, NetworkConfigSchema, StorageConfigSchema, VmConfigSchema } from './vm.ts';
+import { ImageTypeSchema, NetworkConfigSchema, StorageConfigSchema, VmConfigSchema, VmTuningSchema } from './vm.ts';
 
 /**
  * One file of a snapshot directory. `digest` covers what an export carries: the SHA-256 of
@@ -45,6 +45,8 @@ export const SnapshotMachineSchema = z.object({
   /** The device and memory state file the hypervisor wrote. */
   state_file: z.string(),
   vsock: z.boolean(),
+  /** The host tuning the source was launched with (its devices: balloon, watchdog, queue sizes). */
+  tuning: VmTuningSchema.optional(),
 });
 export type SnapshotMachine = z.infer<typeof SnapshotMachineSchema>;
 

@@ -19,6 +19,7 @@ import { z } from 'zod';
 import { SnapshotRecordSchema } from '@cocoon/common/schemas/snapshot';
 import { VmRecordSchema } from '@cocoon/common/schemas/vm';
 import { BIN, cocoon, ensureDefaultImage, env, ok, requireTools } from '../helpers/cocoon.ts';
+import { addNs, cocoonIn, delNs, inNs, okIn, writeConflist } from '../helpers/netns.ts';
 import { startRegistry, TEST_USER } from '../helpers/registry.ts';
 
 const SRC = `snap-src-${process.pid}`;
@@ -207,5 +208,53 @@ describe('snapshots, clones, fork, restore, export/import (QEMU)', () => {
     assert.equal((await vm(SRC)).state, 'running');
     assert.match(await sh(SRC, 'cat /marker'), /^marker /);
     assert.equal((await cocoon(['snapshot', 'inspect', 'full'])).code, 3);
+  });
+});
+
+/** Clones of a VM with a NIC: each its own netns, IP and MAC (cocoon-net), reachable on its new IP. */
+describe('clones on a network (CNI, in a namespace playing the host)', () => {
+  const H = `csn-h-${process.pid}`;
+  const NSRC = `snet-src-${process.pid}`;
+  const conf = join(scratch, 'cni');
+  const netEnv = { COCOON_CNI_CONF_DIR: conf };
+  const clones: string[] = [];
+  const inH = (args: string[]) => okIn(H, args, netEnv);
+  const ping = (addr: string) => inNs(H, ['busybox', 'ping', '-c', '1', '-W', '5', addr], { reject: false });
+
+  before(async () => {
+    requireTools();
+    await addNs(H);
+    writeConflist(conf, { name: 'snap-e2e', bridge: 'csnbr0', subnet: '198.18.32.0/24', portmap: false });
+    await inH(['vm', 'run', '--wait', '--wait-timeout', '180', '--name', NSRC, '--nics', '1', '--memory', '256M', '--storage', '1G', 'default']);
+    await inH(['vm', 'exec', NSRC, '--', 'sh', '-c', 'echo net-marker > /marker && sync']);
+    await inH(['snapshot', 'save', '--name', `netbase-${process.pid}`, NSRC]);
+  });
+  after(async () => {
+    await cocoonIn(H, ['vm', 'rm', '--force', NSRC, ...clones], netEnv);
+    await cocoonIn(H, ['snapshot', 'rm', `netbase-${process.pid}`], netEnv);
+    await delNs(H);
+  });
+
+  it('clone --count 2: a fresh IP and MAC each, configured in the guest, answering ping from the host side', async () => {
+    const src = VmRecordSchema.parse(JSON.parse(await inH(['vm', 'inspect', NSRC])));
+    const made = z.array(VmRecordSchema).parse(JSON.parse(await inH(['vm', 'clone', '--count', '2', '-o', 'json', `netbase-${process.pid}`])));
+    clones.push(...made.map((c) => c.id));
+    const seen = new Set([src.network_configs?.[0]?.network?.ip, src.network_configs?.[0]?.mac]);
+    for (const c of made) {
+      const nic = c.network_configs?.[0];
+      assert.ok(nic?.network?.ip && nic.mac, 'the clone has a NIC of its own');
+      assert.ok(!seen.has(nic.network.ip) && !seen.has(nic.mac), `fresh IP and MAC (${nic.network.ip}, ${nic.mac})`);
+      seen.add(nic.network.ip).add(nic.mac);
+      assert.notEqual(nic.tap, src.network_configs?.[0]?.tap, 'its own TAP');
+      const inGuest = await inH(['vm', 'exec', c.id, '--', 'sh', '-c', 'cat /marker; hostname; cat /sys/class/net/eth0/address; ip -4 -o addr show dev eth0']);
+      const [marker, host, mac, addr] = inGuest.trim().split('\n');
+      assert.equal(marker, 'net-marker');
+      assert.equal(host, c.config.name);
+      assert.equal(mac, nic.mac);
+      assert.match(addr ?? '', new RegExp(`inet ${nic.network.ip.replaceAll('.', '\\.')}/24`));
+      assert.doesNotMatch(addr ?? '', new RegExp(`inet ${src.network_configs?.[0]?.network?.ip?.replaceAll('.', '\\.')}/`), 'the old address is gone');
+      assert.equal((await ping(nic.network.ip)).code, 0, `ping ${nic.network.ip}`);
+    }
+    assert.equal((await ping(src.network_configs?.[0]?.network?.ip ?? '')).code, 0, 'the source still answers on its own IP');
   });
 });

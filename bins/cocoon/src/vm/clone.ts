@@ -20,6 +20,7 @@ import { copySparse } from '@cocoon/common/snapshots/sparse';
 import { findSnapshot } from '@cocoon/common/snapshots/store';
 import { grownResources, launchable, launchSaved, requireImage, savedDisks, savedSpec, type Launchable, type Resources } from './from-snapshot.ts';
 import { insertVmRecord, setState } from './lifecycle.ts';
+import { setupNetwork, teardownNetwork } from './network.ts';
 import { reidentify, REIDENTIFY_TIMEOUT_MS } from './reidentify.ts';
 import { kernelCmdline } from './spec.ts';
 import { vmIndex } from '@cocoon/common/vms';
@@ -38,6 +39,10 @@ export interface CloneRequest extends Resources {
   pullImage: (ref: string) => Promise<void>;
   /** Where the no-agent hints go. */
   warn: (text: string) => void;
+  /** A conflist other than the snapshot's for the clones' NICs. */
+  network?: string;
+  /** DNS servers for the clones' NICs when the snapshot names none (the global `--dns`). */
+  dns?: string[];
 }
 
 /** Makes `req.count` clones of `req.snapshot`: all of them, or none (the first failure is thrown once the rest settled). */
@@ -48,7 +53,6 @@ export async function cloneVms(layout: Layout, req: CloneRequest): Promise<VmRec
   const l = launchable(layout, await findSnapshot(layout, req.snapshot));
   if (req.onDemand && !l.driver.restoreChanges.onDemand) throw new UsageError(`--on-demand: lazy memory restore needs Cloud Hypervisor; the ${l.snapshot.hypervisor} driver loads the whole state`);
   const res = grownResources(l, req);
-  if (res.nics > 0) throw new UsageError('--nics: networking is not available in this build yet; clone a snapshot of a VM without NICs');
   const image = await requireImage(layout, l.snapshot, req.pullImage, req.pull);
   const made: VmRecord[] = [];
   try {
@@ -68,11 +72,12 @@ export async function cloneVms(layout: Layout, req: CloneRequest): Promise<VmRec
 async function cloneOne(layout: Layout, l: Launchable, image: ImageResolve, want: Required<Resources> & { name?: string }, req: CloneRequest): Promise<VmRecord> {
   const id = newId();
   const paths = vmPaths(layout, id);
-  const record = cloneRecord(l, image, paths, id, want.name ?? `cocoon-clone-${id.slice(0, 8)}`, want, req.noDirectIo);
+  const record = cloneRecord(l, image, paths, id, want.name ?? `cocoon-clone-${id.slice(0, 8)}`, want, req);
   await insertVmRecord(layout, record, l.machine.vsock && hostHasVhostVsock());
   try {
     await mkdir(paths.runDir, { recursive: true, mode: 0o700 });
     await mkdir(paths.logDir, { recursive: true, mode: 0o700 });
+    if (record.nics > 0) Object.assign(record, await setState(layout, id, await cloneNetwork(layout, record, image)));
     for (const d of l.machine.disks) if (d.file) await copySparse(join(l.dir, d.file), join(paths.runDir, d.file));
     if (l.machine.uefi_vars) await copySparse(join(l.dir, l.machine.uefi_vars), paths.uefiVars);
     await rebaseOverlays(l, image, paths.runDir);
@@ -94,7 +99,7 @@ async function cloneOne(layout: Layout, l: Launchable, image: ImageResolve, want
 }
 
 /** The clone's record: the snapshot's config (grown as asked), its disks, a fresh name. */
-function cloneRecord(l: Launchable, image: ImageResolve, paths: VmPaths, id: string, name: string, want: Required<Resources>, noDirectIo: boolean): VmRecord {
+function cloneRecord(l: Launchable, image: ImageResolve, paths: VmPaths, id: string, name: string, want: Required<Resources>, req: Pick<CloneRequest, 'noDirectIo' | 'network' | 'dns'>): VmRecord {
   const s = l.snapshot;
   const now = new Date().toISOString();
   const disks = savedDisks(l, image, paths.runDir);
@@ -110,11 +115,14 @@ function cloneRecord(l: Launchable, image: ImageResolve, paths: VmPaths, id: str
       image: s.image,
       image_digest: s.image_digest,
       image_type: s.image_type,
-      network: s.network,
+      network: req.network ?? s.network,
       queue_size: s.queue_size,
       disk_queue_size: s.disk_queue_size,
-      no_direct_io: noDirectIo || s.no_direct_io || undefined,
+      no_direct_io: req.noDirectIo || s.no_direct_io || undefined,
       windows: s.windows,
+      bridge: req.network === undefined ? s.bridge : undefined,
+      egress: s.egress,
+      dns: s.dns ?? req.dns,
     },
     pid: 0,
     socket_path: paths.apiSocket,
@@ -141,11 +149,23 @@ async function rebaseOverlays(l: Launchable, image: ImageResolve, runDir: string
   }
 }
 
+/**
+ * A fresh network for a clone, through the same per-VM setup `vm create` uses (cocoon-net: a
+ * new netns, IP and MAC per NIC); the kernel command line follows for its next cold boot.
+ */
+async function cloneNetwork(layout: Layout, record: VmRecord, image: ImageResolve): Promise<Partial<VmRecord>> {
+  const net = await setupNetwork(layout, record);
+  const config = net.network ? { ...record.config, network: net.network } : record.config;
+  const cmdline = image.kernel ? kernelCmdline(image, record.config.name, record.storage_configs, net.network_configs, record.config.dns ?? []) : record.boot.cmdline;
+  return { network_configs: net.network_configs, config, boot: { ...record.boot, cmdline } };
+}
+
 /** Undoes a clone: its hypervisor (PID verified), files and record. */
 async function removeClone(layout: Layout, id: string, paths: VmPaths, l: Launchable): Promise<void> {
   const vm = (await vmIndex(layout).list()).find((v) => v.id === id);
   await l.driver.stop(paths, vm?.pid ?? null, { timeoutMs: 0, force: true }).catch(() => undefined);
   await l.driver.delete(paths).catch(() => undefined);
+  if (vm?.network_configs) await teardownNetwork(layout, vm).catch(() => undefined);
   await rm(paths.runDir, { recursive: true, force: true });
   await rm(paths.logDir, { recursive: true, force: true });
   await vmIndex(layout).update((items) => void items.delete(id));

@@ -6,7 +6,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidDataError, MissingDependencyError, NotFoundError, UsageError } from '@cocoon/common/errors';
-import { driverFor } from '@cocoon/common/hypervisor/drivers';
+import { CH_BINARY } from '@cocoon/common/hypervisor/cloud-hypervisor/args';
+import { driverFor, onPath } from '@cocoon/common/hypervisor/drivers';
+import { FC_BINARY } from '@cocoon/common/hypervisor/firecracker/requests';
+import { QEMU_BINARY } from '@cocoon/common/hypervisor/qemu/args';
+import type { HypervisorKind } from '@cocoon/common/schemas/config';
 import { canSnapshot, type Hypervisor, type LaunchSpec, type SnapshotCapable } from '@cocoon/common/hypervisor/index';
 import { toResolve } from '@cocoon/common/images/resolve';
 import { imageIndex } from '@cocoon/common/images/store';
@@ -18,6 +22,9 @@ import { launchSpec } from './spec.ts';
 import { digestFile } from '@cocoon/common/snapshots/sparse';
 import { snapshotDir } from '@cocoon/common/snapshots/store';
 
+/** The executable each hypervisor kind needs on this host. */
+const BINARIES: Record<HypervisorKind, string> = { qemu: QEMU_BINARY, 'cloud-hypervisor': CH_BINARY, firecracker: FC_BINARY };
+
 /** A snapshot that can be launched here: its driver and saved machine. */
 export interface Launchable {
   snapshot: SnapshotRecord;
@@ -28,12 +35,9 @@ export interface Launchable {
 
 /** Refuses a snapshot this host cannot launch (an unavailable hypervisor, a Go-format snapshot). */
 export function launchable(layout: Layout, snapshot: SnapshotRecord): Launchable {
-  let driver: Hypervisor;
-  try {
-    driver = driverFor(snapshot.hypervisor);
-  } catch {
-    throw new MissingDependencyError(`snapshot "${snapshot.name}" was taken on ${snapshot.hypervisor}, which is not available on this host`);
-  }
+  const binary = BINARIES[snapshot.hypervisor];
+  if (!onPath(binary)) throw new MissingDependencyError(`snapshot "${snapshot.name}" was taken on ${snapshot.hypervisor}, which is not available on this host (${binary} not found)`);
+  const driver: Hypervisor = driverFor(snapshot.hypervisor);
   if (!canSnapshot(driver)) throw new MissingDependencyError(`the ${snapshot.hypervisor} driver cannot restore snapshots`);
   if (!snapshot.machine) throw new MissingDependencyError(`snapshot "${snapshot.name}" has no machine layout cocoon can launch (it was made by the Go cocoon for ${snapshot.hypervisor})`);
   return { snapshot, machine: snapshot.machine, driver, dir: snapshotDir(layout, snapshot.id) };

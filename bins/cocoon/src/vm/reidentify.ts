@@ -98,11 +98,14 @@ export function identityLines(vm: VmRecord): string[] {
   const lines = [`hostname ${q(host)}`, `echo ${q(host)} > /etc/hostname`, `date -s @${Math.floor(Date.now() / 1000)} >/dev/null 2>&1 || true`];
   (vm.network_configs ?? []).forEach((nic, i) => {
     const dev = `eth${i}`;
-    lines.push(`ip link set dev ${dev} down`, `ip link set dev ${dev} address ${nic.mac}`, `ip addr flush dev ${dev}`);
-    if (nic.network?.ip && nic.network.prefix !== undefined) lines.push(`ip addr add ${nic.network.ip}/${nic.network.prefix} dev ${dev}`);
+    lines.push(`ip link set dev ${dev} down`, `ip link set dev ${dev} address ${q(nic.mac)}`, `ip addr flush dev ${dev}`);
+    if (nic.network?.ip && nic.network.prefix !== undefined) lines.push(`ip addr add ${q(`${nic.network.ip}/${nic.network.prefix}`)} dev ${dev}`);
     lines.push(`ip link set dev ${dev} up`);
-    if (i === 0 && nic.network?.gateway) lines.push(`ip route replace default via ${nic.network.gateway} dev ${dev}`);
+    if (i === 0 && nic.network?.gateway) lines.push(`ip route replace default via ${q(nic.network.gateway)} dev ${dev}`);
   });
+  // Addresses only (they land in a file): anything else in the record is left out.
+  const dns = (vm.config.dns ?? []).filter((d) => /^[0-9A-Fa-f:.]+$/.test(d)).slice(0, 3);
+  if ((vm.network_configs ?? []).length > 0 && dns.length > 0) lines.push(`printf '${dns.map((d) => `nameserver ${d}\\n`).join('')}' > /etc/resolv.conf`);
   return lines;
 }
 

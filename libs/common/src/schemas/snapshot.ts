@@ -76,6 +76,10 @@ export const SnapshotRecordSchema = z.looseObject({
   // cocoon's additions.
   /** The image record the snapshotted VM was created from (absent when it is not on this host). */
   image_id: IdSchema.optional(),
+  /** The source's network choices a clone inherits (published ports are not: they belong to one VM). */
+  bridge: VmConfigSchema.shape.bridge,
+  egress: VmConfigSchema.shape.egress,
+  dns: VmConfigSchema.shape.dns,
   /** The VM it was taken of (absent for an imported snapshot). */
   vm_id: IdSchema.optional(),
   /** True while `snapshot save`/`import` is still writing it (GC finishes or removes stale ones). */

@@ -44,7 +44,6 @@ export class VmCloneCommand extends CocoonCommand {
       if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${flag}: "${v}" must be a whole number ≥ 0`);
       return n;
     };
-    if (this.network !== undefined) throw new UsageError('--network: networking is not available in this build yet');
     const count = whole('count', this.count) ?? 1;
     if (count < 1) throw new UsageError('--count: make at least one clone');
     const [{ cloneVms }, { runTool }] = await Promise.all([import('../../vm/clone.ts'), import('../../vm/run-tool.ts')]);
@@ -62,6 +61,8 @@ export class VmCloneCommand extends CocoonCommand {
       timeoutMs: parseSeconds(this.startTimeout, '--start-timeout'),
       pullImage: async (ref) => void (await runTool('cocoon-image', ['pull', ref], this.context)),
       warn: (text) => this.context.stderr.write(`${this.context.tool}: ${text}`),
+      network: this.network,
+      dns: this.config.dns,
     });
     if (format !== 'json') for (const vm of vms) this.context.stdout.write(`${vm.id}\n`);
     else this.writeJson(count === 1 ? vms[0] : vms);

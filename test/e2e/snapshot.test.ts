@@ -6,6 +6,8 @@
  * GNU tar of an export (bit-identical, still sparse), a Go-format archive of an unavailable
  * hypervisor, and the bad inputs: a stopped VM, a taken name, shrinking, another VM's
  * snapshot, a full disk during save, and SIGKILL of a save (the VM is resumed, nothing left).
+ * A second suite clones a VM with a NIC inside a namespace playing the host (`csn-…`, with a
+ * real CNI bridge + host-local conflist): each clone answers ping on its own new IP.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';

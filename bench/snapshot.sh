@@ -25,9 +25,9 @@ trap cleanup EXIT
 cleanup
 
 # 1. Cold boot to exec-ready, then a clone to exec-ready.
-t0=$(now); "$c" vm run --name bench-boot --memory 256M --storage 1G --wait --wait-timeout 300 default >/dev/null; t1=$(now)
+t0=$(now); "$c" vm run --name bench-boot --nics 0 --memory 256M --storage 1G --wait --wait-timeout 300 default >/dev/null; t1=$(now)
 cold=$(secs "$t0" "$t1")
-"$c" vm run --name bench-src --memory 256M --storage 1G --wait --wait-timeout 300 default >/dev/null
+"$c" vm run --name bench-src --nics 0 --memory 256M --storage 1G --wait --wait-timeout 300 default >/dev/null
 t0=$(now); "$c" snapshot save --name bench-base bench-src >/dev/null; t1=$(now)
 save=$(secs "$t0" "$t1")
 state_bytes=$("$c" snapshot inspect bench-base | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s);console.log(r.files.reduce((n,f)=>n+f.size*(f.name==="vmstate.qemu"?1:0),0))})')

@@ -125,7 +125,9 @@ describe('the Go cocoon\'s client contract (vk-cocoon\'s commands)', () => {
 
     // Clone: `vm clone --output json --name N --cpu C --memory M --storage S --nics 0 --no-direct-io --pull SNAP`,
     // with the image gone from the store so --pull fetches it by the snapshot's recorded digest.
-    await ok(['image', 'rm', '--force', ref]);
+    // Every copy of the image (an earlier run may have left one pulled by digest) goes.
+    const copies = z.array(z.object({ id: z.string(), digest: z.string() })).parse(JSON.parse(await ok(['image', 'ls', '-o', 'json'])));
+    for (const c of copies.filter((i) => i.digest === snap.image_digest)) await ok(['image', 'rm', '--force', c.id]);
     const noPull = await cocoon(['vm', 'clone', fork]);
     assert.equal(noPull.code, 3, noPull.stderr);
     assert.match(noPull.stderr, /--pull/);

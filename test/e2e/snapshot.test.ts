@@ -33,7 +33,7 @@ const vm = async (ref: string) => VmRecordSchema.parse(JSON.parse(await ok(['vm'
 const sh = (ref: string, script: string) => ok(['vm', 'exec', ref, '--', 'sh', '-c', script]);
 
 async function bootSource(): Promise<void> {
-  await ok(['vm', 'run', '--name', SRC, '--memory', '256M', '--storage', '1G', '--wait', '--wait-timeout', '180', 'default']);
+  await ok(['vm', 'run', '--name', SRC, '--nics', '0', '--memory', '256M', '--storage', '1G', '--wait', '--wait-timeout', '180', 'default']);
 }
 
 describe('snapshots, clones, fork, restore, export/import (QEMU)', () => {
@@ -76,7 +76,7 @@ describe('snapshots, clones, fork, restore, export/import (QEMU)', () => {
     const taken = await cocoon(['snapshot', 'save', '--name', 'base', SRC]);
     assert.equal(taken.code, 4);
     assert.match(taken.stderr, /snapshot name "base" already exists/);
-    const created = JSON.parse(await ok(['vm', 'create', '-o', 'json', '--memory', '128M', '--storage', '64M', 'default'])) as { id: string };
+    const created = JSON.parse(await ok(['vm', 'create', '-o', 'json', '--nics', '0', '--memory', '128M', '--storage', '64M', 'default'])) as { id: string };
     made.push(created.id);
     const stopped = await cocoon(['snapshot', 'save', created.id]);
     assert.equal(stopped.code, 6);

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { spawn } from '@cocoon/common/exec';
+import { PACKAGE_OF, spawn } from '@cocoon/common/exec';
 
 const DOCTOR = join(dirname(fileURLToPath(import.meta.url)), 'cocoon-doctor');
 const work = mkdtempSync(join(tmpdir(), 'cocoon-doctor-test-'));
@@ -46,8 +46,10 @@ describe('cocoon-doctor check', () => {
     for (const name of ['kvm', 'pvm', 'qemu-system', 'qemu-img', 'mkfs.erofs', 'busybox', 'cni', 'ovmf', 'node', 'ip_forward', 'root-dir']) {
       assert.ok(names.includes(name), `check ${name} present`);
     }
+    // What the host allows: a PVM host is reported as such, any other host as not PVM.
     const pvm = report.checks.find((c) => c.name === 'pvm');
-    if (existsSync('/sys/module/kvm_pvm')) assert.match(pvm?.detail ?? '', /KVM is PVM: stock kernels hang, TCG will be used/);
+    if (existsSync('/sys/module/kvm_pvm')) assert.deepEqual([pvm?.status, pvm?.detail], ['warn', 'KVM is PVM: stock kernels hang, TCG will be used']);
+    else assert.deepEqual([pvm?.status, pvm?.detail], ['ok', 'KVM is not PVM']);
   });
 
   it('prints one line per check in text mode', async () => {
@@ -118,4 +120,14 @@ describe('cocoon-doctor install', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(readFileSync(fake.log, 'utf8').trim().split('\n'), ['update -q', 'install -y -q --no-install-recommends hyperfine']);
   });
+
+  it('installs the package of every host tool cocoon runs: one map, libs/common/src/host-tools.json', async () => {
+    const map = JSON.parse(readFileSync(new URL('../libs/common/src/host-tools.json', import.meta.url), 'utf8')) as Record<string, string>;
+    const r = await doctor(['packages']);
+    assert.equal(r.code, 0, r.stderr);
+    const packages = r.stdout.trim().split('\n');
+    for (const [tool, pkg] of Object.entries(map)) assert.ok(packages.includes(pkg), `${tool}: ${pkg} is installed by the doctor`);
+    assert.deepEqual(Object.keys(PACKAGE_OF).sort(), Object.keys(map).sort(), 'exec.ts reads the same map');
+  });
 });
+

@@ -8,7 +8,7 @@
  * each file against the manifest like an import, and stages before anything becomes visible.
  * The registry client (auth, tokens, digest checks) is cocoon-image's, shared in libs/common.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -24,6 +24,7 @@ import { formatReference, manifestSelector, parseReference } from '@cocoon/commo
 import { MEDIA_TYPES, OciDescriptorSchema } from '@cocoon/common/schemas/oci';
 import type { SnapshotRecord } from '@cocoon/common/schemas/snapshot';
 import { findSnapshot, snapshotDir } from '@cocoon/common/snapshots/store';
+import { tempPath } from '@cocoon/common/store/temp';
 import { exportFile, manifestOf } from './archive/export.ts';
 import { ArchiveWriter, asInvalid, parseManifest } from './archive/import.ts';
 import { importInto, type ImportRequest } from './transfer.ts';
@@ -84,8 +85,8 @@ export async function pushSnapshot(layout: Layout, snapshotRef: string, target: 
 
 /** Spools one file's layer (to learn its digest), then uploads it unless the registry has it. */
 async function pushFile(layout: Layout, client: RegistryClient, s: SnapshotRecord, name: string, size: number, counts: { uploaded: number; skipped: number }) {
-  await mkdir(layout.tmp, { recursive: true, mode: 0o700 });
-  const spool = join(layout.tmp, `push-${randomBytes(6).toString('hex')}.tar`);
+  // NOTE: an owner-named temp: SIGINT/SIGTERM remove it, and after a SIGKILL the next command sweeps it.
+  const spool = tempPath(layout.tmp, 'push');
   try {
     const hash = createHash('sha256');
     const file = createWriteStream(spool, { flags: 'wx', mode: 0o600 });

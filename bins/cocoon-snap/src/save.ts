@@ -6,16 +6,16 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { CocoonError, errnoCode, ExternalError, InvalidStateError, MissingDependencyError } from '@cocoon/common/errors';
+import { CocoonError, errnoCode, ExternalError, MissingDependencyError } from '@cocoon/common/errors';
 import { driverFor } from '@cocoon/common/hypervisor/drivers';
 import { canSnapshot, vmPaths, type Hypervisor, type SavedState, type SnapshotCapable } from '@cocoon/common/hypervisor/index';
-import { isLive, liveState } from '@cocoon/common/hypervisor/live';
+import { liveHypervisor } from '@cocoon/common/hypervisor/live';
 import type { Layout } from '@cocoon/common/layout';
 import { newId, validateVmName } from '@cocoon/common/refs';
 import type { SnapshotDisk, SnapshotMachine, SnapshotRecord } from '@cocoon/common/schemas/snapshot';
 import type { VmRecord } from '@cocoon/common/schemas/vm';
 import { copySparse, digestFile } from '@cocoon/common/snapshots/sparse';
-import { assertNameFree, snapshotDir, snapshotIndex } from '@cocoon/common/snapshots/store';
+import { assertNameFree, pendingByThisProcess, snapshotDir, snapshotIndex } from '@cocoon/common/snapshots/store';
 import { withLock } from '@cocoon/common/store/lock';
 import { vmIndex, vmLockFile } from '@cocoon/common/vms';
 import { startGuard, stopGuard } from './guard.ts';
@@ -35,7 +35,7 @@ export async function saveSnapshot(layout: Layout, req: SaveRequest): Promise<Sn
   const found = await vmIndex(layout).resolve(req.vm);
   return withLock(vmLockFile(layout, found.id), async () => {
     const vm = await vmIndex(layout).resolve(found.id);
-    if (!isLive(liveState(layout, vm))) throw new InvalidStateError(`VM "${vm.config.name}" is not running (${vm.state}): only a running VM can be snapshotted`);
+    liveHypervisor(layout, vm, 'only a running VM can be snapshotted');
     const driver = driverFor(vm.hypervisor);
     if (!canSnapshot(driver)) throw new MissingDependencyError(`the ${vm.hypervisor} driver cannot snapshot`);
     const paths = vmPaths(layout, vm.id);
@@ -88,8 +88,7 @@ async function reserve(layout: Layout, vm: VmRecord, req: SaveRequest, pausesVm:
     created_at: new Date().toISOString(),
     image_id: vm.image_id,
     vm_id: vm.id,
-    pending: true,
-    pending_pid: process.pid,
+    ...pendingByThisProcess(),
     paused_by_save: pausesVm,
   };
   await snapshotIndex(layout).update((items) => {
@@ -135,7 +134,7 @@ async function complete(layout: Layout, id: string, vmId: string, extra: Pick<Sn
   const done = await snapshotIndex(layout).update((items) => {
     const s = items.get(id);
     if (!s) throw new ExternalError(`snapshot ${id.slice(0, 12)} disappeared while it was saved`);
-    const { pending: _p, pending_pid: _pid, paused_by_save: _by, ...rest } = s;
+    const { pending: _p, pending_pid: _pid, pending_start_time: _start, paused_by_save: _by, ...rest } = s;
     const next: SnapshotRecord = { ...rest, ...extra };
     items.set(id, next);
     return next;

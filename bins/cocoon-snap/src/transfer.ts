@@ -9,7 +9,7 @@ import { imageIndex } from '@cocoon/common/images/store';
 import type { Layout } from '@cocoon/common/layout';
 import { newId, validateVmName } from '@cocoon/common/refs';
 import type { SnapshotArchiveManifest, SnapshotRecord } from '@cocoon/common/schemas/snapshot';
-import { assertNameFree, findSnapshot, snapshotDir, snapshotIndex, stagingDir } from '@cocoon/common/snapshots/store';
+import { assertNameFree, findSnapshot, pendingByThisProcess, snapshotDir, snapshotIndex, stagingDir } from '@cocoon/common/snapshots/store';
 import { exportSnapshot } from './archive/export.ts';
 import { commitStaging, dropStaging, extractArchive, type Extracted } from './archive/import.ts';
 
@@ -70,7 +70,7 @@ async function reserve(layout: Layout, record: SnapshotRecord): Promise<void> {
 
 /** A pending record holding a name until the archive is read. */
 function placeholder(id: string, name: string): SnapshotRecord {
-  return { id, name, cpu: 1, memory: 1, storage: 1, image: 'importing', image_digest: `sha256:${'0'.repeat(64)}`, image_type: 'oci', hypervisor: 'qemu', nics: 0, created_at: new Date().toISOString(), pending: true, pending_pid: process.pid };
+  return { id, name, cpu: 1, memory: 1, storage: 1, image: 'importing', image_digest: `sha256:${'0'.repeat(64)}`, image_type: 'oci', hypervisor: 'qemu', nics: 0, created_at: new Date().toISOString(), ...pendingByThisProcess() };
 }
 
 /** The imported record: the archive's config under a fresh ID, this host's image ID, the files as written. */
@@ -78,7 +78,7 @@ async function toRecord(layout: Layout, id: string, m: SnapshotArchiveManifest, 
   const c = m.config;
   const image = (await imageIndex(layout).list()).find((i) => i.digest === c.image_digest);
   const base = m.version === 2 ? { ...m.config } : { ...m.config, image_type: m.config.image_type ?? 'oci', nics: m.config.nics ?? 0, created_at: new Date().toISOString() };
-  const { pending: _p, pending_pid: _pid, paused_by_save: _by, vm_id: _vm, image_id: _img, ...rest } = base as SnapshotRecord;
+  const { pending: _p, pending_pid: _pid, pending_start_time: _start, paused_by_save: _by, vm_id: _vm, image_id: _img, ...rest } = base as SnapshotRecord;
   const name = req.name ?? (typeof c.name === 'string' && c.name ? c.name : `import-${id.slice(0, 8)}`);
   validateVmName(name, 'the archive\'s snapshot name');
   return { ...rest, id, name, description: req.description ?? rest.description, image_id: image?.id, files };

@@ -1,5 +1,6 @@
 /**
- * Loads `cocoon_native.node` (see `../native/cocoon_native.c`): flock, mknod, lsetxattr.
+ * Loads `cocoon_native.node` (see `../native/cocoon_native.c`): flock, mknod, lsetxattr,
+ * AF_VSOCK, lseek (sparse files), rndReseed, execve.
  * Looked up beside the running executable first (the packaged layout), then beside this
  * bundle, then in the package's node-gyp build folder (development and tests).
  */
@@ -22,6 +23,8 @@ export interface NativeBinding {
   lseek(fd: number, offset: number, whence: number): number;
   /** On an fd of /dev/urandom: RNDADDENTROPY with `entropy` (≤ 512 bytes), then RNDRESEEDCRNG; 0 or -errno. */
   rndReseed(fd: number, entropy: Buffer): number;
+  /** Replaces this process with `path` (argv, `K=V` env); returns an errno only if that fails. */
+  execve(path: string, argv: string[], env: string[]): number;
 }
 
 const FILE = 'cocoon_native.node';

@@ -13,6 +13,7 @@ import { UsageError } from '@cocoon/common/errors';
 import { run } from '@cocoon/common/exec';
 import { hostHasVhostVsock } from '@cocoon/common/hypervisor/vsock';
 import type { Layout } from '@cocoon/common/layout';
+import { procStat } from '@cocoon/common/proc';
 import { newId, validateVmName } from '@cocoon/common/refs';
 import type { ImageResolve } from '@cocoon/common/schemas/image';
 import type { VmRecord } from '@cocoon/common/schemas/vm';
@@ -21,6 +22,7 @@ import { findSnapshot } from '@cocoon/common/snapshots/store';
 import { grownResources, launchable, launchSaved, requireImage, savedDisks, savedSpec, type Launchable, type Resources } from './from-snapshot.ts';
 import { insertVmRecord, setState } from './lifecycle.ts';
 import { setupNetwork, teardownNetwork } from './network.ts';
+import { creatorOfThisProcess, findHypervisor, killLeftovers } from './recovery.ts';
 import { reidentify, REIDENTIFY_TIMEOUT_MS } from './reidentify.ts';
 import { kernelCmdline } from './spec.ts';
 import { vmIndex } from '@cocoon/common/vms';
@@ -84,11 +86,14 @@ async function cloneOne(layout: Layout, l: Launchable, image: ImageResolve, want
     // Every saved disk is attached as it was (a cloud VM's seed too), whatever `first_booted` says.
     const spec = savedSpec(layout, l, record);
     const { pid } = await launchSaved(l, spec, req.timeoutMs, req.onDemand);
-    await setState(layout, id, { pid });
+    // NOTE: recorded (with its start time) at once: a clone killed from here on leaves a
+    // hypervisor its record names, which `rm` (or a create reclaiming the name) then kills.
+    const pidStart = procStat(pid)?.start;
+    await setState(layout, id, { pid, pid_start_time: pidStart });
     const cow = record.storage_configs.findIndex((d) => d.role === 'cow');
     if (want.storage > l.snapshot.storage && cow >= 0) await l.driver.growDisk(paths, cow, want.storage);
     await l.driver.resume(paths);
-    const vm = await setState(layout, id, { state: 'running', pid, started_at: new Date().toISOString(), tuning: spec.tuning });
+    const vm = await setState(layout, id, { state: 'running', pid, pid_start_time: pidStart, started_at: new Date().toISOString(), tuning: spec.tuning, creator: undefined });
     const hint = await reidentify(layout, vm, { clone: true, timeoutMs: REIDENTIFY_TIMEOUT_MS });
     if (hint) req.warn(hint);
     return vm;
@@ -107,6 +112,9 @@ function cloneRecord(l: Launchable, image: ImageResolve, paths: VmPaths, id: str
     id,
     hypervisor: s.hypervisor,
     state: 'creating',
+    // NOTE: until it runs, the record names this process: a clone killed half-way is then an
+    // interrupted creation (shown as error, removed by rm, its name reclaimable).
+    creator: creatorOfThisProcess(),
     config: {
       name,
       cpu: want.cpu,
@@ -160,11 +168,13 @@ async function cloneNetwork(layout: Layout, record: VmRecord, image: ImageResolv
   return { network_configs: net.network_configs, config, boot: { ...record.boot, cmdline } };
 }
 
-/** Undoes a clone: its hypervisor (PID verified), files and record. */
+/** Undoes a clone: its hypervisor (PID verified, from the record or its pid file), files and record. */
 async function removeClone(layout: Layout, id: string, paths: VmPaths, l: Launchable): Promise<void> {
   const vm = (await vmIndex(layout).list()).find((v) => v.id === id);
-  await l.driver.stop(paths, vm?.pid ?? null, { timeoutMs: 0, force: true }).catch(() => undefined);
+  const running = vm ? findHypervisor(layout, vm) : null;
+  await l.driver.stop(paths, running?.pid ?? null, { timeoutMs: 0, force: true }).catch(() => undefined);
   await l.driver.delete(paths).catch(() => undefined);
+  if (vm) await killLeftovers(layout, vm);
   if (vm?.network_configs) await teardownNetwork(layout, vm).catch(() => undefined);
   await rm(paths.runDir, { recursive: true, force: true });
   await rm(paths.logDir, { recursive: true, force: true });

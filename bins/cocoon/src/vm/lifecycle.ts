@@ -4,11 +4,12 @@
  * never launch two hypervisors. Every failure path removes what it made.
  */
 import { mkdir, rm } from 'node:fs/promises';
-import { ConflictError, InvalidStateError, MissingDependencyError } from '@cocoon/common/errors';
+import { ConflictError, InvalidStateError, MissingDependencyError, NotFoundError } from '@cocoon/common/errors';
 import { driverFor } from '@cocoon/common/hypervisor/drivers';
 import { vmPaths, type VmPaths } from '@cocoon/common/hypervisor/index';
 import { hostHasVhostVsock, nextGuestCid } from '@cocoon/common/hypervisor/vsock';
 import type { Layout } from '@cocoon/common/layout';
+import { procStat } from '@cocoon/common/proc';
 import { hostnameFor, newId, validateVmName } from '@cocoon/common/refs';
 import type { ImageResolve } from '@cocoon/common/schemas/image';
 import type { VmConfig, VmRecord } from '@cocoon/common/schemas/vm';
@@ -20,7 +21,7 @@ import { createCowDisk } from './cow-disk.ts';
 import { createDataDisks, dataDiskConfigs, type DataDiskSpec } from './data-disks.ts';
 import { recoverNetwork, setupNetwork, teardownNetwork, type NetSpec } from './network.ts';
 import { kernelCmdline, launchSpec, vmDisks } from './spec.ts';
-import { isLive, liveState } from './state.ts';
+import { adoptLeftover, creatorOfThisProcess, dropFiles, findHypervisor, killLeftovers, reclaimInterrupted, refuseBeingCreated, refuseUnfinished } from './recovery.ts';
 
 export interface CreateRequest {
   name: string | undefined;
@@ -84,7 +85,9 @@ export function planVm(layout: Layout, req: CreateRequest, id = newId()): VmReco
 
 /** Creates a VM: reserves the name, makes its disks, records it as `created`. */
 export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRecord> {
-  const record = planVm(layout, req);
+  // NOTE: the record names this process as its creator until it is `created`: if this process
+  // dies half-way, the next command knows the record was abandoned (recovery.ts).
+  const record: VmRecord = { ...planVm(layout, req), creator: creatorOfThisProcess() };
   const { id } = record;
   const name = record.config.name;
   const paths = vmPaths(layout, id);
@@ -103,7 +106,7 @@ export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRe
     const storage = req.image.kind === 'cloud' ? await prepareCloudDisks(req, paths, record) : await createCowDisk(paths.cowDisk, req.storage).then(() => req.storage);
     await createDataDisks(req.dataDisks ?? [], record.storage_configs.filter((d) => d.role === 'data'));
     await driverFor(record.hypervisor).create(launchSpec(layout, record));
-    return await setState(layout, id, { state: 'created', config: { ...record.config, storage }, network_configs: record.network_configs, boot: record.boot });
+    return await setState(layout, id, { state: 'created', config: { ...record.config, storage }, network_configs: record.network_configs, boot: record.boot, creator: undefined });
   } catch (err) {
     // NOTE: cocoon-net undid its own work if it failed; this covers a failure after it succeeded.
     if (record.network_configs) await teardownNetwork(layout, record).catch(() => undefined);
@@ -115,12 +118,15 @@ export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRe
 }
 
 /**
- * Adds a `creating` record, reserving its name (unique regardless of case, because the name
- * becomes the guest hostname and DNS ignores case) and, with `vsock`, a guest CID.
+ * Adds a `creating` record (naming its creator, `creatorOfThisProcess()`), reserving its name
+ * (unique regardless of case, because the name becomes the guest hostname and DNS ignores case)
+ * and, with `vsock`, a guest CID. An interrupted create holding the name gives it up first.
  */
 export async function insertVmRecord(layout: Layout, record: VmRecord, vsock: boolean): Promise<void> {
   const name = record.config.name;
-  await vmIndex(layout).update((items) => {
+  const reclaimed = await vmIndex(layout).update((items) => {
+    // NOTE: a create that was killed half-way gives its name up, as it would have on failure.
+    const dropped = reclaimInterrupted(items, name);
     const folded = name.toLowerCase();
     for (const vm of items.values()) {
       if (vm.config.name.toLowerCase() === folded) throw new ConflictError(`VM name "${name}" already exists (${vm.id.slice(0, 12)})`);
@@ -128,7 +134,9 @@ export async function insertVmRecord(layout: Layout, record: VmRecord, vsock: bo
     // NOTE: the CID is allocated under the index lock, so two creates never share one.
     if (vsock) record.vsock_cid = nextGuestCid([...items.values()].map((vm) => vm.vsock_cid ?? null));
     items.set(record.id, record);
+    return dropped;
   });
+  await dropFiles(layout, reclaimed);
 }
 
 /** The VM config keys of the network request (kept with the config so clones get the same network). */
@@ -171,18 +179,24 @@ async function prepareCloudDisks(req: CreateRequest, paths: VmPaths, vm: VmRecor
 export async function startVm(layout: Layout, ref: string, timeoutMs: number): Promise<VmRecord> {
   const found = await vmIndex(layout).resolve(ref);
   return withLock(vmLockFile(layout, found.id), async () => {
-    const vm = await vmIndex(layout).resolve(found.id);
-    if (vm.state === 'creating') throw new InvalidStateError(`VM "${vm.config.name}" is still being created`);
-    if (isLive(liveState(layout, vm))) throw new InvalidStateError(`VM "${vm.config.name}" is already running`);
+    const vm = await resolveLocked(layout, found.id, ref);
+    refuseUnfinished(vm);
+    const running = findHypervisor(layout, vm);
+    if (running?.known) throw new InvalidStateError(`VM "${vm.config.name}" is already running`);
     const driver = driverFor(vm.hypervisor);
     try {
       // A netns (or host TAP) that vanished, e.g. with a host reboot, is made again: same MACs and IPs.
       const recovered = await recoverNetwork(layout, vm);
       if (recovered) Object.assign(vm, await setState(layout, vm.id, { network_configs: recovered }));
       const spec = launchSpec(layout, vm);
-      const { pid } = await driver.start(spec, timeoutMs);
-      return await setState(layout, vm.id, { state: 'running', pid, started_at: new Date().toISOString(), error: undefined, first_booted: true, tuning: spec.tuning });
+      // A start killed after launching the hypervisor left it running unrecorded: take it over.
+      const adopted = running ? await adoptLeftover(driver, spec, running, timeoutMs) : null;
+      const pid = adopted?.pid ?? (await driver.start(spec, timeoutMs)).pid;
+      const started = { pid, pid_start_time: procStat(pid)?.start, started_at: new Date().toISOString(), error: undefined, first_booted: true, tuning: spec.tuning };
+      return await setState(layout, vm.id, { state: 'running', ...started });
     } catch (err) {
+      // NOTE: a failed start leaves no sockets or pid file behind (the disks stay: the VM does).
+      await driver.delete(vmPaths(layout, vm.id));
       await setState(layout, vm.id, { state: 'error', pid: 0, error: (err as Error).message });
       throw err;
     }
@@ -193,12 +207,14 @@ export async function startVm(layout: Layout, ref: string, timeoutMs: number): P
 export async function stopVm(layout: Layout, ref: string, opts: { timeoutMs: number; force: boolean }): Promise<{ vm: VmRecord; outcome: string }> {
   const found = await vmIndex(layout).resolve(ref);
   return withLock(vmLockFile(layout, found.id), async () => {
-    const vm = await vmIndex(layout).resolve(found.id);
+    const vm = await resolveLocked(layout, found.id, ref);
     const paths = vmPaths(layout, vm.id);
     const driver = driverFor(vm.hypervisor);
-    const outcome = await driver.stop(paths, vm.pid, opts);
+    const running = findHypervisor(layout, vm);
+    const outcome = await driver.stop(paths, running?.pid ?? null, opts);
     await driver.delete(paths);
-    const next: Partial<VmRecord> = vm.state === 'running' || vm.state === 'paused' || vm.state === 'error' ? { state: 'stopped', pid: 0, stopped_at: new Date().toISOString() } : {};
+    const stopped = running !== null || vm.state === 'running' || vm.state === 'paused' || vm.state === 'error';
+    const next: Partial<VmRecord> = stopped ? { state: 'stopped', pid: 0, pid_start_time: undefined, stopped_at: new Date().toISOString() } : {};
     return { vm: await setState(layout, vm.id, next), outcome };
   });
 }
@@ -206,16 +222,18 @@ export async function stopVm(layout: Layout, ref: string, opts: { timeoutMs: num
 /** Removes a VM's record and files; a running VM needs `force` (it is killed first). */
 export async function removeVm(layout: Layout, ref: string, force: boolean): Promise<VmRecord> {
   const found = await vmIndex(layout).resolve(ref);
-  const lockFile = vmLockFile(layout, found.id);
-  const removed = await withLock(lockFile, async () => {
-    const vm = await vmIndex(layout).resolve(found.id);
+  return withLock(vmLockFile(layout, found.id), async () => {
+    const vm = await resolveLocked(layout, found.id, ref);
     const paths = vmPaths(layout, vm.id);
     const driver = driverFor(vm.hypervisor);
-    if (isLive(liveState(layout, vm))) {
+    refuseBeingCreated(vm);
+    const running = findHypervisor(layout, vm);
+    if (running) {
       if (!force) throw new InvalidStateError(`VM "${vm.config.name}" is running; stop it first or use --force`);
-      await driver.stop(paths, vm.pid, { timeoutMs: 0, force: true });
+      await driver.stop(paths, running.pid, { timeoutMs: 0, force: true });
     }
     await driver.delete(paths);
+    await killLeftovers(layout, vm);
     const leftovers = await teardownNetwork(layout, vm);
     // The VM goes anyway: what its network left is in the networks index, for `cocoon net del` or gc.
     for (const what of leftovers) (await import('@cocoon/common/log')).log().warn(what);
@@ -224,8 +242,18 @@ export async function removeVm(layout: Layout, ref: string, force: boolean): Pro
     await vmIndex(layout).update((items) => void items.delete(vm.id));
     return vm;
   });
-  await rm(lockFile, { force: true });
-  return removed;
+  // NOTE: the lock file is kept: unlinking it would let a waiter lock the old inode while a
+  // newcomer locks a new file (the flock/unlink race). cocoon-gc sweeps the files of gone VMs.
+}
+
+/**
+ * The record again, now under the VM's lock. A VM removed meanwhile (a concurrent `rm`) is
+ * reported with the reference the user gave, the same words as when it was already gone.
+ */
+async function resolveLocked(layout: Layout, id: string, ref: string): Promise<VmRecord> {
+  const vm = (await vmIndex(layout).load()).get(id);
+  if (!vm) throw new NotFoundError(`VM not found: ${ref}`);
+  return vm;
 }
 
 /** Patches a VM record under the index lock and returns the new record. */

@@ -1,5 +1,5 @@
 /** `vm pause` / `vm resume`: stop and restart the vCPUs of a live VM, recorded as `paused`/`running`. */
-import { InvalidStateError, MissingDependencyError } from '@cocoon/common/errors';
+import { MissingDependencyError } from '@cocoon/common/errors';
 import { driverFor } from '@cocoon/common/hypervisor/drivers';
 import { canSnapshot, vmPaths, type Hypervisor, type SnapshotCapable } from '@cocoon/common/hypervisor/index';
 import type { Layout } from '@cocoon/common/layout';
@@ -7,7 +7,7 @@ import type { VmRecord } from '@cocoon/common/schemas/vm';
 import { withLock } from '@cocoon/common/store/lock';
 import { vmIndex, vmLockFile } from '@cocoon/common/vms';
 import { setState } from './lifecycle.ts';
-import { isLive, liveState } from './state.ts';
+import { liveHypervisor } from './state.ts';
 
 /** The driver of `vm` when it can pause, else a MissingDependencyError. */
 export function pausableDriver(vm: VmRecord): Hypervisor & SnapshotCapable {
@@ -21,8 +21,7 @@ export async function setPaused(layout: Layout, ref: string, pause: boolean): Pr
   const found = await vmIndex(layout).resolve(ref);
   return withLock(vmLockFile(layout, found.id), async () => {
     const vm = await vmIndex(layout).resolve(found.id);
-    const state = liveState(layout, vm);
-    if (!isLive(state)) throw new InvalidStateError(`VM "${vm.config.name}" is not running (state: ${state})`);
+    liveHypervisor(layout, vm);
     const driver = pausableDriver(vm);
     const paths = vmPaths(layout, vm.id);
     if (pause) await driver.pause(paths);

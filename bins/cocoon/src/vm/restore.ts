@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { InvalidStateError, UsageError } from '@cocoon/common/errors';
 import { vmPaths } from '@cocoon/common/hypervisor/index';
 import type { Layout } from '@cocoon/common/layout';
+import { procStat } from '@cocoon/common/proc';
 import type { VmRecord } from '@cocoon/common/schemas/vm';
 import { copySparse } from '@cocoon/common/snapshots/sparse';
 import { findSnapshot } from '@cocoon/common/snapshots/store';
@@ -19,7 +20,7 @@ import { vmIndex, vmLockFile } from '@cocoon/common/vms';
 import { grownResources, launchable, launchSaved, requireImage, savedDisks, savedSpec, verifyFiles, type Launchable, type Resources } from './from-snapshot.ts';
 import { setState } from './lifecycle.ts';
 import { reidentify, REIDENTIFY_TIMEOUT_MS } from './reidentify.ts';
-import { isLive, liveState } from './state.ts';
+import { liveHypervisor } from './state.ts';
 
 const STAGED = '.restore';
 
@@ -28,8 +29,7 @@ export async function restoreVm(layout: Layout, ref: string, snapshotRef: string
   const found = await vmIndex(layout).resolve(ref);
   return withLock(vmLockFile(layout, found.id), async () => {
     const vm = await vmIndex(layout).resolve(found.id);
-    const state = liveState(layout, vm);
-    if (!isLive(state)) throw new InvalidStateError(`VM "${vm.config.name}" is not running (state: ${state}): restore rewinds a running VM; clone the snapshot to start a new one`);
+    const hypervisor = liveHypervisor(layout, vm, 'restore rewinds a running VM; clone the snapshot to start a new one');
     const snapshot = await findSnapshot(layout, snapshotRef);
     if (snapshot.vm_id !== vm.id && !vm.snapshot_ids?.[snapshot.id]) {
       throw new UsageError(`snapshot "${snapshot.name}" was not taken of VM "${vm.config.name}": restore only rewinds a VM to its own snapshots (clone it instead)`);
@@ -44,7 +44,7 @@ export async function restoreVm(layout: Layout, ref: string, snapshotRef: string
     const staged = await stage(l, paths.runDir);
     try {
       // Point of no return: the running hypervisor goes, the snapshot's comes.
-      await l.driver.stop(paths, vm.pid, { timeoutMs: 0, force: true });
+      await l.driver.stop(paths, hypervisor.pid, { timeoutMs: 0, force: true });
       await l.driver.delete(paths);
       for (const [from, to] of staged) await rename(from, to);
     } catch (err) {
@@ -58,11 +58,11 @@ export async function restoreVm(layout: Layout, ref: string, snapshotRef: string
       const spec = savedSpec(layout, l, next);
       ({ pid } = await launchSaved(l, spec, timeoutMs));
       await l.driver.resume(paths);
-      running = await setState(layout, vm.id, { ...next, state: 'running', pid, started_at: new Date().toISOString(), error: undefined, tuning: spec.tuning });
+      running = await setState(layout, vm.id, { ...next, state: 'running', pid, pid_start_time: procStat(pid)?.start, started_at: new Date().toISOString(), error: undefined, tuning: spec.tuning });
     } catch (err) {
       // Never leave a hypervisor the record does not know of.
       if (pid) await l.driver.stop(paths, pid, { timeoutMs: 0, force: true }).catch(() => undefined);
-      await setState(layout, vm.id, { state: 'error', pid: 0, error: `restore from snapshot "${snapshot.name}" failed: ${(err as Error).message}` });
+      await setState(layout, vm.id, { state: 'error', pid: 0, pid_start_time: undefined, error: `restore from snapshot "${snapshot.name}" failed: ${(err as Error).message}` });
       throw err;
     }
     // The VM runs restored; a guest that cannot be reseeded is reported, the VM stays as it is.

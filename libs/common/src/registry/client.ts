@@ -1,10 +1,11 @@
 /**
- * A small OCI distribution client over undici: `/v2/` ping, the Basic and Bearer
- * challenge flows, manifests and blobs. One client talks to one repository.
+ * A small OCI distribution client over node:http (see `../http/client.ts` for why not undici):
+ * `/v2/` ping, the Basic and Bearer challenge flows, manifests and blobs. One client talks
+ * to one repository.
  */
 import type { Readable } from 'node:stream';
-import { Agent, interceptors, request, type Dispatcher } from 'undici';
 import { CocoonError, ExitCode, ExternalError } from '../errors.ts';
+import { headerValue, HttpClient, type HttpResponse, type RequestOptions } from '../http/client.ts';
 import { RegistryErrorSchema, TokenResponseSchema } from '../schemas/registry.ts';
 import { log } from '../log.ts';
 import { basicHeader, parseChallenges, type Credentials } from './auth.ts';
@@ -33,19 +34,19 @@ export class RegistryHttpError extends CocoonError {
   }
 }
 
-type Response = Dispatcher.ResponseData;
+type Response = HttpResponse;
 
 export class RegistryClient {
   private authorization: string | null = null;
   private readonly base: string;
-  private readonly dispatcher: Dispatcher;
+  private readonly http = new HttpClient();
+  private readonly timeoutMs: number;
 
   constructor(readonly opts: RegistryClientOptions) {
     const plain = opts.insecure || isLoopbackRegistry(opts.registry);
     this.base = `${plain ? 'http' : 'https'}://${apiHost(opts.registry)}`;
-    const timeout = opts.timeoutMs ?? 60_000;
-    // NOTE: blob GETs are often redirected to a CDN; undici drops Authorization across origins.
-    this.dispatcher = new Agent({ headersTimeout: timeout, bodyTimeout: timeout, connections: 8 }).compose(interceptors.redirect({ maxRedirections: 5 }));
+    // NOTE: blob GETs are often redirected to a CDN; the client drops Authorization across origins.
+    this.timeoutMs = opts.timeoutMs ?? 60_000;
   }
 
   /** `GET /v2/`: learns whether and how the registry wants authentication, and authenticates. */
@@ -118,13 +119,13 @@ export class RegistryClient {
 
   /** Releases the connection pool. */
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    this.http.close();
   }
 
-  private async send(method: 'GET' | 'HEAD' | 'PUT' | 'POST', path: string, headers: Record<string, string>, signal?: AbortSignal, body?: Buffer | Readable): Promise<Response> {
+  private async send(method: RequestOptions['method'], path: string, headers: Record<string, string>, signal?: AbortSignal, body?: Buffer | Readable): Promise<Response> {
     const all = { 'user-agent': 'cocoon/0.1', ...headers, ...(this.authorization ? { authorization: this.authorization } : {}) };
     try {
-      return await request(path.startsWith('http') ? path : `${this.base}${path}`, { method, headers: all, dispatcher: this.dispatcher, signal, body });
+      return await this.http.request(path.startsWith('http') ? path : `${this.base}${path}`, { method, headers: all, signal, body, idleTimeoutMs: this.timeoutMs });
     } catch (err) {
       if (signal?.aborted) throw err;
       throw new ExternalError(`cannot reach registry ${this.opts.registry} (${this.base}): ${(err as Error).message}`, { cause: err });
@@ -154,7 +155,7 @@ export class RegistryClient {
     log().debug({ realm: url.origin + url.pathname, user: creds?.username ?? null }, 'registry token');
     let res: Response;
     try {
-      res = await request(url, { headers: creds ? { authorization: basicHeader(creds) } : {}, dispatcher: this.dispatcher });
+      res = await this.http.get(url, { headers: creds ? { authorization: basicHeader(creds) } : {}, idleTimeoutMs: this.timeoutMs });
     } catch (err) {
       throw new ExternalError(`cannot reach the token server ${url.origin}: ${(err as Error).message}`, { cause: err });
     }
@@ -170,8 +171,7 @@ export class RegistryClient {
 }
 
 function header(res: Response, name: string): string | null {
-  const v = res.headers[name];
-  return Array.isArray(v) ? (v[0] ?? null) : (v ?? null);
+  return headerValue(res.headers, name);
 }
 
 /** Reads a JSON body of at most `max` bytes. */

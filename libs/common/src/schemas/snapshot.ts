@@ -86,6 +86,8 @@ export const SnapshotRecordSchema = z.looseObject({
   pending: z.boolean().optional(),
   /** PID of the command writing a pending snapshot (a dead writer means the snapshot is stale). */
   pending_pid: z.number().int().positive().optional(),
+  /** Start time of `pending_pid` (clock ticks after boot, /proc/PID/stat): a reused PID is not the writer. */
+  pending_start_time: z.number().int().nonnegative().optional(),
   /** The source VM was paused by the pending save (recovery resumes it if the writer died). */
   paused_by_save: z.boolean().optional(),
   /** Every file of the snapshot directory, sorted by name. */

@@ -10,13 +10,17 @@ import { driverFor } from '../hypervisor/drivers.ts';
 import { canSnapshot, vmPaths } from '../hypervisor/index.ts';
 import { isLive, liveState } from '../hypervisor/live.ts';
 import { processArgv } from '../hypervisor/process.ts';
+import { identityAlive } from '../proc.ts';
 import type { SnapshotRecord } from '../schemas/snapshot.ts';
 import { vmIndex } from '../vms.ts';
 import { snapshotDir, snapshotIndex, stagingDir } from './store.ts';
 
-/** Whether the command that wrote pending snapshot `s` is gone. */
+/** Whether the command that wrote pending snapshot `s` is gone (a reused PID does not count as it). */
 export function writerGone(s: SnapshotRecord): boolean {
-  return s.pending === true && (s.pending_pid === undefined || processArgv(s.pending_pid) === null);
+  if (s.pending !== true) return false;
+  if (s.pending_pid === undefined) return true;
+  if (s.pending_start_time === undefined) return processArgv(s.pending_pid) === null;
+  return !identityAlive({ pid: s.pending_pid, start: s.pending_start_time });
 }
 
 /**
@@ -39,7 +43,8 @@ export async function recoverStaleSnapshots(layout: Layout, only?: string): Prom
     }
     return gone;
   });
-  await Promise.all(removed.flatMap((id) => [snapshotDir(layout, id), stagingDir(layout, id)].map((d) => rm(d, { recursive: true, force: true }))));
+  const dirs = stale.filter((s) => removed.includes(s.id)).flatMap((s) => [snapshotDir(layout, s.id), ...(s.pending_pid !== undefined && s.pending_start_time !== undefined ? [stagingDir(layout, s.id, `${s.pending_pid}.${s.pending_start_time}`)] : [])]);
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
   return removed;
 }
 

@@ -8,7 +8,9 @@ import { ConflictError, NotFoundError } from '../errors.ts';
 import type { Layout } from '../layout.ts';
 import { resolveRef } from '../refs.ts';
 import { SnapshotRecordSchema, type SnapshotRecord } from '../schemas/snapshot.ts';
+import { selfIdentity } from '../proc.ts';
 import { JsonIndex } from '../store/json-index.ts';
+import { ownerTag } from '../store/temp.ts';
 
 /** The snapshot index of `layout`. */
 export function snapshotIndex(layout: Layout): JsonIndex<SnapshotRecord> {
@@ -20,9 +22,20 @@ export function snapshotDir(layout: Layout, id: string): string {
   return join(layout.snapshots.dir, id);
 }
 
-/** Where an import or pull stages snapshot `id`'s files (beside the store: the final move is a rename). */
-export function stagingDir(layout: Layout, id: string): string {
-  return join(layout.snapshots.dir, `.import-${id}`);
+/**
+ * Where an import or pull stages snapshot `id`'s files: beside the store (the final move is a
+ * rename), named as a temp of its writer (`.import-<pid>.<start>-<id>`, see `store/temp.ts`),
+ * so one whose writer was killed is swept by the next index write there even without a record.
+ * `owner` is the writer's `<pid>.<start>` (this process by default).
+ */
+export function stagingDir(layout: Layout, id: string, owner = ownerTag()): string {
+  return join(layout.snapshots.dir, `.import-${owner}-${id}`);
+}
+
+/** The keys that mark a record pending, written by this process (`pending_pid` + its start time). */
+export function pendingByThisProcess(): Pick<SnapshotRecord, 'pending' | 'pending_pid' | 'pending_start_time'> {
+  const me = selfIdentity();
+  return { pending: true, pending_pid: me.pid, pending_start_time: me.start };
 }
 
 /** Complete snapshots only: a pending one (being saved or imported) is invisible. */

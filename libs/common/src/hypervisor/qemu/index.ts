@@ -5,16 +5,17 @@
  */
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { ExternalError } from '../../errors.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ExternalError, TimeoutError } from '../../errors.ts';
 import { escalateStop, KILL_GRACE_MS, logTail, runtimeState, waitUntilReady } from '../launch.ts';
-import type { CommandLine, Hypervisor, LaunchPlan, LaunchSpec, RestoreChanges, RestoreOptions, RuntimeState, SavedState, SnapshotCapable, StopOptions, StopOutcome, VmPaths } from '../index.ts';
-import { signalIfOwned, waitForExit } from '../process.ts';
-import { startRelay, stopRelay } from './agent-relay.ts';
+import type { Adoptable, CommandLine, Hypervisor, LaunchPlan, LaunchSpec, RestoreChanges, RestoreOptions, RuntimeState, SavedState, SnapshotCapable, StopOptions, StopOutcome, VmPaths } from '../index.ts';
+import { pidBelongsTo, signalIfOwned, vmProcesses, waitForExit } from '../process.ts';
+import { isVmRelay, startRelay, stopRelay } from './agent-relay.ts';
 import { qemuCommandLine } from './args.ts';
 import { QmpClient } from './qmp.ts';
 import { runState, saveQemuState, waitForIncoming, withQmp } from './snapshot.ts';
 
-export class QemuDriver implements Hypervisor, SnapshotCapable {
+export class QemuDriver implements Hypervisor, Adoptable, SnapshotCapable {
   readonly kind = 'qemu' as const;
   /**
    * A migration stream restores the machine it was saved from: same vCPUs, RAM size and PCI
@@ -112,6 +113,20 @@ export class QemuDriver implements Hypervisor, SnapshotCapable {
 
   async growDisk(paths: VmPaths, index: number, bytes: number): Promise<void> {
     await withQmp(paths, (qmp) => qmp.execute('block_resize', { 'node-name': `disk${index}`, size: bytes }));
+  }
+
+  async adopt(spec: LaunchSpec, pid: number, timeoutMs: number): Promise<void> {
+    const { paths } = spec;
+    const deadline = Date.now() + timeoutMs;
+    while (!(await qmpAnswers(paths.apiSocket, deadline))) {
+      if (!pidBelongsTo(pid, paths.apiSocket)) throw new ExternalError(`QEMU (pid ${pid}) exited while being taken over: ${await logTail(paths.hypervisorLog)}`);
+      if (Date.now() >= deadline) throw new TimeoutError(`QEMU (pid ${pid}) did not answer on QMP within ${timeoutMs} ms`);
+      await sleep(50);
+    }
+    // A relay its killed starter left without a pid file would hold the serial socket: end it.
+    const stray = vmProcesses(paths.runDir).filter((p) => isVmRelay(p.pid, paths) && signalIfOwned(p.pid, paths.agentSocket, 'SIGKILL'));
+    for (const p of stray) await waitForExit(p.pid, KILL_GRACE_MS);
+    await startRelay(paths);
   }
 
   async stop(paths: VmPaths, pid: number | null, opts: StopOptions): Promise<StopOutcome> {

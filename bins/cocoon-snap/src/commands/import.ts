@@ -1,7 +1,8 @@
-import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { Command, Option } from 'clipanion';
 import { CocoonCommand, chooseFormat, formatOption, outputOption } from '@cocoon/common/cli';
+import { errnoCode, InvalidDataError, NotFoundError } from '@cocoon/common/errors';
 
 export class ImportCommand extends CocoonCommand {
   static override paths = [['import']];
@@ -25,10 +26,22 @@ export class ImportCommand extends CocoonCommand {
     const [{ importArchive }, { recoverStaleSnapshots }] = await Promise.all([import('../transfer.ts'), import('@cocoon/common/snapshots/recover')]);
     await recoverStaleSnapshots(this.layout);
     const fromStdin = this.file === undefined || this.file === '-';
-    const input = fromStdin ? (this.context.stdin as Readable) : createReadStream(this.file as string, { highWaterMark: 4 << 20 });
+    const input = fromStdin ? (this.context.stdin as Readable) : await openArchive(this.file as string);
     const record = await importArchive(this.layout, input, { name: this.name, description: this.description });
     if (format === 'json') this.writeJson(record);
     else this.context.stdout.write(`${record.id}\n`);
     return 0;
   }
+}
+
+/** The archive file, opened before anything is reserved: a missing file is "not found" (3), a folder invalid data (9). */
+async function openArchive(file: string): Promise<Readable> {
+  const fh = await open(file, 'r').catch((err: unknown) => {
+    throw errnoCode(err) === 'ENOENT' ? new NotFoundError(`${file}: no such file`) : err;
+  });
+  if ((await fh.stat()).isDirectory()) {
+    await fh.close();
+    throw new InvalidDataError(`${file} is a directory, not a snapshot archive`);
+  }
+  return fh.createReadStream({ highWaterMark: 4 << 20 });
 }

@@ -229,7 +229,9 @@ export async function removeVm(layout: Layout, ref: string, force: boolean): Pro
     refuseBeingCreated(vm);
     const running = findHypervisor(layout, vm);
     if (running) {
-      if (!force) throw new InvalidStateError(`VM "${vm.config.name}" is running; stop it first or use --force`);
+      // NOTE: an interrupted creation goes whole without --force: its hypervisor (a clone killed
+      // after launching it) was never a running VM of the user's.
+      if (!force && vm.state !== 'creating') throw new InvalidStateError(`VM "${vm.config.name}" is running; stop it first or use --force`);
       await driver.stop(paths, running.pid, { timeoutMs: 0, force: true });
     }
     await driver.delete(paths);

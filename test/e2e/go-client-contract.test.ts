@@ -16,7 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
 import { VmInspectSchema } from '@cocoon/common/schemas/vm';
 import { z } from 'zod';
-import { cocoon, ok, READY_MARKER, requireTools, waitForConsole } from '../helpers/cocoon.ts';
+import { BIN, cocoon, env, ok, READY_MARKER, requireTools, waitForConsole } from '../helpers/cocoon.ts';
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
 
 /** vk-cocoon's `inspectJSON`: the keys it reads from `vm inspect`, `vm list -o json`, `vm run/clone -o json`. */
@@ -31,6 +31,9 @@ const VkVm = z.object({
     .array(z.object({ tap: z.string(), mac: z.string(), netns_path: z.string(), network: z.object({ ip: z.string(), gateway: z.string(), prefix: z.number().int() }).optional() }))
     .optional(),
 });
+
+/** vk-cocoon's `snapshotJSON`: the keys it reads from `snapshot inspect`. */
+const VkSnapshot = z.object({ id: z.string().min(1), name: z.string(), image: z.string(), image_digest: z.string(), image_type: z.string(), hypervisor: z.string() });
 
 const scratch = mkdtempSync(join(tmpdir(), 'cocoon-contract-'));
 const NAME = `vk-pod-${process.pid}`;
@@ -47,8 +50,12 @@ describe('the Go cocoon\'s client contract (vk-cocoon\'s commands)', () => {
     await execa('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci-archive:${tarball}`, `docker://${ref}`]);
   });
   after(async () => {
-    await cocoon(['vm', 'rm', '--force', NAME]);
+    for (const vm of [NAME, `${NAME}-src`, `${NAME}-clone`, `${NAME}-imported`]) await cocoon(['vm', 'rm', '--force', vm]);
+    for (const s of [`fork-${NAME}`, `${NAME}-hib`]) await cocoon(['snapshot', 'rm', s]);
     await cocoon(['image', 'rm', '--force', ref]);
+    // `vm clone --pull` pulled the image again by digest, under `<ref>@sha256:…`.
+    const images = z.array(z.object({ name: z.string() })).safeParse(JSON.parse((await cocoon(['image', 'ls', '-o', 'json'])).stdout || '[]'));
+    for (const i of images.success ? images.data : []) if (i.name.startsWith(`${ref}@`)) await cocoon(['image', 'rm', '--force', i.name]);
     await registry?.stop();
     rmSync(scratch, { recursive: true, force: true });
   });
@@ -94,5 +101,60 @@ describe('the Go cocoon\'s client contract (vk-cocoon\'s commands)', () => {
     assert.equal(gone.code, 3);
     assert.ok(gone.stderr.toLowerCase().includes('vm not found'), gone.stderr);
     assert.deepEqual(z.array(VkVm).parse(JSON.parse(await ok(['vm', 'list', '-o', 'json']))).filter((v) => v.id === run.id), []);
+  });
+  it('snapshot save/inspect/export/rm/import and vm clone -o json: vk-cocoon\'s fork and hibernate flows', async () => {
+    const src = VkVm.parse(JSON.parse(await ok(['vm', 'run', '--output', 'json', '--name', `${NAME}-src`, '--cpu', '1', '--memory', '268435456', '--storage', '1073741824', '--nics', '0', ref])));
+    const full = VmInspectSchema.parse(JSON.parse(await ok(['vm', 'inspect', src.id])));
+    await waitForConsole(full.runtime.consoleSocket, READY_MARKER, 180_000);
+    await ok(['vm', 'exec', '--wait-timeout', '180', src.id, '--', 'sh', '-c', 'echo forked > /fork-marker && sync']);
+
+    // SnapshotSave: `snapshot save --name N VMID`; a second save of the name says "already exists".
+    const fork = `fork-${NAME}`;
+    await ok(['snapshot', 'save', '--name', fork, src.id]);
+    const again = await cocoon(['snapshot', 'save', '--name', fork, src.id]);
+    assert.notEqual(again.code, 0);
+    assert.ok(again.stderr.toLowerCase().includes('already exists'), again.stderr);
+
+    // Snapshot: `snapshot inspect N`, the keys vk-cocoon reads.
+    const snap = VkSnapshot.parse(JSON.parse(await ok(['snapshot', 'inspect', fork])));
+    assert.equal(snap.name, fork);
+    assert.equal(snap.image, ref);
+    assert.equal(snap.image_type, 'oci');
+    assert.equal(snap.hypervisor, 'qemu');
+    assert.match(snap.image_digest, /^sha256:[0-9a-f]{64}$/);
+
+    // Clone: `vm clone --output json --name N --cpu C --memory M --storage S --nics 0 --no-direct-io --pull SNAP`,
+    // with the image gone from the store so --pull fetches it by the snapshot's recorded digest.
+    // Every copy of the image (an earlier run may have left one pulled by digest) goes.
+    const copies = z.array(z.object({ id: z.string(), digest: z.string() })).parse(JSON.parse(await ok(['image', 'ls', '-o', 'json'])));
+    for (const c of copies.filter((i) => i.digest === snap.image_digest)) await ok(['image', 'rm', '--force', c.id]);
+    const noPull = await cocoon(['vm', 'clone', fork]);
+    assert.equal(noPull.code, 3, noPull.stderr);
+    assert.match(noPull.stderr, /--pull/);
+    const clone = VkVm.parse(JSON.parse(await ok(['vm', 'clone', '--output', 'json', '--name', `${NAME}-clone`, '--cpu', '1', '--memory', '268435456', '--storage', '2147483648', '--nics', '0', '--no-direct-io', '--pull', fork])));
+    assert.equal(clone.state, 'running');
+    assert.ok(clone.pid > 0);
+    assert.equal(clone.config.name, `${NAME}-clone`);
+    assert.equal((await ok(['vm', 'exec', clone.id, '--', 'cat', '/fork-marker'])).trim(), 'forked');
+    // --on-demand is Cloud Hypervisor's: a clear usage error on QEMU.
+    const lazy = await cocoon(['vm', 'clone', '--output', 'json', '--on-demand', fork]);
+    assert.equal(lazy.code, 2);
+
+    // Hibernate: SnapshotExport `snapshot export N -o -` piped into SnapshotImport `snapshot import --name N --description D`.
+    const hib = `${NAME}-hib`;
+    // Process to process, as vk-cocoon wires the two commands' stdout and stdin.
+    const piped = await execa('sh', ['-c', '"$1" snapshot export "$2" -o - | "$1" snapshot import --name "$3" --description "hibernated by vk-cocoon"', 'sh', join(BIN, 'cocoon'), fork, hib], { env, reject: false });
+    assert.equal(piped.exitCode, 0, String(piped.stderr));
+    assert.equal(VkSnapshot.parse(JSON.parse(await ok(['snapshot', 'inspect', hib]))).name, hib);
+    const woken = VkVm.parse(JSON.parse(await ok(['vm', 'clone', '--output', 'json', '--name', `${NAME}-imported`, hib])));
+    assert.equal((await ok(['vm', 'exec', woken.id, '--', 'cat', '/fork-marker'])).trim(), 'forked');
+
+    // SnapshotRemoveIfExists: `snapshot rm N`; then "snapshot not found" (exit 3) for inspect and rm.
+    await ok(['snapshot', 'rm', fork]);
+    for (const args of [['snapshot', 'inspect', fork], ['snapshot', 'rm', fork]]) {
+      const gone = await cocoon(args);
+      assert.equal(gone.code, 3);
+      assert.ok(gone.stderr.toLowerCase().includes('snapshot not found'), gone.stderr);
+    }
   });
 });

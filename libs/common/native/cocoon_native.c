@@ -14,8 +14,10 @@
  *   dupFd(fd)              a close-on-exec duplicate (one per host client of a port)
  *   setAsync(fd, on)       O_ASYNC with this process as owner: SIGIO on host (dis)connect
  *   peerHungUp(fd)         1 when poll() reports POLLHUP (no host on the port), else 0
- * Sparse files (these return a value, or -errno):
+ * Sparse files and the guest's random generator (these return a value, or -errno):
  *   lseek(fd, offset, whence)  SEEK_DATA (3) / SEEK_HOLE (4): where data or a hole starts
+ *   rndReseed(fd, entropy)     RNDADDENTROPY with the bytes, then RNDRESEEDCRNG, on an fd of
+ *                              /dev/urandom (guest agent: clones must not share CRNG state)
  * And one that Node 20 lacks (process.execve came in Node 23.11):
  *   execve(path, argv, envp)            replaces this process (the front end becomes the tool it
  *                                       dispatches to); returns an errno only when exec fails
@@ -35,6 +37,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 #include <linux/vm_sockets.h>
+#include <linux/random.h>
+#include <sys/ioctl.h>
 #include <node_api.h>
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "cocoon_native: N-API call failed: " #call); return NULL; } } while (0)
@@ -213,6 +217,31 @@ static napi_value js_lseek(napi_env env, napi_callback_info info) {
   return out;
 }
 
+static napi_value js_rnd_reseed(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t fd;
+  void *data = NULL;
+  size_t len = 0;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  CHECK(napi_get_buffer_info(env, argv[1], &data, &len));
+  if (len > 512) len = 512;
+  struct rand_pool_info *pool = calloc(1, sizeof *pool + len);
+  if (!pool) return ret_int(env, -ENOMEM);
+  pool->entropy_count = (int)(len * 8);
+  pool->buf_size = (int)len;
+  memcpy(pool->buf, data, len);
+  int rc = len > 0 ? ioctl(fd, RNDADDENTROPY, pool) : 0;
+  int err = rc != 0 ? errno : 0;
+  /* NOTE: the entropy is single-use: wipe our copy before freeing it. */
+  memset(pool, 0, sizeof *pool + len);
+  free(pool);
+  if (err) return ret_int(env, -err);
+  if (ioctl(fd, RNDRESEEDCRNG) != 0) return ret_int(env, -errno);
+  return ret_int(env, 0);
+}
+
 /* A JS array of strings as a NULL-terminated char* array (malloc'd); NULL on failure. */
 static char **string_array(napi_env env, napi_value arr) {
   uint32_t n = 0;
@@ -284,6 +313,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"setAsync", NULL, js_set_async, NULL, NULL, NULL, napi_default, NULL},
     {"peerHungUp", NULL, js_peer_hung_up, NULL, NULL, NULL, napi_default, NULL},
     {"lseek", NULL, js_lseek, NULL, NULL, NULL, napi_default, NULL},
+    {"rndReseed", NULL, js_rnd_reseed, NULL, NULL, NULL, napi_default, NULL},
     {"execve", NULL, js_execve, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));

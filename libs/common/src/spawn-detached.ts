@@ -12,13 +12,22 @@ import { ExternalError, MissingDependencyError } from './errors.ts';
 import { logSettings } from './log-settings.ts';
 import hostTools from './host-tools.json' with { type: 'json' };
 
-/** Resolves once spawned, with the PID and a promise that settles when the child exits (while we are still alive). */
-export async function spawnDetached(file: string, args: readonly string[], logFile: string): Promise<{ pid: number; exited: Promise<void> }> {
+/**
+ * Resolves once spawned, with the PID and a promise that settles when the child exits (while
+ * we are still alive). `extraFds` become the child's fds 3, 4 … (e.g. a state file QEMU
+ * reads with `-incoming fd:3`).
+ */
+export async function spawnDetached(
+  file: string,
+  args: readonly string[],
+  logFile: string,
+  extraFds: readonly number[] = [],
+): Promise<{ pid: number; exited: Promise<void> }> {
   const level = logSettings().settings.level;
   if (level === 'debug' || level === 'trace') (await import('./log.ts')).log().debug({ argv: [file, ...args], logFile }, 'spawn detached');
   const fd = openSync(logFile, 'a', 0o600);
   try {
-    const child = spawn(file, args, { detached: true, stdio: ['ignore', fd, fd] });
+    const child = spawn(file, args, { detached: true, stdio: ['ignore', fd, fd, ...extraFds] });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     const pid = await new Promise<number>((resolve, reject) => {
       child.once('spawn', () => resolve(child.pid as number));

@@ -1,12 +1,13 @@
 /**
  * A connection that carries exactly one session (vsock, Unix socket): the first frame
- * must be `exec`, the terminal frame closes the connection, and a connection that drops
+ * must be `exec` (or `reseed`, answered at once), the terminal frame closes the connection, and a connection that drops
  * before that kills the session's process group. Binary data frames carry session 0.
  */
 import type { Socket } from 'node:net';
 import { decodeFrame, encodeData, FrameReader, type Piece } from '@cocoon/common/agent/codec';
 import { HOST_FRAME_TYPES, HostFrameSchema, type HostFrame } from '@cocoon/common/schemas/agent';
 import { log } from './log.ts';
+import { runReseed } from './reseed.ts';
 import { ExecSession } from './session.ts';
 
 /** Writes frames to `socket`; returns what the last write returned (false: wait for drain). */
@@ -39,6 +40,12 @@ export function serveConnection(socket: Socket, register: (session: ExecSession)
   let started = false;
   const onFrame = (frame: HostFrame) => {
     if (started) return session.handle(frame);
+    if (frame.type === 'reseed') {
+      started = true;
+      finished = true;
+      socket.end(`${JSON.stringify(runReseed(frame))}\n`);
+      return;
+    }
     if (frame.type !== 'exec') return session.fail(`the first frame must be "exec", got "${frame.type}"`);
     started = true;
     void session.start(frame);

@@ -1,6 +1,7 @@
 /**
  * Sessions over one byte stream (a virtio-serial port): every frame carries a `session`
- * id; an `exec` with a new id opens a session, a `close` from the host kills it.
+ * id; an `exec` with a new id opens a session (a `reseed` is answered at once), a `close`
+ * from the host kills it.
  *
  * cocoon's host side gives each port to one client at a time (`agent/pool.ts`), which
  * starts with `attach`: every session still on the port belongs to a client that is gone,
@@ -17,6 +18,7 @@ import { decodeFrame, encodeData, encodeFrame, FrameReader, type Piece } from '@
 import { HOST_FRAME_TYPES, HostFrameSchema, type HostFrame } from '@cocoon/common/schemas/agent';
 import { writeAll } from './connection.ts';
 import { log } from './log.ts';
+import { runReseed } from './reseed.ts';
 import { ExecSession } from './session.ts';
 
 /** Where a mux writes, and how it holds its input back. */
@@ -111,7 +113,10 @@ export class Mux {
     const id = frame.session;
     if (id === undefined) return log().debug({ type: frame.type }, 'serial: frame without session id ignored');
     const session = this.sessions.get(id);
-    if (frame.type === 'exec') {
+    if (frame.type === 'reseed') {
+      // Answered at once (no child); a session id in use is not a new session.
+      if (!session) this.io.write([encodeFrame(runReseed(frame), id)]);
+    } else if (frame.type === 'exec') {
       if (session) session.fail('a session runs one command: second "exec" frame');
       else this.open(id, frame);
     } else if (session) session.handle(frame);

@@ -11,7 +11,7 @@
 import { randomInt } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { Writable } from 'node:stream';
-import { AgentSession, type ExecIo, type ExecRequest, type ExecResult, type SessionOptions } from '@cocoon/common/agent/client';
+import { AgentSession, type ExecIo, type ExecRequest, type ExecResult, type ReseedRequest, type SessionOptions } from '@cocoon/common/agent/client';
 import { connectHybridVsock, connectUnix, connectVsock } from '@cocoon/common/agent/connect';
 import { ExternalError, InvalidStateError, TimeoutError } from '@cocoon/common/errors';
 import { driverFor } from '@cocoon/common/hypervisor/drivers';
@@ -39,7 +39,10 @@ export interface AgentTarget {
 export async function agentTarget(layout: Layout, ref: string): Promise<AgentTarget> {
   const vm = await vmIndex(layout).resolve(ref);
   const state = liveState(layout, vm);
-  if (state !== 'running') throw new InvalidStateError(`VM "${vm.config.name}" is not running (state: ${state}); start it with "cocoon vm start ${vm.config.name}"`);
+  if (state !== 'running') {
+    const how = state === 'paused' ? 'resume it with "cocoon vm resume' : 'start it with "cocoon vm start';
+    throw new InvalidStateError(`VM "${vm.config.name}" is not running (state: ${state}); ${how} ${vm.config.name}"`);
+  }
   return { vm, channel: channelOf(layout, vm) };
 }
 
@@ -107,10 +110,40 @@ export async function execInVm(
   deadline: number,
   onSession?: (session: AgentSession) => void,
 ): Promise<ExecResult> {
+  return inSession(target, deadline, (session, onStarted) => {
+    onSession?.(session);
+    return session.run(request, {
+      ...io,
+      onStarted: (pid, info) => {
+        onStarted(info.ports);
+        io.onStarted?.(pid, info);
+      },
+    });
+  });
+}
+
+/**
+ * Sends the Go agent's `reseed` (after a clone or restore) through the VM's channel, a pool
+ * port included; the answer (`exit` or `error`) must come before `deadline`, else a
+ * TimeoutError (7).
+ */
+export function reseedInVm(target: AgentTarget, request: ReseedRequest, deadline: number): Promise<ExecResult> {
+  return inSession(target, deadline, (session) => session.reseed(request));
+}
+
+/**
+ * One session on a freshly opened stream: until it is answered (`onStarted`, or its terminal
+ * frame) the deadline drops the connection; after `started` a pool port is watched for a
+ * dead agent. The port is given back clean unless the agent went away.
+ */
+async function inSession(
+  target: AgentTarget,
+  deadline: number,
+  body: (session: AgentSession, onStarted: (ports: number | undefined) => void) => Promise<ExecResult>,
+): Promise<ExecResult> {
   const stream = await openAgentStream(target, deadline);
   const { socket, port } = stream;
   const session = new AgentSession(socket, stream.options);
-  onSession?.(session);
   let answered = false;
   let clean = false;
   let unwatch = () => {};
@@ -118,17 +151,13 @@ export async function execInVm(
     if (!answered) socket.destroy();
   }, Math.max(deadline - Date.now(), 0));
   try {
-    const result = await session.run(request, {
-      ...io,
-      onStarted: (pid, info) => {
-        answered = true;
-        clearTimeout(timer);
-        if (port) {
-          if (info.ports !== undefined) recordServedPorts(port.pool, info.ports);
-          unwatch = watchAgentPort(port.pool, port.k, () => session.abort(AGENT_GONE));
-        }
-        io.onStarted?.(pid, info);
-      },
+    const result = await body(session, (ports) => {
+      answered = true;
+      clearTimeout(timer);
+      if (port) {
+        if (ports !== undefined) recordServedPorts(port.pool, ports);
+        unwatch = watchAgentPort(port.pool, port.k, () => session.abort(AGENT_GONE));
+      }
     });
     clean = result.error !== AGENT_GONE;
     return result;

@@ -96,23 +96,8 @@ export async function createVm(layout: Layout, req: CreateRequest, startTimeoutM
   const { id } = record;
   const name = record.config.name;
   const paths = vmPaths(layout, id);
-  const index = vmIndex(layout);
   // Cloud Hypervisor and Firecracker always have a (hybrid) vsock device; QEMU only with vhost-vsock.
-  const vsock = req.hypervisor !== 'qemu' || hostHasVhostVsock();
-  const reclaimed = await index.update((items) => {
-    // NOTE: a create that was killed half-way gives its name up, as it would have on failure.
-    const dropped = reclaimInterrupted(items, name);
-    const folded = name.toLowerCase();
-    for (const vm of items.values()) {
-      // NOTE: case-insensitive, because the name becomes the guest hostname (DNS ignores case).
-      if (vm.config.name.toLowerCase() === folded) throw new ConflictError(`VM name "${name}" already exists (${vm.id.slice(0, 12)})`);
-    }
-    // NOTE: the CID is allocated under the index lock, so two creates never share one.
-    if (vsock) record.vsock_cid = nextGuestCid([...items.values()].map((vm) => vm.vsock_cid ?? null));
-    items.set(id, record);
-    return dropped;
-  });
-  await dropFiles(layout, reclaimed);
+  await insertVmRecord(layout, record, req.hypervisor !== 'qemu' || hostHasVhostVsock());
   try {
     await mkdir(paths.runDir, { recursive: true, mode: 0o700 });
     await mkdir(paths.logDir, { recursive: true, mode: 0o700 });
@@ -176,6 +161,28 @@ async function startRecorded(layout: Layout, driver: Hypervisor, vm: VmRecord, s
     await written?.catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * Adds a `creating` record (naming its creator, `creatorOfThisProcess()`), reserving its name
+ * (unique regardless of case, because the name becomes the guest hostname and DNS ignores case)
+ * and, with `vsock`, a guest CID. An interrupted create holding the name gives it up first.
+ */
+export async function insertVmRecord(layout: Layout, record: VmRecord, vsock: boolean): Promise<void> {
+  const name = record.config.name;
+  const reclaimed = await vmIndex(layout).update((items) => {
+    // NOTE: a create that was killed half-way gives its name up, as it would have on failure.
+    const dropped = reclaimInterrupted(items, name);
+    const folded = name.toLowerCase();
+    for (const vm of items.values()) {
+      if (vm.config.name.toLowerCase() === folded) throw new ConflictError(`VM name "${name}" already exists (${vm.id.slice(0, 12)})`);
+    }
+    // NOTE: the CID is allocated under the index lock, so two creates never share one.
+    if (vsock) record.vsock_cid = nextGuestCid([...items.values()].map((vm) => vm.vsock_cid ?? null));
+    items.set(record.id, record);
+    return dropped;
+  });
+  await dropFiles(layout, reclaimed);
 }
 
 /** The VM config keys of the network request (kept with the config so clones get the same network). */
@@ -254,7 +261,7 @@ export async function stopVm(layout: Layout, ref: string, opts: { timeoutMs: num
     const running = findHypervisor(layout, vm);
     const outcome = await driver.stop(paths, running?.pid ?? null, opts);
     await driver.delete(paths);
-    const stopped = running !== null || vm.state === 'running' || vm.state === 'error';
+    const stopped = running !== null || vm.state === 'running' || vm.state === 'paused' || vm.state === 'error';
     const next: Partial<VmRecord> = stopped ? { state: 'stopped', pid: 0, pid_start_time: undefined, stopped_at: new Date().toISOString() } : {};
     return { vm: await setState(layout, vm.id, next), outcome };
   });
@@ -270,7 +277,9 @@ export async function removeVm(layout: Layout, ref: string, force: boolean): Pro
     refuseBeingCreated(vm);
     const running = findHypervisor(layout, vm);
     if (running) {
-      if (!force) throw new InvalidStateError(`VM "${vm.config.name}" is running; stop it first or use --force`);
+      // NOTE: an interrupted creation goes whole without --force: its hypervisor (a clone killed
+      // after launching it) was never a running VM of the user's.
+      if (!force && vm.state !== 'creating') throw new InvalidStateError(`VM "${vm.config.name}" is running; stop it first or use --force`);
       await driver.stop(paths, running.pid, { timeoutMs: 0, force: true });
     }
     await driver.delete(paths);
@@ -297,7 +306,8 @@ async function resolveLocked(layout: Layout, id: string, ref: string): Promise<V
   return vm;
 }
 
-async function setState(layout: Layout, id: string, patch: Partial<VmRecord>): Promise<VmRecord> {
+/** Patches a VM record under the index lock and returns the new record. */
+export async function setState(layout: Layout, id: string, patch: Partial<VmRecord>): Promise<VmRecord> {
   return vmIndex(layout).update((items) => {
     const vm = items.get(id);
     if (!vm) throw new InvalidStateError(`VM ${id.slice(0, 12)} disappeared from the index`);

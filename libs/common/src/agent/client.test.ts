@@ -64,3 +64,52 @@ describe('AgentSession with a JSON-only agent', () => {
     assert.equal(Buffer.from(String(frames[1]?.data), 'base64').toString('hex'), input.toString('hex'));
   });
 });
+
+/**
+ * A serial-port agent's answer to a `reseed` on a port taken from the pool (what `vm clone`
+ * sends through the pool): stale output of a dead client's session comes first, then the
+ * answer of this session, a Go-style `exit` without `exit_code`.
+ */
+describe('AgentSession.reseed on a pool port', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cocoon-client-'));
+  const path = join(dir, 'port.sock');
+  const got: string[] = [];
+  let server: Server;
+  let answer = (id: number) => `{"session":${id},"type":"exit"}\n`;
+  before(() => {
+    server = createServer((socket: Socket) => {
+      let buf = '';
+      socket.on('data', (chunk: Buffer) => {
+        buf += chunk.toString('latin1');
+        for (let nl = buf.indexOf('\n'); nl !== -1; nl = buf.indexOf('\n')) {
+          const line = buf.slice(0, nl).trim();
+          buf = buf.slice(nl + 1);
+          if (!line) continue;
+          got.push(line);
+          const frame = JSON.parse(line) as { type: string; session?: number };
+          if (frame.type === 'reseed') socket.write(`{"session":9,"type":"stdout","data":"eA=="}\n${answer(frame.session ?? 0)}`);
+        }
+      });
+    }).listen(path);
+  });
+  after(() => {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('attaches after padding, sends one reseed frame with its session id, and reads its exit', async () => {
+    const session = new AgentSession(await connectUnix(path), { session: 1234, attach: { pad: 3 } });
+    const result = await session.reseed({ data: Buffer.alloc(8, 1).toString('base64'), regen_machine_id: true });
+    assert.deepEqual(result, { exitCode: 0, signal: undefined });
+    const frames = got.splice(0).map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(frames.map((f) => [f.type, f.session]), [['attach', undefined], ['reseed', 1234]]);
+    assert.deepEqual([frames[1]?.regen_machine_id, frames[1]?.data], [true, 'AQEBAQEBAQE=']);
+  });
+
+  it('passes the agent\'s error on', async () => {
+    answer = (id) => `{"session":${id},"type":"error","message":"reseed: /dev/urandom: EPERM"}\n`;
+    const result = await new AgentSession(await connectUnix(path), { session: 99, attach: { pad: 0 } }).reseed({});
+    assert.equal(result.error, 'reseed: /dev/urandom: EPERM');
+    assert.notEqual(result.exitCode, 0);
+  });
+});

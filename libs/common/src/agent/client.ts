@@ -7,13 +7,16 @@
  * gets stdin as binary frames and sends output the same way, an agent that does not (the
  * Go agent, an older cocoon agent) keeps JSON frames with base64, at the old speed.
  */
-import type { Duplex, Readable, Writable } from 'node:stream';
+import { Writable, type Duplex, type Readable } from 'node:stream';
 import { ExitCode, ExternalError } from '../errors.ts';
-import { AGENT_FRAME_TYPES, AgentFrameSchema, type AgentFrame, type ExecFrame, type HostFrame } from '../schemas/agent.ts';
+import { AGENT_FRAME_TYPES, AgentFrameSchema, type AgentFrame, type ExecFrame, type HostFrame, type ReseedFrame } from '../schemas/agent.ts';
 import { decodeFrame, encodeData, encodeFrame, FrameReader, type Piece } from './codec.ts';
 
 /** What to run: the `exec` frame without its type. */
 export type ExecRequest = Omit<ExecFrame, 'type' | 'session' | 'binary'>;
+
+/** What to reseed: the `reseed` frame without its type. */
+export type ReseedRequest = Omit<ReseedFrame, 'type' | 'session'>;
 
 /** What the agent said when the command started. */
 export interface StartedInfo {
@@ -90,6 +93,18 @@ export class AgentSession {
 
   /** Runs the command and resolves when the agent sends `exit` or `error`. */
   run(request: ExecRequest, io: ExecIo): Promise<ExecResult> {
+    const binary = this.options.binary === false ? {} : { binary: true };
+    return this.open({ type: 'exec', ...request, ...binary }, io, !io.stdin);
+  }
+
+  /** Sends the Go agent's `reseed` (a session of one frame, no child) and resolves with its answer. */
+  reseed(request: ReseedRequest): Promise<ExecResult> {
+    const discard = new Writable({ write: (_chunk, _enc, cb) => cb() });
+    return this.open({ type: 'reseed', ...request }, { stdout: discard, stderr: discard }, false);
+  }
+
+  /** Opens the session with `first` (after `attach` on a pool port) and resolves with its terminal frame. */
+  private open(first: HostFrame, io: ExecIo, closeStdin: boolean): Promise<ExecResult> {
     return new Promise<ExecResult>((resolve, reject) => {
       const finish = (err: Error | null, result?: ExecResult) => {
         if (this.finished) return;
@@ -120,8 +135,8 @@ export class AgentSession {
       this.stream.once('close', () => finish(new ExternalError('the agent connection closed before the command finished')));
       this.stream.on('error', (err) => finish(new ExternalError(`agent connection: ${err.message}`)));
       if (this.options.attach) this.stream.write(`${' '.repeat(this.options.attach.pad)}\n${encodeFrame({ type: 'attach' })}`);
-      this.send({ type: 'exec', ...request, ...(this.options.binary === false ? {} : { binary: true }) });
-      if (!io.stdin) this.send({ type: 'stdin_close' });
+      this.send(first);
+      if (closeStdin) this.send({ type: 'stdin_close' });
     });
   }
 

@@ -5,7 +5,7 @@
  * `stderr`, `exit {exit_code}`, `error {message}`); the rest are cocoon extensions that a
  * Go peer ignores. `session` is only present on a multiplexed byte stream (a virtio-serial
  * port): it names the session a frame belongs to, and the first frame of a new session id
- * must be `exec`.
+ * must be `exec` (or `reseed`, the Go agent's one-frame request after a clone).
  *
  * Binary data frames are negotiated per session, never assumed: an `exec` with
  * `binary: true` asks for them and a `started` with `binary: true` grants them (an agent
@@ -65,6 +65,21 @@ export const StdinFrameSchema = z.object({ type: z.literal('stdin'), session: Op
 export const StdinCloseFrameSchema = z.object({ type: z.literal('stdin_close'), session: OptSession });
 export const ResizeFrameSchema = z.object({ type: z.literal('resize'), session: OptSession, rows: Dim, cols: Dim });
 export const SignalFrameSchema = z.object({ type: z.literal('signal'), session: OptSession, name: SignalNameSchema });
+/**
+ * The Go agent's `reseed` (first and only frame of a session, answered by `exit` or `error`):
+ * mix the host's entropy (`data`, base64, at most 512 bytes used) into the guest kernel's
+ * pool and force a CRNG reseed, drop a saved systemd random seed, and with
+ * `regen_machine_id` write a fresh `/etc/machine-id`. Clones of one snapshot must not share
+ * their random generator's state or their machine id.
+ */
+export const ReseedFrameSchema = z.object({
+  type: z.literal('reseed'),
+  session: OptSession,
+  data: z.optional(Base64),
+  regen_machine_id: z.optional(z.boolean()),
+});
+export type ReseedFrame = z.infer<typeof ReseedFrameSchema>;
+
 /** Multiplexed streams only: the host side of `session` went away; the agent kills it. */
 export const CloseFrameSchema = z.object({ type: z.literal('close'), session: Session });
 /**
@@ -82,6 +97,7 @@ export const HostFrameSchema = z.discriminatedUnion('type', [
   SignalFrameSchema,
   CloseFrameSchema,
   AttachFrameSchema,
+  ReseedFrameSchema,
 ]);
 export type HostFrame = z.infer<typeof HostFrameSchema>;
 
@@ -98,8 +114,8 @@ export const OutputFrameSchema = z.object({ type: z.enum(['stdout', 'stderr']), 
 export const ExitFrameSchema = z.object({
   type: z.literal('exit'),
   session: OptSession,
-  /** The child's exit status; 128 + signal number when it died of a signal (like a shell). */
-  exit_code: z.int(),
+  /** The child's exit status; 128 + signal number when it died of a signal (like a shell). Go omits 0. */
+  exit_code: z._default(z.int(), 0),
   /** Set when the child died of a signal (`SIGKILL` …). */
   signal: z.optional(z.string()),
 });
@@ -121,5 +137,5 @@ export const AgentFrameSchema = z.discriminatedUnion('type', [
 export type AgentFrame = z.infer<typeof AgentFrameSchema>;
 
 /** Frame types a receiver should know; others are ignored (forward compatibility). */
-export const HOST_FRAME_TYPES: ReadonlySet<string> = new Set(['exec', 'stdin', 'stdin_close', 'resize', 'signal', 'close', 'attach']);
+export const HOST_FRAME_TYPES: ReadonlySet<string> = new Set(['exec', 'stdin', 'stdin_close', 'resize', 'signal', 'close', 'attach', 'reseed']);
 export const AGENT_FRAME_TYPES: ReadonlySet<string> = new Set(['started', 'stdout', 'stderr', 'exit', 'error']);

@@ -3,18 +3,24 @@
  * NOTE: execa and pino are imported inside the methods that use them, so read-only
  * commands (`vm list`, `vm inspect`) that only call `inspect()` start without them.
  */
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ExternalError, TimeoutError } from '../../errors.ts';
-import { escalateStop, logTail, runtimeState, waitUntilReady } from '../launch.ts';
-import type { Adoptable, CommandLine, Hypervisor, LaunchPlan, LaunchSpec, RuntimeState, StopOptions, StopOutcome, VmPaths } from '../index.ts';
-import { pidBelongsTo } from '../process.ts';
+import { escalateStop, KILL_GRACE_MS, logTail, runtimeState, waitUntilReady } from '../launch.ts';
+import type { Adoptable, CommandLine, Hypervisor, LaunchPlan, LaunchSpec, RestoreChanges, RestoreOptions, RuntimeState, SavedState, SnapshotCapable, StopOptions, StopOutcome, VmPaths } from '../index.ts';
+import { pidBelongsTo, signalIfOwned, waitForExit } from '../process.ts';
 import { qemuCommandLine } from './args.ts';
 import { QmpClient } from './qmp.ts';
+import { runState, saveQemuState, waitForIncoming, withQmp } from './snapshot.ts';
 
-export class QemuDriver implements Hypervisor, Adoptable {
+export class QemuDriver implements Hypervisor, Adoptable, SnapshotCapable {
   readonly kind = 'qemu' as const;
+  /**
+   * A migration stream restores the machine it was saved from: same vCPUs, RAM size and PCI
+   * devices (growing them would need hotplug slots reserved at the first boot).
+   */
+  readonly restoreChanges: RestoreChanges = { cpu: false, memory: false, nics: false, onDemand: false };
 
   constructor(private readonly binary = 'qemu-system-x86_64') {}
 
@@ -34,15 +40,63 @@ export class QemuDriver implements Hypervisor, Adoptable {
   async create(): Promise<void> {}
 
   async start(spec: LaunchSpec, timeoutMs: number, onSpawned?: (pid: number) => void): Promise<{ pid: number }> {
+    const { pid, qmp } = await this.launch(spec, this.commandLine(spec), timeoutMs, [], onSpawned);
+    try {
+      // NOTE: the session that proved QEMU ready sets the balloon's target too (no second QMP connection).
+      if (spec.tuning.balloon > 0) await qmp?.execute('balloon', { value: spec.memory - spec.tuning.balloon });
+    } finally {
+      qmp?.close();
+    }
+    return { pid };
+  }
+
+  /**
+   * The agent's port pool comes back with the device state: the migration stream carries the
+   * virtio-serial ports (same count, same names, as the command line is the saved VM's), and
+   * the guest's agent sees its ports' host side reconnect like after any client's hang-up.
+   */
+  async restore(spec: LaunchSpec, opts: RestoreOptions): Promise<{ pid: number }> {
+    const cmd = this.commandLine(spec);
+    cmd.args.push('-S', '-incoming', 'fd:3');
+    const deadline = Date.now() + opts.timeoutMs;
+    // NOTE: opened read-only and handed over as fd 3; QEMU reads the snapshot's file in place.
+    const stateFd = openSync(`${opts.dir}/${opts.stateFile}`, 'r');
+    let launched: { pid: number; alive: () => boolean; qmp?: QmpClient };
+    try {
+      launched = await this.launch(spec, cmd, opts.timeoutMs, [stateFd]);
+    } finally {
+      closeSync(stateFd);
+    }
+    launched.qmp?.close();
+    try {
+      await waitForIncoming(spec.paths, deadline, launched.alive);
+    } catch (err) {
+      signalIfOwned(launched.pid, spec.paths.apiSocket, 'SIGKILL');
+      await waitForExit(launched.pid, KILL_GRACE_MS);
+      throw new ExternalError(`${(err as Error).message}: ${await logTail(spec.paths.hypervisorLog)}`);
+    }
+    return { pid: launched.pid };
+  }
+
+  /**
+   * Spawns QEMU detached (`extraFds` become its fds 3 …) and waits until QMP answers; returns
+   * the QMP session that proved it (the caller closes it).
+   */
+  private async launch(
+    spec: LaunchSpec,
+    cmd: CommandLine,
+    timeoutMs: number,
+    extraFds: number[] = [],
+    onSpawned?: (pid: number) => void,
+  ): Promise<{ pid: number; alive: () => boolean; qmp?: QmpClient }> {
     const { paths } = spec;
     mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
     mkdirSync(paths.logDir, { recursive: true, mode: 0o700 });
     // NOTE: the agent's port pool starts empty: no claim, no learned port count from an earlier boot.
     await Promise.all([paths.apiSocket, paths.consoleSocket, paths.pidFile, paths.agentPoolDir].map((f) => rm(f, { force: true, recursive: true })));
     if (spec.vsockCid === null) mkdirSync(paths.agentPoolDir, { mode: 0o700 });
-    const cmd = this.commandLine(spec);
     const { spawnDetached } = await import('../../spawn-detached.ts');
-    const child = await spawnDetached(cmd.file, cmd.args, paths.hypervisorLog);
+    const child = await spawnDetached(cmd.file, cmd.args, paths.hypervisorLog, extraFds);
     let exited = false;
     void child.exited.then(() => {
       exited = true;
@@ -59,13 +113,27 @@ export class QemuDriver implements Hypervisor, Adoptable {
       what: cmd.file,
       timeoutMs,
     });
-    try {
-      // NOTE: the session that proved QEMU ready sets the balloon's target too (no second QMP connection).
-      if (spec.tuning.balloon > 0) await qmp?.execute('balloon', { value: spec.memory - spec.tuning.balloon });
-    } finally {
-      qmp?.close();
-    }
-    return { pid };
+    return { pid, alive: () => !exited, qmp };
+  }
+
+  async pause(paths: VmPaths): Promise<void> {
+    await withQmp(paths, (qmp) => qmp.execute('stop'));
+  }
+
+  async resume(paths: VmPaths): Promise<void> {
+    await withQmp(paths, (qmp) => qmp.execute('cont'));
+  }
+
+  async isPaused(paths: VmPaths): Promise<boolean> {
+    return withQmp(paths, async (qmp) => !(await runState(qmp)).running);
+  }
+
+  saveState(paths: VmPaths, dir: string, timeoutMs: number): Promise<SavedState> {
+    return saveQemuState(paths, dir, timeoutMs);
+  }
+
+  async growDisk(paths: VmPaths, index: number, bytes: number): Promise<void> {
+    await withQmp(paths, (qmp) => qmp.execute('block_resize', { 'node-name': `disk${index}`, size: bytes }));
   }
 
   async adopt(spec: LaunchSpec, pid: number, timeoutMs: number): Promise<void> {
@@ -88,6 +156,8 @@ export class QemuDriver implements Hypervisor, Adoptable {
       graceful: async () => {
         const qmp = await QmpClient.open(paths.apiSocket, 2000);
         try {
+          // A paused guest cannot see the power button: let it run first.
+          if (!(await runState(qmp)).running) await qmp.execute('cont');
           await qmp.execute('system_powerdown');
         } finally {
           qmp.close();

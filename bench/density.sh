@@ -32,7 +32,8 @@ cleanup() { for i in 1 2 3 4; do "$c" vm rm --force "bench-density-$i" >/dev/nul
 trap cleanup EXIT
 
 for image in $IMAGES; do
-  layer=$("$c" image inspect "$image" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s);console.log(r.layers[r.layers.length-1].digest.split(":")[1])})')
+  # The agent layer's EROFS disk: <hex>.erofs, or <hex>.<layout>.erofs for a dax / lz4hc layout.
+  layer=$("$c" image inspect "$image" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const l=JSON.parse(s).layers.at(-1);console.log(l.digest.split(":")[1]+(l.erofs&&l.erofs!=="plain"?"."+l.erofs:""))})')
   disk="$COCOON_ROOT_DIR/images/blobs/sha256/$layer.erofs"
   for n in $COUNTS; do
     cleanup

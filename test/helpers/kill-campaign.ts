@@ -75,13 +75,24 @@ export async function runCocoon(c: CampaignEnv, argv: string[], opts: { stdinFil
   return { code: r.exitCode ?? null, signal: r.signal ?? null, stdout: String(r.stdout), stderr: String(r.stderr), ms: Date.now() - t0, killed: killed && r.signal === 'SIGKILL' };
 }
 
-/** Processes of the store that no VM record owns. */
-export function unownedProcesses(c: CampaignEnv): string[] {
-  const runDirs = vmRunDirs(c);
-  return processesWithEnv('COCOON_ROOT_DIR', c.env.COCOON_ROOT_DIR)
-    .filter((p) => !p.argv.some((a) => runDirs.some((d) => a.includes(`${d}/`))))
-    .map((p) => `process ${p.pid} (${p.argv.slice(0, 3).join(' ')}) belongs to no VM record`);
+const SETTLE_MS = 500;
+
+/**
+ * Processes of the store that no VM record owns. A process found is looked at again after
+ * `SETTLE_MS`: a child the killed command forked just before the kill (QEMU) shows the
+ * command's own argv until its exec, which under load may come a few ms after the kill;
+ * once exec'd it is judged by what it runs. Whatever is still unowned then is reported.
+ */
+export async function unownedProcesses(c: CampaignEnv): Promise<string[]> {
+  const scan = () => {
+    const runDirs = vmRunDirs(c);
+    return processesWithEnv('COCOON_ROOT_DIR', c.env.COCOON_ROOT_DIR).filter((p) => !p.argv.some((a) => runDirs.some((d) => a.includes(`${d}/`))));
+  };
+  if (scan().length === 0) return [];
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
+  return scan().map((p) => `process ${p.pid} (${p.argv.slice(0, 3).join(' ')}) belongs to no VM record`);
 }
+
 
 /** What must hold once the retry ran: no dead owner's temp file, no run dir without a record, valid indexes. */
 export function storeViolations(c: CampaignEnv): string[] {
@@ -165,10 +176,10 @@ export async function runCampaign(c: CampaignEnv, targets: KillTarget[], killsPe
 async function killRound(c: CampaignEnv, t: KillTarget, delayMs: number): Promise<Round> {
   const argv = await t.prepare();
   const first = await runCocoon(c, argv, { stdinFile: t.stdinFile, killAfterMs: delayMs });
-  const violations = unownedProcesses(c);
+  const violations = await unownedProcesses(c);
   const retry = await runCocoon(c, argv, { stdinFile: t.stdinFile });
   if (!(t.retryOk ?? ((r: RunResult) => r.code === 0))(retry)) violations.push(`retry of ${t.name} failed (exit ${retry.code}): ${retry.stderr.trim()}`);
-  violations.push(...unownedProcesses(c), ...storeViolations(c));
+  violations.push(...(await unownedProcesses(c)), ...storeViolations(c));
   await t.cleanup?.();
   return { target: t.name, delayMs, killed: first.killed, retry, violations };
 }

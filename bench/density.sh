@@ -43,6 +43,7 @@ for image in $IMAGES; do
     sleep "$SETTLE"
     dirs=()
     for i in $(seq 1 "$n"); do dirs+=("$("$c" vm inspect "bench-density-$i" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).runtime.runDir))')"); done
+    # (`|| true`: grep -c prints 0 and exits 1 in a guest without DAX mounts)
     guest=$("$c" vm exec bench-density-1 -- sh -c 'p=$(cat /run/cocoon-agent.pid); grep -E "^(VmRSS|RssAnon|RssFile):" /proc/$p/status; grep -E "^(MemTotal|MemFree|Cached):" /proc/meminfo; grep -c "dax=always" /proc/mounts || true')
     node bench/density-report.mjs sample "$image" "$n" "$disk" "$guest" "${dirs[@]}" >>"$out"
   done

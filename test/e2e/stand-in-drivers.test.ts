@@ -30,7 +30,10 @@ describe('Cloud Hypervisor and Firecracker drivers against spec-checking stand-i
 
   it('CH: launches with the whole VM on its command line, stops a direct-boot guest with vm.shutdown then SIGTERM', async () => {
     const name = `ch-${process.pid}`;
-    await ok(['vm', 'run', '--nics', '0', '--name', name, '--hypervisor', 'ch', '--cpu', '2', '-m', '512M', '--data-disk', 'size=64M,name=logs', '--disk-queue-size', '256', 'default'], { extraEnv: withStandIns() });
+    const flags = ['--nics', '0', '--hypervisor', 'ch', '--cpu', '2', '-m', '512M', '--data-disk', 'size=64M,name=logs', '--disk-queue-size', '256'];
+    // What a new VM would run (nothing is created), then the real launch.
+    const planned = JSON.parse(await ok(['vm', 'debug', '--format', 'json', ...flags, 'default'], { extraEnv: withStandIns() })) as string[];
+    await ok(['vm', 'run', '--name', name, ...flags, 'default'], { extraEnv: withStandIns() });
     const vm = await inspect(name);
     assert.equal(vm.state, 'running');
     assert.equal(vm.hypervisor, 'cloud-hypervisor');
@@ -43,6 +46,8 @@ describe('Cloud Hypervisor and Firecracker drivers against spec-checking stand-i
     // The debug output is what was launched.
     const debug = JSON.parse(await ok(['vm', 'debug', '--format', 'json', name], { extraEnv: withStandIns() })) as string[];
     assert.deepEqual(debug.slice(1), argv);
+    const options = (a: string[]) => a.filter((x) => x.startsWith('--'));
+    assert.deepEqual(options(planned.slice(1)), options(argv), 'vm debug IMAGE planned the same devices, the vsock included');
     await ok(['vm', 'stop', name], { extraEnv: withStandIns() });
     const calls = requests(vm.runtime.runDir).map((r) => `${r.method} ${r.path} ${r.status}`);
     assert.deepEqual(calls.slice(0, 2), ['GET /api/v1/vmm.ping 200', 'GET /api/v1/vm.info 200']);
@@ -54,10 +59,18 @@ describe('Cloud Hypervisor and Firecracker drivers against spec-checking stand-i
 
   it('FC: extracts the ELF kernel, sends the boot sequence in order, serves the console through the PTY relay, stops with Ctrl-Alt-Del', async () => {
     const name = `fc-${process.pid}`;
-    await ok(['vm', 'run', '--nics', '0', '--name', name, '--fc', '--cpu', '1', '-m', '256M', '--data-disk', 'size=64M,name=data', 'default'], { extraEnv: withStandIns() });
+    const flags = ['--nics', '0', '--fc', '--cpu', '1', '-m', '256M', '--data-disk', 'size=64M,name=data'];
+    const before = JSON.parse(await ok(['vm', 'list', '--format', 'json'])) as unknown[];
+    const planned = JSON.parse(await ok(['vm', 'debug', '--format', 'plan', ...flags, 'default'], { extraEnv: withStandIns() })) as { requests: Array<{ path: string; body: unknown }> };
+    assert.equal((JSON.parse(await ok(['vm', 'list', '--format', 'json'])) as unknown[]).length, before.length, 'vm debug IMAGE created nothing');
+    await ok(['vm', 'run', '--name', name, ...flags, 'default'], { extraEnv: withStandIns() });
     const vm = await inspect(name);
     const seq = requests(vm.runtime.runDir).filter((r) => r.method !== 'GET').map((r) => r.path);
     assert.deepEqual(seq, ['/machine-config', '/boot-source', '/drives/drive0', '/drives/drive1', '/drives/drive2', '/drives/drive3', '/drives/drive4', '/balloon', '/vsock', '/entropy', '/actions']);
+    assert.deepEqual(planned.requests.map((r) => r.path), seq, 'vm debug IMAGE planned the same sequence, the vsock included');
+    const vsock = requests(vm.runtime.runDir).find((r) => r.path === '/vsock')!.body as { guest_cid: number; uds_path: string };
+    assert.equal(vsock.guest_cid, vm.vsock_cid);
+    assert.equal(vsock.uds_path, join(vm.runtime.runDir, 'vsock.sock'));
     const boot = requests(vm.runtime.runDir).find((r) => r.path === '/boot-source')!.body as { kernel_image_path: string; boot_args: string };
     assert.match(boot.kernel_image_path, /\/vmlinux$/);
     assert.equal(readFileSync(boot.kernel_image_path).subarray(0, 4).toString('latin1'), '\x7fELF');

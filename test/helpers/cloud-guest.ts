@@ -22,7 +22,7 @@
  * print the address of eth0 above the login prompt.
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { BIN, E2E_ROOT, REPO } from './cocoon.ts';
@@ -56,6 +56,13 @@ function requireBuildTools(): void {
   if (!existsSync(SYSTEMD_BOOT)) throw new Error(`${SYSTEMD_BOOT} is missing: install the Debian package systemd-boot-efi (doctor/cocoon-doctor install)`);
 }
 
+/** The host's deb822 Debian sources, as mmdebstrap's mirror argument, when they name this suite. */
+function hostSources(): string[] {
+  const file = '/etc/apt/sources.list.d/debian.sources';
+  if (!existsSync(file)) return [];
+  return new RegExp(`^Suites:.*\\b${SUITE}\\b`, 'm').test(readFileSync(file, 'utf8')) ? [file] : [];
+}
+
 /** The cached package tarball, built with mmdebstrap when the recipe's digest has none. */
 async function baseTarball(): Promise<string> {
   const key = createHash('sha256').update(JSON.stringify({ SUITE, PACKAGES, EXCLUDES })).digest('hex').slice(0, 16);
@@ -66,8 +73,10 @@ async function baseTarball(): Promise<string> {
   for (const stale of readdirSync(dir)) rmSync(join(dir, stale), { recursive: true, force: true });
   const partial = join(dir, `.base-${key}-${process.pid}.tar`);
   try {
-    // No mirror argument: mmdebstrap then uses deb.debian.org with the suite's updates and security.
-    await execa('mmdebstrap', ['--variant=minbase', `--include=${PACKAGES.join(',')}`, ...EXCLUDES.map((p) => `--dpkgopt=path-exclude=${p}`), SUITE, partial], {
+    // The host's own apt sources when they are this suite's (CI's mirror, whatever it is);
+    // else no mirror argument: mmdebstrap then uses deb.debian.org with updates and security.
+    const sources = hostSources();
+    await execa('mmdebstrap', ['--variant=minbase', `--include=${PACKAGES.join(',')}`, ...EXCLUDES.map((p) => `--dpkgopt=path-exclude=${p}`), SUITE, partial, ...sources], {
       stdin: 'ignore',
       timeout: 1_200_000,
     });

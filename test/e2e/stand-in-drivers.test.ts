@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
+import { RestClient } from '@cocoon/common/hypervisor/rest';
 import { VmInspectSchema } from '@cocoon/common/schemas/vm';
 import { cocoon, ensureDefaultImage, ok, REPO, requireTools } from '../helpers/cocoon.ts';
 
@@ -82,6 +83,42 @@ describe('Cloud Hypervisor and Firecracker drivers against spec-checking stand-i
     assert.ok(requests(vm.runtime.runDir).some((r) => (r.body as { action_type?: string } | undefined)?.action_type === 'SendCtrlAltDel'));
     assert.equal(existsSync(vm.runtime.consoleSocket), false, 'the relay exited with firecracker');
     await ok(['vm', 'rm', name]);
+  });
+
+  it('FC snapshots: a clone loads the saved state, moves its vsock and every writable drive to its own files before it runs; a clone of a removed VM fails whole', async () => {
+    const name = `fc-snap-${process.pid}`;
+    const snap = `fc-snap-${process.pid}`;
+    const clone = `fc-clone-${process.pid}`;
+    await ok(['vm', 'run', '--nics', '0', '--name', name, '--fc', '--cpu', '1', '-m', '256M', '--data-disk', 'size=64M,name=data', 'default'], { extraEnv: withStandIns() });
+    try {
+      await ok(['snapshot', 'save', '--name', snap, name], { extraEnv: withStandIns() });
+      await ok(['vm', 'clone', '--name', clone, snap], { extraEnv: withStandIns() });
+      const [src, vm] = [await inspect(name), await inspect(clone)];
+      assert.equal(vm.state, 'running');
+      const calls = requests(vm.runtime.runDir).filter((r) => r.method !== 'GET');
+      assert.deepEqual(calls.map((r) => `${r.method} ${r.path} ${r.status}`).slice(0, 4), ['PUT /snapshot/load 204', 'PATCH /drives/drive3 204', 'PATCH /drives/drive4 204', 'PATCH /vm 204'], 'load, drive swaps, then resume');
+      assert.deepEqual((calls[0]!.body as { vsock_override?: unknown }).vsock_override, { uds_path: join(vm.runtime.runDir, 'vsock.sock') });
+      // What the (stand-in) hypervisor now runs on: the clone's own writable files, the shared layers.
+      const api = new RestClient(join(vm.runtime.runDir, 'api.sock'));
+      const config = (await api.call({ method: 'GET', path: '/vm/config' }).finally(() => api.close())).body as { drives: Array<{ path_on_host: string; is_read_only: boolean }>; vsock: { uds_path: string } };
+      const writable = config.drives.filter((d) => !d.is_read_only).map((d) => d.path_on_host);
+      assert.deepEqual(writable, vm.storage_configs.filter((d) => !d.ro).map((d) => d.path));
+      assert.ok(writable.every((p) => p.startsWith(`${vm.runtime.runDir}/`)), `the clone's own copies: ${writable.join(' ')}`);
+      assert.deepEqual(config.drives.filter((d) => d.is_read_only).map((d) => d.path_on_host), src.storage_configs.filter((d) => d.ro).map((d) => d.path));
+      assert.equal(config.vsock.uds_path, join(vm.runtime.runDir, 'vsock.sock'));
+      await ok(['vm', 'rm', '--force', clone]);
+
+      // Firecracker reopens the saved paths during the load: with the source gone, the clone fails, whole.
+      await ok(['vm', 'rm', '--force', name]);
+      const before = (JSON.parse(await ok(['vm', 'list', '--format', 'json'])) as unknown[]).length;
+      const r = await cocoon(['vm', 'clone', '--name', clone, snap], { extraEnv: withStandIns() });
+      assert.equal(r.code, 10, r.stderr);
+      assert.match(r.stderr, new RegExp(`No such file or directory .*${src.runtime.runDir}/cow\\.raw`));
+      assert.equal((JSON.parse(await ok(['vm', 'list', '--format', 'json'])) as unknown[]).length, before, 'nothing left of the failed clone');
+    } finally {
+      await cocoon(['vm', 'rm', '--force', name, clone]);
+      await cocoon(['snapshot', 'rm', snap]);
+    }
   });
 
   it('escalates to SIGTERM when the guest ignores the power button, and to SIGKILL when SIGTERM is ignored too', async () => {

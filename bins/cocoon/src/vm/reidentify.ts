@@ -34,13 +34,16 @@ export async function reidentify(layout: Layout, vm: VmRecord, opts: ReidentifyO
   const { deadline } = opts;
   const target = { ...(await agentTarget(layout, vm.id)), patienceMs: Math.max(deadline - Date.now(), 0) };
   const lines = [...(opts.clone ? identityLines(vm, opts.grown) : []), ...(opts.grown ? onlineLines() : [])];
-  for (;;) {
+  for (let patienceMs = FIRST_ANSWER_MS; ; patienceMs = Math.min(patienceMs * 2, MAX_ANSWER_MS)) {
     try {
-      await reseed(target, opts.clone, deadline);
+      await reseed(target, opts.clone, Math.min(deadline, Date.now() + patienceMs));
       if (lines.length > 0) await configure(target, ['set -e', ...lines].join('\n'), deadline);
       return null;
     } catch (err) {
-      if (err instanceof TimeoutError) return hints(vm, opts);
+      if (err instanceof TimeoutError && Date.now() >= deadline) return hints(vm, opts);
+      // An unanswered reseed is sent again (it is idempotent): a frame that reached the
+      // resumed guest while its agent was reopening the serial port is lost without an error.
+      if (err instanceof TimeoutError) continue;
       // A resumed guest's agent reopens its serial port once (the host end changed under it):
       // sessions caught in that moment end early, and are simply run again.
       if (!TRANSIENT.test((err as Error).message) || Date.now() >= deadline) throw err;
@@ -50,6 +53,9 @@ export async function reidentify(layout: Layout, vm: VmRecord, opts: ReidentifyO
 }
 
 const TRANSIENT = /went away|closed before|connection closed|ECONNRESET|EPIPE/;
+/** How long one reseed may go unanswered before it is sent again (doubling, up to the max). */
+const FIRST_ANSWER_MS = 2_000;
+const MAX_ANSWER_MS = 16_000;
 const RETRY_MS = 250;
 
 /** One `reseed` session: the frame, then its `exit` (or `error`) before `deadline`. */

@@ -63,14 +63,18 @@ export class QemuDriver implements Hypervisor, Adoptable, SnapshotCapable, LiveG
     } finally {
       closeSync(stateFd);
     }
+    // The relay starts while QEMU loads the state (its chardev exists once QMP answers): its
+    // own start-up (~0.3 s under TCG) is then off the clone's path, and it holds the serial
+    // port before the guest runs again.
+    await startRelay(spec.paths);
     try {
       await waitForIncoming(spec.paths, deadline, launched.alive);
     } catch (err) {
       signalIfOwned(launched.pid, spec.paths.apiSocket, 'SIGKILL');
       await waitForExit(launched.pid, KILL_GRACE_MS);
+      await stopRelay(spec.paths);
       throw new ExternalError(`${(err as Error).message}: ${await logTail(spec.paths.hypervisorLog)}`);
     }
-    await startRelay(spec.paths);
     return { pid: launched.pid };
   }
 

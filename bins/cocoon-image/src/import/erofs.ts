@@ -4,8 +4,13 @@ import { run } from '@cocoon/common/exec';
 import { layerUuid } from '@cocoon/common/images/store';
 import type { ErofsLayout } from '@cocoon/common/schemas/image';
 
-/** A DAX layer's file is padded to this (the guest hot-plugs a virtio-pmem region in 2 MiB steps). */
-export const DAX_ALIGN = 2 * 2 ** 20;
+/**
+ * A DAX layer's file is padded (sparse) to this: a virtio-pmem region needs 2 MiB steps, and
+ * QEMU places a DIMM added live (a grown clone) right after the pmem devices, where Linux
+ * takes it only on a memory-block boundary (128 MiB on x86_64): with smaller padding the
+ * guest never onlines the added memory.
+ */
+export const DAX_ALIGN = 128 * 2 ** 20;
 /** LZ4HC physical cluster: 64 KiB compresses the agent's 83 MiB executable to 39 MiB (16 KiB: 42 MiB, 256 KiB: 38 MiB but 4x the work per random read). */
 const LZ4_PCLUSTER = 65536;
 
@@ -20,7 +25,7 @@ const LZ4_PCLUSTER = 65536;
  *   guest reads without decompressing, and guest kernels without EROFS LZ4 support still
  *   mount it. A layer asks for another layout (`io.cocoon.erofs`):
  *   - `dax`: `-E noinline_data` (EROFS maps only files without inline tails with DAX), and
- *     the file is padded to 2 MiB afterwards (a virtio-pmem region's granularity);
+ *     the file is padded (sparse) to 128 MiB afterwards (see `DAX_ALIGN`);
  *   - `lz4hc`: `-z lz4hc,12` with 64 KiB physical clusters (the guest decompresses).
  */
 export function erofsArgs(layerDigest: string, out: string, dir: string, layout: ErofsLayout = 'plain'): string[] {

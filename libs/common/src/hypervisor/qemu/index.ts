@@ -8,19 +8,23 @@ import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ExternalError, TimeoutError } from '../../errors.ts';
 import { escalateStop, KILL_GRACE_MS, logTail, runtimeState, waitUntilReady } from '../launch.ts';
-import type { Adoptable, CommandLine, Hypervisor, LaunchPlan, LaunchSpec, RestoreChanges, RestoreOptions, RuntimeState, SavedState, SnapshotCapable, StopOptions, StopOutcome, VmPaths } from '../index.ts';
+import type { VmHotplug } from '../../schemas/vm.ts';
+import type { Adoptable, CommandLine, GrowTarget, Hypervisor, LaunchPlan, LaunchSpec, LiveGrowable, RestoreChanges, RestoreOptions, RuntimeState, SavedState, SnapshotCapable, StopOptions, StopOutcome, VmPaths } from '../index.ts';
 import { pidBelongsTo, signalIfOwned, waitForExit } from '../process.ts';
 import { qemuCommandLine } from './args.ts';
+import { growQemu } from './grow.ts';
+import { MEMORY_BLOCK, qemuHeadroom } from './hotplug.ts';
 import { QmpClient } from './qmp.ts';
 import { runState, saveQemuState, waitForIncoming, withQmp } from './snapshot.ts';
 
-export class QemuDriver implements Hypervisor, Adoptable, SnapshotCapable {
+export class QemuDriver implements Hypervisor, Adoptable, SnapshotCapable, LiveGrowable {
   readonly kind = 'qemu' as const;
   /**
    * A migration stream restores the machine it was saved from: same vCPUs, RAM size and PCI
-   * devices (growing them would need hotplug slots reserved at the first boot).
+   * devices; more are hot-added afterwards, within the room the saved launch reserved.
    */
-  readonly restoreChanges: RestoreChanges = { cpu: false, memory: false, nics: false, onDemand: false };
+  readonly restoreChanges: RestoreChanges = { cpu: true, memory: true, nics: true, onDemand: false };
+  readonly memoryStep = MEMORY_BLOCK;
 
   constructor(private readonly binary = 'qemu-system-x86_64') {}
 
@@ -130,6 +134,14 @@ export class QemuDriver implements Hypervisor, Adoptable, SnapshotCapable {
 
   saveState(paths: VmPaths, dir: string, timeoutMs: number): Promise<SavedState> {
     return saveQemuState(paths, dir, timeoutMs);
+  }
+
+  headroom(spec: LaunchSpec): VmHotplug {
+    return qemuHeadroom(spec);
+  }
+
+  grow(spec: LaunchSpec, to: GrowTarget, deadline: number): Promise<VmHotplug> {
+    return growQemu(spec, to, deadline);
   }
 
   async growDisk(paths: VmPaths, index: number, bytes: number): Promise<void> {

@@ -1,5 +1,5 @@
 /**
- * Loads `cocoon_native.node` (see `../native/cocoon_native.c`): flock, mknod, lsetxattr.
+ * Loads `cocoon_native.node` (see `../native/cocoon_native.c`): flock, mknod, lsetxattr, AF_VSOCK, TIOCSWINSZ.
  * Looked up beside the running executable first (the packaged layout), then beside this
  * bundle, then in the package's node-gyp build folder (development and tests).
  */
@@ -18,6 +18,8 @@ export interface NativeBinding {
   vsockConnect(cid: number, port: number, timeoutMs: number): number;
   /** The peer CID of a connected AF_VSOCK socket, or -errno. */
   vsockPeerCid(fd: number): number;
+  /** TIOCSWINSZ on a tty fd: 0, or a positive errno. */
+  setWinsize(fd: number, rows: number, cols: number): number;
 }
 
 const FILE = 'cocoon_native.node';

@@ -7,13 +7,15 @@ import { VmDebugCommand } from './commands/vm/debug.ts';
 import { VmExecCommand } from './commands/vm/exec.ts';
 import { VmInspectCommand } from './commands/vm/inspect.ts';
 import { VmListCommand } from './commands/vm/list.ts';
+import { VmLogsCommand } from './commands/vm/logs.ts';
 import { VmRmCommand } from './commands/vm/rm.ts';
 import { VmRunCommand } from './commands/vm/run.ts';
 import { VmStartCommand } from './commands/vm/start.ts';
+import { VmStatusCommand } from './commands/vm/status.ts';
 import { VmStopCommand } from './commands/vm/stop.ts';
 
 /** cocoon's own commands. VM lifecycle commands live here; other nouns dispatch to cocoon-<sub>. */
-export const COMMANDS = [VersionCommand, VmCreateCommand, VmRunCommand, VmStartCommand, VmStopCommand, VmListCommand, VmInspectCommand, VmRmCommand, VmDebugCommand, VmExecCommand, ...TOOL_COMMANDS];
+export const COMMANDS = [VersionCommand, VmCreateCommand, VmRunCommand, VmStartCommand, VmStopCommand, VmListCommand, VmInspectCommand, VmRmCommand, VmDebugCommand, VmExecCommand, VmLogsCommand, VmStatusCommand, ...TOOL_COMMANDS];
 
 /**
  * The Cli for `argv`: when its leading words name one command (`vm ls …`), only that command

@@ -58,6 +58,10 @@ describe('cocoon CLI', () => {
       [['vm', 'create', '--name', '-x', 'default'], 2],
       [['vm', 'start', '-o', 'json', 'ghost'], 3],
       [['nope'], 2],
+      [['vm', 'logs', 'ghost'], 3],
+      [['vm', 'logs', '--tail', 'ten', 'ghost'], 2],
+      [['vm', 'logs', '--since', 'yesterday', 'ghost'], 2],
+      [['vm', 'logs', '--since', '2026-13-45T99:00:00Z', 'ghost'], 2],
     ];
     for (const [argv, code] of cases) {
       const r = await run(...argv);

@@ -6,6 +6,7 @@ import { Builtins, Cli, Command, Option, type BaseContext } from 'clipanion';
 import { CocoonError, ExitCode } from './errors.ts';
 import { extractGlobalFlags, type GlobalValues } from './globals.ts';
 import { layoutOf, type Layout } from './layout.ts';
+import { rotationPolicy } from './log-rotate.ts';
 import { configureLogging } from './log-settings.ts';
 import type { Config } from './schemas/config.ts';
 
@@ -137,7 +138,7 @@ export async function runCli(cli: Cli<CocoonContext>, argv: readonly string[], b
     };
     if (command instanceof CocoonCommand) {
       const cfg = await command.resolveConfig();
-      configureLogging({ tool: base.tool, level: cfg.log_level, logDir: cfg.log_dir });
+      configureLogging({ tool: base.tool, level: cfg.log_level, logDir: cfg.log_dir, rotation: rotationPolicy(cfg) });
     }
     const code = await command.validateAndExecute();
     return typeof code === 'number' ? code : 0;

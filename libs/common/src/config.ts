@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { InvalidDataError, UsageError } from './errors.ts';
 import { GLOBAL_FLAGS, type GlobalKey, type GlobalValues } from './globals.ts';
 import { ConfigFileSchema, LogLevelSchema, type Config, type ConfigFile } from './schemas/config.ts';
+import { parseDuration, parseSize } from './units.ts';
 
 export const DEFAULT_CONFIG_FILE = '/etc/cocoon/cocoon.json';
 
@@ -26,6 +27,7 @@ export function resolveConfig(globals: GlobalValues = {}, env: NodeJS.ProcessEnv
     throw new UsageError(`--log-level: "${level}" is not one of ${LogLevelSchema.options.join(', ')}`);
   }
   const dns = pick('dns');
+  const rotation = logRotation(env, file);
   return {
     config_file: configFile,
     root_dir: root,
@@ -37,8 +39,26 @@ export function resolveConfig(globals: GlobalValues = {}, env: NodeJS.ProcessEnv
     dns: dns !== undefined ? dns.split(',').map((s) => s.trim()).filter(Boolean) : (file.dns ?? ['8.8.8.8', '1.1.1.1']),
     default_hypervisor: file.default_hypervisor ?? null,
     accel: file.accel ?? 'auto',
+    ...rotation,
   };
 }
+
+/** Log rotation settings: `COCOON_LOG_MAX_*` > config file > default (10M, 5 files, 30 days). */
+function logRotation(env: NodeJS.ProcessEnv, file: ConfigFile): Pick<Config, 'log_max_size' | 'log_max_files' | 'log_max_age'> {
+  const size = env.COCOON_LOG_MAX_SIZE ?? file.log_max_size ?? DEFAULT_LOG_ROTATION.max_size;
+  const files = env.COCOON_LOG_MAX_FILES ?? file.log_max_files ?? DEFAULT_LOG_ROTATION.max_files;
+  const age = env.COCOON_LOG_MAX_AGE ?? file.log_max_age ?? DEFAULT_LOG_ROTATION.max_age;
+  const count = Number(files);
+  if (!Number.isInteger(count) || count < 0) throw new UsageError(`log_max_files: "${files}" must be a whole number ≥ 0`);
+  return {
+    log_max_size: typeof size === 'number' ? size : parseSize(size, 'log_max_size', 4096),
+    log_max_files: count,
+    log_max_age: typeof age === 'number' ? age : parseDuration(age, 'log_max_age'),
+  };
+}
+
+/** Defaults of the log rotation settings. */
+export const DEFAULT_LOG_ROTATION = { max_size: '10M', max_files: 5, max_age: '30d' } as const;
 
 function readConfigFile(path: string): ConfigFile {
   let text: string;

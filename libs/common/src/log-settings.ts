@@ -2,12 +2,15 @@
  * Who logs and where. Separate from `log.ts` so the runner can set it without loading
  * pino: the logger itself is built on first use, by code that really logs.
  */
+import type { RotationPolicy } from './log-rotate.ts';
 import type { LogLevel } from './schemas/config.ts';
 
 export interface LogSettings {
   tool: string;
   level: LogLevel;
   logDir: string | null;
+  /** How the engine log and the VM logs rotate (default: `DEFAULT_ROTATION`). */
+  rotation?: RotationPolicy;
 }
 
 let settings: LogSettings = { tool: 'cocoon', level: 'warn', logDir: null };

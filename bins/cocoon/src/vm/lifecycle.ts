@@ -12,7 +12,11 @@ import type { Layout } from '@cocoon/common/layout';
 import { hostnameFor, newId, validateVmName } from '@cocoon/common/refs';
 import type { ImageResolve } from '@cocoon/common/schemas/image';
 import type { VmConfig, VmRecord } from '@cocoon/common/schemas/vm';
+import { log } from '@cocoon/common/log';
+import { DEFAULT_ROTATION } from '@cocoon/common/log-rotate';
+import { logSettings } from '@cocoon/common/log-settings';
 import { withLock } from '@cocoon/common/store/lock';
+import { appendMark, rotateVmLogs } from '@cocoon/common/vm-logs';
 import { vmIndex, vmLockFile } from '@cocoon/common/vms';
 import { createSeedDisk } from './cidata.ts';
 import { createCloudOverlay, createUefiVars } from './cloud-disk.ts';
@@ -111,6 +115,7 @@ export async function startVm(layout: Layout, ref: string, timeoutMs: number): P
     if (vm.state === 'creating') throw new InvalidStateError(`VM "${vm.config.name}" is still being created`);
     if (isLive(liveState(layout, vm))) throw new InvalidStateError(`VM "${vm.config.name}" is already running`);
     const driver = driverFor(vm.hypervisor);
+    markVmLogs(layout, vm.id, 'start');
     try {
       const { pid } = await driver.start(launchSpec(layout, vm), timeoutMs);
       return await setState(layout, vm.id, { state: 'running', pid, started_at: new Date().toISOString(), error: undefined, first_booted: true });
@@ -130,6 +135,7 @@ export async function stopVm(layout: Layout, ref: string, opts: { timeoutMs: num
     const driver = driverFor(vm.hypervisor);
     const outcome = await driver.stop(paths, vm.pid, opts);
     await driver.delete(paths);
+    if (outcome !== 'not-running') markVmLogs(layout, vm.id, 'stop');
     const next: Partial<VmRecord> = vm.state === 'running' || vm.state === 'error' ? { state: 'stopped', pid: 0, stopped_at: new Date().toISOString() } : {};
     return { vm: await setState(layout, vm.id, next), outcome };
   });
@@ -155,6 +161,21 @@ export async function removeVm(layout: Layout, ref: string, force: boolean): Pro
   });
   await rm(lockFile, { force: true });
   return removed;
+}
+
+/**
+ * At start: rotates the VM's logs when due (its hypervisor is not running: a rename is safe)
+ * and marks where this boot's console output begins; at stop, where it ends (`vm logs
+ * --since`). A log dir that cannot be written only costs the marks, never the start or stop.
+ */
+function markVmLogs(layout: Layout, id: string, event: 'start' | 'stop'): void {
+  const paths = vmPaths(layout, id);
+  try {
+    if (event === 'start') rotateVmLogs(paths, logSettings().settings.rotation ?? DEFAULT_ROTATION, false);
+    appendMark(paths, event);
+  } catch (err) {
+    log().warn({ err: (err as Error).message, vm: id }, 'VM log rotation or mark failed');
+  }
 }
 
 async function setState(layout: Layout, id: string, patch: Partial<VmRecord>): Promise<VmRecord> {

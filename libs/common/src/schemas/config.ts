@@ -24,6 +24,12 @@ export const ConfigFileSchema = z
     dns: z.array(z.string().min(1)),
     default_hypervisor: HypervisorKindSchema,
     accel: AccelSchema,
+    /** Rotate a log past this size: bytes, or a size like `10M`. */
+    log_max_size: z.union([z.number().int().positive(), z.string().min(1)]),
+    /** Rotated generations kept per log (0: none, the log is cut). */
+    log_max_files: z.number().int().nonnegative(),
+    /** Rotated generations older than this are deleted: seconds, or a duration like `30d` (0: no limit). */
+    log_max_age: z.union([z.number().nonnegative(), z.string().min(1)]),
   })
   .partial()
   .strict();
@@ -40,5 +46,10 @@ export const ConfigSchema = z.object({
   dns: z.array(z.string()),
   default_hypervisor: HypervisorKindSchema.nullable(),
   accel: AccelSchema,
+  /** Bytes. */
+  log_max_size: z.number().int().positive(),
+  log_max_files: z.number().int().nonnegative(),
+  /** Seconds; 0 = no limit. */
+  log_max_age: z.number().nonnegative(),
 });
 export type Config = z.infer<typeof ConfigSchema>;

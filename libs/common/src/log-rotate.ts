@@ -102,11 +102,12 @@ const EWOULDBLOCK = 11;
 
 /**
  * `rotateIfNeeded` under a kernel lock on `<file>.lock`, taken without waiting: when another
- * process holds it, that process is rotating this file and this one skips. Cheap when
- * nothing is due (one stat, no lock). Returns whether this process rotated.
+ * process holds it, that process is rotating this file and this one skips. Cheap when the
+ * file is not full (one stat, no lock) unless `prune` asks to check the generations' count
+ * and age anyway. Returns whether this process rotated.
  */
-export function rotateLocked(file: string, policy: RotationPolicy, opts: { companions?: string[]; copyTruncate?: boolean } = {}): boolean {
-  if (sizeOf(file) <= policy.maxBytes) return false;
+export function rotateLocked(file: string, policy: RotationPolicy, opts: { companions?: string[]; copyTruncate?: boolean; prune?: boolean } = {}): boolean {
+  if (!opts.prune && sizeOf(file) <= policy.maxBytes) return false;
   const fd = openSync(`${file}.lock`, constants.O_RDWR | constants.O_CREAT, 0o600);
   try {
     const rc = native().flock(fd, true, true);

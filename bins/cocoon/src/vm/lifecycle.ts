@@ -3,7 +3,7 @@
  * the record; a per-VM lock guards the hypervisor process, so two `start`s of one VM
  * never launch two hypervisors. Every failure path removes what it made.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { ConflictError, InvalidStateError, MissingDependencyError } from '@cocoon/common/errors';
 import { driverFor } from '@cocoon/common/hypervisor/drivers';
 import { vmPaths, type VmPaths } from '@cocoon/common/hypervisor/index';
@@ -15,9 +15,9 @@ import type { VmConfig, VmRecord } from '@cocoon/common/schemas/vm';
 import { log } from '@cocoon/common/log';
 import { DEFAULT_ROTATION } from '@cocoon/common/log-rotate';
 import { logSettings } from '@cocoon/common/log-settings';
-import { withLock } from '@cocoon/common/store/lock';
+import { acquireLock, withLock } from '@cocoon/common/store/lock';
 import { appendMark, rotateVmLogs } from '@cocoon/common/vm-logs';
-import { vmIndex, vmLockFile } from '@cocoon/common/vms';
+import { claimVmDirs, vmIndex, vmLockFile } from '@cocoon/common/vms';
 import { createSeedDisk } from './cidata.ts';
 import { createCloudOverlay, createUefiVars } from './cloud-disk.ts';
 import { createCowDisk } from './cow-disk.ts';
@@ -38,15 +38,46 @@ export interface CreateRequest {
   extra?: Pick<VmConfig, 'network' | 'no_direct_io' | 'windows' | 'queue_size' | 'disk_queue_size'>;
 }
 
-/** Creates a VM: reserves the name, makes the COW disk, records it as `created`. */
+/**
+ * Creates a VM: reserves the name, makes the COW disk, records it as `created`.
+ * NOTE: the VM's lock is held from before its record exists until it is `created` or rolled
+ * back, so cocoon-gc can tell a `creating` record whose creator died (lock free) from one
+ * being made (lock held). Every command that writes a `creating` record must do the same.
+ */
 export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRecord> {
   const id = newId();
   const name = req.name ?? `vm-${id.slice(0, 8)}`;
   validateVmName(name);
   const paths = vmPaths(layout, id);
-  const index = vmIndex(layout);
+  const record = newRecord(layout, id, name, req);
+  const lockFile = vmLockFile(layout, id);
+  const lock = await acquireLock(lockFile);
+  let inserted = false;
+  try {
+    await insertRecord(layout, record);
+    inserted = true;
+    await claimVmDirs(layout, id);
+    const storage = req.image.kind === 'cloud' ? await prepareCloudDisks(req.image, paths, record) : await createCowDisk(paths.cowDisk, req.storage).then(() => req.storage);
+    await driverFor(record.hypervisor).create(launchSpec(layout, record));
+    return await setState(layout, id, { state: 'created', config: { ...record.config, storage } });
+  } catch (err) {
+    if (inserted) {
+      await rm(paths.runDir, { recursive: true, force: true });
+      await rm(paths.logDir, { recursive: true, force: true });
+      await vmIndex(layout).update((items) => void items.delete(id));
+    }
+    await rm(lockFile, { force: true });
+    throw err;
+  } finally {
+    lock.release();
+  }
+}
+
+/** The `creating` record of a new VM. */
+function newRecord(layout: Layout, id: string, name: string, req: CreateRequest): VmRecord {
+  const paths = vmPaths(layout, id);
   const now = new Date().toISOString();
-  const record: VmRecord = {
+  return {
     id,
     hypervisor: req.hypervisor,
     state: 'creating',
@@ -71,8 +102,13 @@ export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRe
     nics: req.nics,
     boot: { kernel: req.image.kernel, initrd: req.image.initrd, firmware: req.image.firmware, cmdline: kernelCmdline(req.image, name) },
   };
-  const vsock = req.hypervisor === 'qemu' && hostHasVhostVsock();
-  await index.update((items) => {
+}
+
+/** Adds `record` to the index unless its name is taken (regardless of case); allocates its vsock CID. */
+async function insertRecord(layout: Layout, record: VmRecord): Promise<void> {
+  const vsock = record.hypervisor === 'qemu' && hostHasVhostVsock();
+  const name = record.config.name;
+  await vmIndex(layout).update((items) => {
     const folded = name.toLowerCase();
     for (const vm of items.values()) {
       // NOTE: case-insensitive, because the name becomes the guest hostname (DNS ignores case).
@@ -80,20 +116,8 @@ export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRe
     }
     // NOTE: the CID is allocated under the index lock, so two creates never share one.
     if (vsock) record.vsock_cid = nextGuestCid([...items.values()].map((vm) => vm.vsock_cid ?? null));
-    items.set(id, record);
+    items.set(record.id, record);
   });
-  try {
-    await mkdir(paths.runDir, { recursive: true, mode: 0o700 });
-    await mkdir(paths.logDir, { recursive: true, mode: 0o700 });
-    const storage = req.image.kind === 'cloud' ? await prepareCloudDisks(req.image, paths, record) : await createCowDisk(paths.cowDisk, req.storage).then(() => req.storage);
-    await driverFor(record.hypervisor).create(launchSpec(layout, record));
-    return await setState(layout, id, { state: 'created', config: { ...record.config, storage } });
-  } catch (err) {
-    await rm(paths.runDir, { recursive: true, force: true });
-    await rm(paths.logDir, { recursive: true, force: true });
-    await index.update((items) => void items.delete(id));
-    throw err;
-  }
 }
 
 /** The root overlay, UEFI variables and NoCloud seed of a cloud-image VM; returns the disk size. */

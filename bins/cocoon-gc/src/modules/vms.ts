@@ -1,0 +1,132 @@
+/**
+ * VMs: records left in `creating` by a creator that died (a killed `vm create`), run dirs
+ * without a record, and per-VM lock files without a record. A leftover process using such
+ * a run dir (a hypervisor or agent relay nobody can manage any more) is ended first. A VM
+ * with a live hypervisor is never touched.
+ *
+ * Invariants this relies on (every command that makes a VM keeps them): the record is
+ * written (as `creating`) before the VM's run dir is made, and removed after it; and the
+ * creator holds the VM's lock from before the record exists until it is `created` or rolled
+ * back. A `creating` record whose lock is free therefore has no creator any more, whatever
+ * its age: unlike the Go cocoon, which waits 24 h because it cannot tell, gc collects it at
+ * once. (A lock still held after 24 h is reported by `cocoon gc` and left alone.)
+ */
+import { rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { vmPaths } from '@cocoon/common/hypervisor/index';
+import type { VmRecord } from '@cocoon/common/schemas/vm';
+import { BusyError } from '@cocoon/common/errors';
+import { acquireLock } from '@cocoon/common/store/lock';
+import { isLive, liveState } from '@cocoon/common/vm-state';
+import { vmIndex, vmLockFile } from '@cocoon/common/vms';
+import { diskBytes, names, type GcAction, type GcContext, type GcModule } from '../module.ts';
+import { ownedByRoot } from '../owner.ts';
+import { killProcessesUsing } from '../procs.ts';
+
+const ID = /^[0-9a-f]{32}$/;
+export const CREATING_MAX_MS = 24 * 3_600_000;
+
+interface VmsState {
+  records: VmRecord[];
+  live: Set<string>;
+  runDirs: string[];
+  lockIds: string[];
+}
+
+/** Files a VM record keeps in use: its disks, and its kernel and initrd with their folder. */
+function usedPaths(vm: VmRecord): string[] {
+  const boot = [vm.boot.kernel, vm.boot.initrd].filter((p): p is string => p !== null);
+  return [...vm.storage_configs.map((d) => d.path), ...boot, ...boot.map((p) => dirname(p))];
+}
+
+export const vmsModule: GcModule<VmsState> = {
+  name: 'vms',
+  lockFile: (layout) => layout.vms.lock,
+  async read({ layout }) {
+    const records = await vmIndex(layout).list();
+    const live = new Set(records.filter((vm) => isLive(liveState(layout, vm))).map((vm) => vm.id));
+    const runDirs = (await names(layout.run)).filter((n) => ID.test(n));
+    const lockIds = (await names(join(layout.locks, 'vms'))).flatMap((n) => (/^[0-9a-f]{32}\.lock$/.test(n) ? [n.slice(0, 32)] : []));
+    return { records, live, runDirs, lockIds };
+  },
+  holds: (state) => ({ vms: new Set(state.records.map((vm) => vm.id)), liveVms: state.live, paths: new Set(state.records.flatMap(usedPaths)) }),
+  async plan(state, holds, ctx) {
+    const actions: GcAction[] = [];
+    for (const vm of state.records) {
+      if (vm.state === 'creating' && !holds.liveVms.has(vm.id)) {
+        const action = await unfinished(vm, ctx);
+        if (action) actions.push(action);
+      }
+    }
+    for (const id of state.runDirs) {
+      const dir = ctx.layout.vmRunDir(id);
+      if (holds.vms.has(id) || !(await ownedByRoot(dir, ctx.layout))) continue;
+      actions.push({ module: 'vms', kind: 'run-dir', target: dir, bytes: await diskBytes(dir), reason: 'no VM record', collect: () => removeRunDir(dir) });
+    }
+    for (const id of state.lockIds) if (!holds.vms.has(id)) actions.push(lockAction(ctx, id));
+    return actions;
+  },
+};
+
+/**
+ * A record left in `creating` whose creator is gone (its lock is free: taken here, and held
+ * until the record is removed): its processes, run and log dirs, the record, the lock file.
+ * Null while the creator still works on it.
+ */
+async function unfinished(vm: VmRecord, ctx: GcContext): Promise<GcAction | null> {
+  const paths = vmPaths(ctx.layout, vm.id);
+  const lockFile = vmLockFile(ctx.layout, vm.id);
+  const lock = await acquireLock(lockFile, { timeoutMs: 0 }).catch((err: unknown) => {
+    if (err instanceof BusyError) return null;
+    throw err;
+  });
+  if (!lock) {
+    if (ctx.now - Date.parse(vm.created_at) > CREATING_MAX_MS) ctx.notice(`VM "${vm.config.name}" (${vm.id.slice(0, 12)}) has been creating for over 24 h and its creator still holds its lock; left alone`);
+    return null;
+  }
+  const minutes = Math.floor((ctx.now - Date.parse(vm.created_at)) / 60_000);
+  return {
+    module: 'vms',
+    kind: 'record',
+    target: vm.id,
+    bytes: (await diskBytes(paths.runDir)) + (await diskBytes(paths.logDir)),
+    reason: `VM "${vm.config.name}" was left half-made (creating, ${minutes} min old, its creator is gone)`,
+    collect: async () => {
+      try {
+        await removeRunDir(paths.runDir);
+        await rm(paths.logDir, { recursive: true, force: true });
+        // NOTE: the cycle holds the VM index lock already.
+        await vmIndex(ctx.layout).updateHeld((items) => void items.delete(vm.id));
+        await rm(lockFile, { force: true });
+      } finally {
+        lock.release();
+      }
+    },
+    release: () => lock.release(),
+  };
+}
+
+async function removeRunDir(dir: string): Promise<void> {
+  await killProcessesUsing(dir);
+  await rm(dir, { recursive: true, force: true });
+}
+
+/** A per-VM lock file of a VM without a record; left alone while some process holds it. */
+function lockAction(ctx: GcContext, id: string): GcAction {
+  const file = vmLockFile(ctx.layout, id);
+  return {
+    module: 'vms',
+    kind: 'lock-file',
+    target: file,
+    bytes: 0,
+    reason: 'no VM record',
+    collect: async () => {
+      const lock = await acquireLock(file, { timeoutMs: 0 });
+      try {
+        await rm(file, { force: true });
+      } finally {
+        lock.release();
+      }
+    },
+  };
+}

@@ -1,5 +1,6 @@
 import { createCli } from '@cocoon/common/cli';
 import { ClientCommand } from './commands/client.ts';
+import { ConsoleRelayCommand } from './commands/console-relay.ts';
 import { RelayCommand } from './commands/relay.ts';
 import { ServeCommand } from './commands/serve.ts';
 
@@ -8,3 +9,4 @@ export const cli = createCli('cocoon-agent', 'in-guest exec agent (serve), its h
 cli.register(ServeCommand);
 cli.register(ClientCommand);
 cli.register(RelayCommand);
+cli.register(ConsoleRelayCommand);

@@ -10,6 +10,8 @@ import { ConfigFileSchema, LogLevelSchema, type Config, type ConfigFile } from '
 import { parseDuration, parseSize } from './units.ts';
 
 export const DEFAULT_CONFIG_FILE = '/etc/cocoon/cocoon.json';
+/** Cloud Hypervisor's UEFI firmware as Debian's `cloudhv-efi-x86-64` installs it. */
+export const CLOUDHV_FIRMWARE = '/usr/share/cloud-hypervisor/CLOUDHV.fd';
 
 /** Resolves the config from flags, `env` and the config file. */
 export function resolveConfig(globals: GlobalValues = {}, env: NodeJS.ProcessEnv = process.env): Config {
@@ -39,6 +41,8 @@ export function resolveConfig(globals: GlobalValues = {}, env: NodeJS.ProcessEnv
     dns: dns !== undefined ? dns.split(',').map((s) => s.trim()).filter(Boolean) : (file.dns ?? ['8.8.8.8', '1.1.1.1']),
     default_hypervisor: file.default_hypervisor ?? null,
     accel: file.accel ?? 'auto',
+    stop_timeout_seconds: file.stop_timeout_seconds ?? 30,
+    ch_firmware: file.ch_firmware ?? CLOUDHV_FIRMWARE,
     ...rotation,
   };
 }

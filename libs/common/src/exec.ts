@@ -27,6 +27,8 @@ export const PACKAGE_OF: Record<string, string> = {
   xz: 'xz-utils',
   zstd: 'zstd',
   skopeo: 'skopeo',
+  openssl: 'openssl',
+  lz4: 'lz4',
 };
 
 export interface RunOptions {

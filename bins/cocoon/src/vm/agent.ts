@@ -11,6 +11,7 @@ import { AgentSession, type ExecIo, type ExecRequest, type ExecResult } from '@c
 import { connectHybridVsock, connectVsock } from '@cocoon/common/agent/connect';
 import { hostHasVhostVsock } from '@cocoon/common/hypervisor/vsock';
 import { ExternalError, InvalidStateError, TimeoutError } from '@cocoon/common/errors';
+import { driverFor } from '@cocoon/common/hypervisor/drivers';
 import { vmPaths } from '@cocoon/common/hypervisor/index';
 import type { Layout } from '@cocoon/common/layout';
 import { AGENT_VSOCK_PORT } from '@cocoon/common/schemas/agent';
@@ -33,8 +34,9 @@ export async function agentTarget(layout: Layout, ref: string): Promise<AgentTar
   const vm = await vmIndex(layout).resolve(ref);
   const state = liveState(layout, vm);
   if (state !== 'running') throw new InvalidStateError(`VM "${vm.config.name}" is not running (state: ${state}); start it with "cocoon vm start ${vm.config.name}"`);
-  const vsockCid = vm.vsock_cid !== undefined && hostHasVhostVsock() ? vm.vsock_cid : null;
-  return { vm, socket: vmPaths(layout, vm.id).agentSocket, vsockCid };
+  // Kernel vsock only for QEMU's vhost-vsock; CH and FC serve a hybrid-vsock Unix socket.
+  const vsockCid = vm.hypervisor === 'qemu' && vm.vsock_cid !== undefined && hostHasVhostVsock() ? vm.vsock_cid : null;
+  return { vm, socket: driverFor(vm.hypervisor).agentSocket(vmPaths(layout, vm.id)), vsockCid };
 }
 
 /** Connects to the agent socket, retrying while it does not exist yet (relay starting). */

@@ -18,9 +18,10 @@ import { logSettings } from '@cocoon/common/log-settings';
 import { acquireLock, withLock } from '@cocoon/common/store/lock';
 import { appendMark, rotateVmLogs } from '@cocoon/common/vm-logs';
 import { claimVmDirs, vmIndex, vmLockFile } from '@cocoon/common/vms';
-import { createSeedDisk } from './cidata.ts';
+import { createSeedDisk, hashPassword } from './cidata.ts';
 import { createCloudOverlay, createUefiVars } from './cloud-disk.ts';
 import { createCowDisk } from './cow-disk.ts';
+import { createDataDisks, dataDiskConfigs, type DataDiskSpec } from './data-disks.ts';
 import { kernelCmdline, launchSpec, vmDisks } from './spec.ts';
 import { isLive, liveState } from './state.ts';
 
@@ -36,47 +37,24 @@ export interface CreateRequest {
   accel: VmRecord['accel'];
   /** Go-cocoon config keys recorded as given (`network`, `no_direct_io` …). */
   extra?: Pick<VmConfig, 'network' | 'no_direct_io' | 'windows' | 'queue_size' | 'disk_queue_size'>;
+  dataDisks?: DataDiskSpec[];
+  /** The cloud-init login (cloud images); the password is only ever stored hashed, in the seed. */
+  login?: { user: string; password: string };
+  /** DNS servers for static NICs in the seed. */
+  dns?: string[];
 }
 
 /**
- * Creates a VM: reserves the name, makes the COW disk, records it as `created`.
- * NOTE: the VM's lock is held from before its record exists until it is `created` or rolled
- * back, so cocoon-gc can tell a `creating` record whose creator died (lock free) from one
- * being made (lock held). Every command that writes a `creating` record must do the same.
+ * The record a create would write, without touching the disk or the index (`vm debug
+ * IMAGE` prints its launch; `createVm` writes it).
  */
-export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRecord> {
-  const id = newId();
+export function planVm(layout: Layout, req: CreateRequest, id = newId()): VmRecord {
   const name = req.name ?? `vm-${id.slice(0, 8)}`;
   validateVmName(name);
   const paths = vmPaths(layout, id);
-  const record = newRecord(layout, id, name, req);
-  const lockFile = vmLockFile(layout, id);
-  const lock = await acquireLock(lockFile);
-  let inserted = false;
-  try {
-    await insertRecord(layout, record);
-    inserted = true;
-    await claimVmDirs(layout, id);
-    const storage = req.image.kind === 'cloud' ? await prepareCloudDisks(req.image, paths, record) : await createCowDisk(paths.cowDisk, req.storage).then(() => req.storage);
-    await driverFor(record.hypervisor).create(launchSpec(layout, record));
-    return await setState(layout, id, { state: 'created', config: { ...record.config, storage } });
-  } catch (err) {
-    if (inserted) {
-      await rm(paths.runDir, { recursive: true, force: true });
-      await rm(paths.logDir, { recursive: true, force: true });
-      await vmIndex(layout).update((items) => void items.delete(id));
-    }
-    await rm(lockFile, { force: true });
-    throw err;
-  } finally {
-    lock.release();
-  }
-}
-
-/** The `creating` record of a new VM. */
-function newRecord(layout: Layout, id: string, name: string, req: CreateRequest): VmRecord {
-  const paths = vmPaths(layout, id);
   const now = new Date().toISOString();
+  const data = dataDiskConfigs(paths.runDir, req.dataDisks ?? []);
+  const storage = vmDisks(req.image, paths, data, req.extra?.windows === true);
   return {
     id,
     hypervisor: req.hypervisor,
@@ -93,21 +71,56 @@ function newRecord(layout: Layout, id: string, name: string, req: CreateRequest)
     },
     pid: 0,
     socket_path: paths.apiSocket,
-    storage_configs: vmDisks(req.image, paths),
+    storage_configs: storage,
     first_booted: false,
     created_at: now,
     updated_at: now,
     accel: req.accel,
     image_id: req.image.id,
     nics: req.nics,
-    boot: { kernel: req.image.kernel, initrd: req.image.initrd, firmware: req.image.firmware, cmdline: kernelCmdline(req.image, name) },
+    boot: { kernel: req.image.kernel, initrd: req.image.initrd, firmware: req.image.firmware, cmdline: kernelCmdline(req.image, name, storage) },
   };
+}
+
+/**
+ * Creates a VM: reserves the name, makes its disks, records it as `created`.
+ * NOTE: the VM's lock is held from before its record exists until it is `created` or rolled
+ * back, so cocoon-gc can tell a `creating` record whose creator died (lock free) from one
+ * being made (lock held). Every command that writes a `creating` record must do the same.
+ */
+export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRecord> {
+  const record = planVm(layout, req);
+  const { id } = record;
+  const paths = vmPaths(layout, id);
+  const lockFile = vmLockFile(layout, id);
+  const lock = await acquireLock(lockFile);
+  let inserted = false;
+  try {
+    await insertRecord(layout, record);
+    inserted = true;
+    await claimVmDirs(layout, id);
+    const storage = req.image.kind === 'cloud' ? await prepareCloudDisks(req, paths, record) : await createCowDisk(paths.cowDisk, req.storage).then(() => req.storage);
+    await createDataDisks(req.dataDisks ?? [], record.storage_configs.filter((d) => d.role === 'data'));
+    await driverFor(record.hypervisor).create(launchSpec(layout, record));
+    return await setState(layout, id, { state: 'created', config: { ...record.config, storage } });
+  } catch (err) {
+    if (inserted) {
+      await rm(paths.runDir, { recursive: true, force: true });
+      await rm(paths.logDir, { recursive: true, force: true });
+      await vmIndex(layout).update((items) => void items.delete(id));
+    }
+    await rm(lockFile, { force: true });
+    throw err;
+  } finally {
+    lock.release();
+  }
 }
 
 /** Adds `record` to the index unless its name is taken (regardless of case); allocates its vsock CID. */
 async function insertRecord(layout: Layout, record: VmRecord): Promise<void> {
-  const vsock = record.hypervisor === 'qemu' && hostHasVhostVsock();
   const name = record.config.name;
+  // Cloud Hypervisor and Firecracker always have a (hybrid) vsock device; QEMU only with vhost-vsock.
+  const vsock = record.hypervisor !== 'qemu' || hostHasVhostVsock();
   await vmIndex(layout).update((items) => {
     const folded = name.toLowerCase();
     for (const vm of items.values()) {
@@ -120,14 +133,25 @@ async function insertRecord(layout: Layout, record: VmRecord): Promise<void> {
   });
 }
 
-/** The root overlay, UEFI variables and NoCloud seed of a cloud-image VM; returns the disk size. */
-async function prepareCloudDisks(image: ImageResolve, paths: VmPaths, vm: VmRecord): Promise<number> {
+/** The root overlay, UEFI variables and NoCloud seed (not for Windows) of a cloud-image VM; returns the disk size. */
+async function prepareCloudDisks(req: CreateRequest, paths: VmPaths, vm: VmRecord): Promise<number> {
+  const image = req.image;
   const base = image.disks[0];
   if (!base) throw new InvalidStateError(`image "${image.name}" has no disk`);
   if (!image.firmware) throw new MissingDependencyError('UEFI firmware /usr/share/OVMF/OVMF_CODE.fd not found: install the Debian package ovmf');
   const size = await createCloudOverlay(base.path, paths.rootDisk, vm.config.storage);
   await createUefiVars(paths.uefiVars);
-  await createSeedDisk(paths.seedDisk, { instanceId: vm.id, hostname: hostnameFor(vm.config.name) });
+  if (vm.config.windows) return size;
+  const login = req.login ?? { user: 'root', password: 'cocoon' };
+  await createSeedDisk(paths.seedDisk, {
+    instanceId: vm.id,
+    hostname: hostnameFor(vm.config.name),
+    user: login.user,
+    passwordHash: await hashPassword(login.password),
+    nics: vm.network_configs ?? [],
+    dns: req.dns ?? [],
+    disks: vm.storage_configs,
+  });
   return size;
 }
 
@@ -139,10 +163,11 @@ export async function startVm(layout: Layout, ref: string, timeoutMs: number): P
     if (vm.state === 'creating') throw new InvalidStateError(`VM "${vm.config.name}" is still being created`);
     if (isLive(liveState(layout, vm))) throw new InvalidStateError(`VM "${vm.config.name}" is already running`);
     const driver = driverFor(vm.hypervisor);
+    const spec = launchSpec(layout, vm);
     markVmLogs(layout, vm.id, 'start');
     try {
-      const { pid } = await driver.start(launchSpec(layout, vm), timeoutMs);
-      return await setState(layout, vm.id, { state: 'running', pid, started_at: new Date().toISOString(), error: undefined, first_booted: true });
+      const { pid } = await driver.start(spec, timeoutMs);
+      return await setState(layout, vm.id, { state: 'running', pid, started_at: new Date().toISOString(), error: undefined, first_booted: true, tuning: spec.tuning });
     } catch (err) {
       await setState(layout, vm.id, { state: 'error', pid: 0, error: (err as Error).message });
       throw err;

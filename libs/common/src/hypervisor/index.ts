@@ -6,6 +6,7 @@
 import type { Layout } from '../layout.ts';
 import type { HypervisorKind } from '../schemas/config.ts';
 import type { ResolvedDisk } from '../schemas/image.ts';
+import type { NetworkConfig, StorageConfig, VmTuning } from '../schemas/vm.ts';
 
 /** Runtime files of one VM. */
 export interface VmPaths {
@@ -31,6 +32,10 @@ export interface VmPaths {
   agentSocket: string;
   /** A second QMP monitor, only for events (the relay watches the agent's port on it). */
   eventsSocket: string;
+  /** Cloud Hypervisor's and Firecracker's hybrid-vsock socket (`CONNECT <port>`): their agent socket. */
+  vsockSocket: string;
+  /** The PID of the console relay that hosts a Firecracker process on a PTY. */
+  consoleRelayPidFile: string;
 }
 
 /** Paths of VM `id` under `layout`. */
@@ -53,7 +58,16 @@ export function vmPaths(layout: Layout, id: string): VmPaths {
     agentSerialSocket: `${runDir}/agent-serial.sock`,
     agentSocket: `${runDir}/agent.sock`,
     eventsSocket: `${runDir}/events.sock`,
+    vsockSocket: `${runDir}/vsock.sock`,
+    consoleRelayPidFile: `${runDir}/console-relay.pid`,
   };
+}
+
+/** One disk as launched: what the image resolve says, plus its role and whether it gets O_DIRECT. */
+export interface LaunchDisk extends ResolvedDisk {
+  role: StorageConfig['role'];
+  /** Open with O_DIRECT (no host page cache). */
+  direct: boolean;
 }
 
 /** Everything a driver needs to launch a VM. */
@@ -70,7 +84,13 @@ export interface LaunchSpec {
   firmware: string | null;
   cmdline: string;
   /** In attach order. */
-  disks: ResolvedDisk[];
+  disks: LaunchDisk[];
+  /** NICs (`network_configs`), in guest order (eth0 first). */
+  nics: NetworkConfig[];
+  /** Host tuning decided for this launch (see tuning.ts). */
+  tuning: VmTuning;
+  /** A Windows guest: Hyper-V enlightenments, no balloon, no cidata. */
+  windows: boolean;
   /** Guest CID of a kernel vsock device, when the host has one (else the agent rides virtio-serial). */
   vsockCid: number | null;
   paths: VmPaths;
@@ -98,10 +118,29 @@ export interface StopOptions {
 /** How a stop ended. */
 export type StopOutcome = 'graceful' | 'terminated' | 'killed' | 'not-running';
 
+/** One REST call a driver sends to its hypervisor's API socket. */
+export interface ApiRequest {
+  method: 'GET' | 'PUT' | 'PATCH';
+  path: string;
+  body?: unknown;
+}
+
+/** Everything `start` does to launch a VM: the process, then the API calls in order (Firecracker). */
+export interface LaunchPlan {
+  command: CommandLine;
+  /** The API socket the requests go to. */
+  socket: string;
+  requests: ApiRequest[];
+}
+
 export interface Hypervisor {
   readonly kind: HypervisorKind;
   /** The exact command line `start` runs. */
   commandLine(spec: LaunchSpec): CommandLine;
+  /** The exact launch `start` performs (`vm debug` prints it); built by the same code as `start`. */
+  launchPlan(spec: LaunchSpec): LaunchPlan;
+  /** The host socket the guest agent is reached on (`CONNECT <port>` handshake). */
+  agentSocket(paths: VmPaths): string;
   /** Prepares driver-specific files before the first start (none for QEMU). */
   create(spec: LaunchSpec): Promise<void>;
   /** Launches the hypervisor, detached from cocoon, and waits until its API answers. */
@@ -110,8 +149,8 @@ export interface Hypervisor {
   stop(paths: VmPaths, pid: number | null, opts: StopOptions): Promise<StopOutcome>;
   /** Whether the VM's hypervisor process is alive and really this VM's. */
   inspect(paths: VmPaths, pid: number | null): RuntimeState;
-  /** Where the serial console is served. */
-  consoleEndpoint(paths: VmPaths): { kind: 'unix'; path: string };
+  /** Where the console is served: a Unix socket, or a PTY (Cloud Hypervisor's direct-boot console). */
+  consoleEndpoint(paths: VmPaths): { kind: 'unix' | 'pty'; path: string };
   /** Removes the driver's runtime files of a stopped VM. */
   delete(paths: VmPaths): Promise<void>;
 }

@@ -2,14 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { hostHasVhostVsock, nextGuestCid } from './vsock.ts';
 import { qemuCommandLine } from './qemu/args.ts';
-import { vmPaths, type LaunchSpec } from './index.ts';
-import { layoutOf } from '../layout.ts';
+import { testLaunchSpec } from '../testing/launch-spec.ts';
 
-const layout = layoutOf({ root_dir: '/r', run_dir: '/r/run', log_dir: '/l' });
-const spec = (vsockCid: number | null): LaunchSpec => ({
-  id: 'a'.repeat(32), name: 'v', cpu: 1, memory: 2 ** 29, accel: 'tcg', kernel: '/k', initrd: null, firmware: null,
-  cmdline: 'console=ttyS0', disks: [], vsockCid, paths: vmPaths(layout, 'a'.repeat(32)),
-});
+const spec = (vsockCid: number | null) => testLaunchSpec({ vsockCid, disks: [] });
 
 describe('guest vsock', () => {
   it('hands out the smallest free CID from 3', () => {

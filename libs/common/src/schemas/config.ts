@@ -24,6 +24,10 @@ export const ConfigFileSchema = z
     dns: z.array(z.string().min(1)),
     default_hypervisor: HypervisorKindSchema,
     accel: AccelSchema,
+    /** Seconds `vm stop` gives the guest before SIGTERM (the Go cocoon's key; `--timeout` overrides). */
+    stop_timeout_seconds: z.number().int().nonnegative(),
+    /** Cloud Hypervisor's UEFI firmware (default: where Debian's cloudhv-efi-x86-64 puts CLOUDHV.fd). */
+    ch_firmware: z.string().min(1),
     /** Rotate a log past this size: bytes, or a size like `10M`. */
     log_max_size: z.union([z.number().int().positive(), z.string().min(1)]),
     /** Rotated generations kept per log (0: none, the log is cut). */
@@ -46,6 +50,8 @@ export const ConfigSchema = z.object({
   dns: z.array(z.string()),
   default_hypervisor: HypervisorKindSchema.nullable(),
   accel: AccelSchema,
+  stop_timeout_seconds: z.number().int().nonnegative(),
+  ch_firmware: z.string(),
   /** Bytes. */
   log_max_size: z.number().int().positive(),
   log_max_files: z.number().int().nonnegative(),

@@ -83,6 +83,28 @@ export const StorageConfigSchema = z.object({
 });
 export type StorageConfig = z.infer<typeof StorageConfigSchema>;
 
+/** Data-disk names (the Go cocoon's rule: 20 characters, the length of a virtio serial). */
+export const DATA_DISK_NAME = /^[a-z][a-z0-9_-]{0,19}$/;
+
+/**
+ * The host tuning of the VM's last launch (cocoon's addition; decided at start from the
+ * host and `config`, so `vm inspect` shows what the hypervisor really got).
+ */
+export const VmTuningSchema = z.object({
+  /** Guest memory on hugepages (the host had `vm.nr_hugepages` > 0). */
+  hugepages: z.boolean(),
+  /** Initial balloon size in bytes (0 = no balloon device). */
+  balloon: z.number().int().nonnegative(),
+  watchdog: z.boolean(),
+  disk_queue_size: z.number().int().positive(),
+  queue_size: z.number().int().positive(),
+  /** Writable disks opened with O_DIRECT (a data disk's own `direct_io` wins). */
+  direct_io: z.boolean(),
+  /** Hyper-V enlightenments (Windows guests). */
+  hyperv: z.boolean(),
+});
+export type VmTuning = z.infer<typeof VmTuningSchema>;
+
 /** How the guest boots (cocoon's addition; the Go cocoon keeps it in the hypervisor's own files). */
 export const VmBootSchema = z.object({
   kernel: z.string().nullable(),
@@ -124,6 +146,8 @@ export const VmRecordSchema = z.object({
   error: z.string().optional(),
   /** Guest CID of a vhost-vsock device (QEMU on hosts with /dev/vhost-vsock). */
   vsock_cid: z.number().int().min(3).optional(),
+  /** The tuning of the last start. */
+  tuning: VmTuningSchema.optional(),
 });
 export type VmRecord = z.infer<typeof VmRecordSchema>;
 
@@ -141,7 +165,7 @@ export const VmRuntimeSchema = z.looseObject({
   consoleSocket: z.string(),
   consoleLog: z.string(),
   hypervisorLog: z.string(),
-  console: z.object({ kind: z.literal('unix'), path: z.string() }),
+  console: z.object({ kind: z.enum(['unix', 'pty']), path: z.string() }),
 });
 
 /** What `vm inspect` prints: the record with its live state, plus `runtime`. */

@@ -1,8 +1,13 @@
 import { Command, Option } from 'clipanion';
 import { chooseFormat, CocoonCommand, formatOption, outputOption } from '@cocoon/common/cli';
-import { UsageError } from '@cocoon/common/errors';
+import { existsSync } from 'node:fs';
+import { MissingDependencyError, UsageError } from '@cocoon/common/errors';
+import { hostProbe, type AccelChoice } from '@cocoon/common/hypervisor/accel';
 import { validateVmName } from '@cocoon/common/refs';
+import type { HypervisorKind } from '@cocoon/common/schemas/config';
+import type { ImageResolve } from '@cocoon/common/schemas/image';
 import type { VmRecord } from '@cocoon/common/schemas/vm';
+import type { CreateRequest } from '../../vm/lifecycle.ts';
 
 const MIN_MEMORY = 128 * 2 ** 20;
 const MIN_STORAGE = 64 * 2 ** 20;
@@ -23,7 +28,12 @@ export abstract class VmCreateBase extends CocoonCommand {
   fc = Option.Boolean('--fc', false, { description: 'use Firecracker (same as --hypervisor firecracker; OCI images only)' });
   accel = Option.String('--accel', { description: 'kvm, tcg or auto (KVM only where it runs a stock guest)' });
   noDirectIo = Option.Boolean('--no-direct-io', false, { description: 'writable disks use the page cache instead of O_DIRECT' });
-  windows = Option.Boolean('--windows', false, { description: 'Windows guest: UEFI, Hyper-V enlightenments, no cidata' });
+  windows = Option.Boolean('--windows', false, { description: 'Windows guest (cloud images): UEFI, Hyper-V enlightenments, no cidata, no balloon' });
+  dataDisk = Option.Array('--data-disk', [], { description: 'extra disk: size=20G[,name=N][,fstype=ext4|none][,mount=/mnt/x][,directio=on|off|auto]; repeatable' });
+  queueSize = Option.String('--queue-size', { description: 'virtio-net ring depth per queue (default 512)' });
+  diskQueueSize = Option.String('--disk-queue-size', { description: 'virtio-blk ring depth per queue (default 512)' });
+  user = Option.String('--user', 'root', { description: 'cloud images: the login user cloud-init sets up (a sudoer unless root)' });
+  password = Option.String('--password', 'cocoon', { description: 'cloud images: its password (stored only as a SHA-512 crypt hash in the seed)' });
   format = formatOption('output: id (default) or json (the VM record)');
   output = outputOption();
   image = Option.String({ name: 'IMAGE' });
@@ -35,22 +45,29 @@ export abstract class VmCreateBase extends CocoonCommand {
 
   /** Validates the flags, resolves the image and creates the VM. */
   protected async createFromFlags(): Promise<VmRecord> {
-    const [{ chooseAccel }, { defaultHypervisor, parseHypervisor }, { AccelSchema }, { parseSize }, { resolveVmImage }, { createVm }] = await Promise.all([
+    const [{ createVm }, req] = await Promise.all([import('../../vm/lifecycle.ts'), this.createRequest()]);
+    return createVm(this.layout, req);
+  }
+
+  /** Validates the flags and resolves the image into what a create needs (nothing is made). */
+  protected async createRequest(): Promise<CreateRequest> {
+    const [{ chooseAccel }, { defaultHypervisor, parseHypervisor }, { AccelSchema }, { parseSize }, { resolveVmImage }, { checkHostCpu, parseQueueSize }, { parseDataDisks }] = await Promise.all([
       import('@cocoon/common/hypervisor/accel'),
       import('@cocoon/common/hypervisor/drivers'),
       import('@cocoon/common/schemas/config'),
       import('@cocoon/common/units'),
       import('../../vm/image.ts'),
-      import('../../vm/lifecycle.ts'),
+      import('@cocoon/common/hypervisor/tuning'),
+      import('../../vm/data-disks.ts'),
     ]);
     const cpu = Number(this.cpu);
     if (!Number.isInteger(cpu) || cpu < 1 || cpu > 255) throw new UsageError(`--cpu: "${this.cpu}" is out of range (a whole number from 1 to 255)`);
+    checkHostCpu(cpu);
     const nics = Number(this.nics);
     if (!Number.isInteger(nics) || nics < 0) throw new UsageError(`--nics: "${this.nics}" must be a whole number ≥ 0`);
     if (nics > 0 || this.network !== undefined || this.bridge !== undefined) {
       throw new UsageError(`--${nics > 0 ? 'nics' : this.network !== undefined ? 'network' : 'bridge'}: networking is not available in this build yet; use --nics 0`);
     }
-    if (this.windows) throw new UsageError('--windows: Windows guests are not supported on this build yet');
     const memory = parseSize(this.memory, '--memory', MIN_MEMORY);
     const storage = parseSize(this.storage, '--storage', MIN_STORAGE);
     const accelFlag = AccelSchema.safeParse(this.accel ?? this.config.accel);
@@ -61,22 +78,39 @@ export abstract class VmCreateBase extends CocoonCommand {
     if (this.fc && this.hypervisor !== undefined && parseHypervisor(this.hypervisor) !== 'firecracker') {
       throw new UsageError(`--fc and --hypervisor ${this.hypervisor} disagree: give one of them`);
     }
-    const hypervisor = asked ? parseHypervisor(asked) : defaultHypervisor(this.config.default_hypervisor);
-    const image = await resolveVmImage(this.layout, this.image);
     const accel = chooseAccel(accelFlag.data);
-    if (accel.warning) this.context.stderr.write(`${this.context.tool}: warning: ${accel.warning}\n`);
-    return createVm(this.layout, {
+    const hypervisor = asked ? parseHypervisor(asked) : defaultHypervisor(this.config.default_hypervisor, accel.accel);
+    const dataDisks = parseDataDisks(this.dataDisk);
+    const queueSize = this.queueSize === undefined ? undefined : parseQueueSize(this.queueSize, '--queue-size');
+    const diskQueueSize = this.diskQueueSize === undefined ? undefined : parseQueueSize(this.diskQueueSize, '--disk-queue-size');
+    if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(this.user)) throw new UsageError(`--user: "${this.user}" is not a valid user name (a-z, 0-9, _ and -, at most 32)`);
+    if (this.password === '' || /[\n\r]/.test(this.password)) throw new UsageError('--password: must be non-empty and one line');
+    if (this.windows && hypervisor === 'firecracker') throw new UsageError('--windows: Firecracker cannot boot Windows (no UEFI); use --hypervisor cloud-hypervisor or qemu');
+    const image = await resolveVmImage(this.layout, this.image);
+    checkImageFits(image, hypervisor, this.windows);
+    const firmware = hypervisor === 'cloud-hypervisor' && image.kind === 'cloud' ? chFirmware(this.config.ch_firmware) : image.firmware;
+    const run = hypervisorAccel(hypervisor, accel);
+    if (run.warning) this.context.stderr.write(`${this.context.tool}: warning: ${run.warning}\n`);
+    return {
       name: this.name,
-      image,
+      image: { ...image, firmware },
       imageRef: this.image,
       cpu,
       memory,
       storage,
       nics,
       hypervisor,
-      accel: accel.accel,
-      extra: this.noDirectIo ? { no_direct_io: true } : {},
-    });
+      accel: run.accel,
+      extra: {
+        ...(this.noDirectIo ? { no_direct_io: true } : {}),
+        ...(this.windows ? { windows: true } : {}),
+        ...(queueSize === undefined ? {} : { queue_size: queueSize }),
+        ...(diskQueueSize === undefined ? {} : { disk_queue_size: diskQueueSize }),
+      },
+      dataDisks,
+      login: { user: this.user, password: this.password },
+      dns: this.config.dns,
+    };
   }
 
   /** Prints the VM as asked: its ID, or the record (the Go cocoon's `-o json`). */
@@ -88,6 +122,30 @@ export abstract class VmCreateBase extends CocoonCommand {
     const { withLiveState } = await import('../../vm/state.ts');
     this.writeJson(withLiveState(this.layout, vm));
   }
+}
+
+/** Refuses what the chosen hypervisor cannot boot: Firecracker takes OCI images only; Windows needs UEFI. */
+export function checkImageFits(image: ImageResolve, hypervisor: HypervisorKind, windows: boolean): void {
+  if (hypervisor === 'firecracker' && (image.kind === 'cloud' || image.disks.some((d) => d.format === 'qcow2'))) {
+    throw new UsageError(`--fc: Firecracker boots OCI images only; "${image.name}" is a cloud image (qcow2, UEFI): use --hypervisor cloud-hypervisor or qemu`);
+  }
+  if (windows && image.kind !== 'cloud') throw new UsageError(`--windows: "${image.name}" is an OCI image (direct kernel boot); Windows needs a cloud image booted through UEFI`);
+}
+
+/** Cloud Hypervisor's UEFI firmware must exist before a cloud-image VM is made for it. */
+function chFirmware(path: string): string {
+  if (!existsSync(path)) throw new MissingDependencyError(`Cloud Hypervisor firmware ${path} not found: install the Debian package cloudhv-efi-x86-64 (sid) or set ch_firmware in the config`);
+  return path;
+}
+
+/** Cloud Hypervisor and Firecracker run only on KVM; QEMU takes the choice as made. */
+function hypervisorAccel(hypervisor: HypervisorKind, choice: AccelChoice): AccelChoice {
+  if (hypervisor === 'qemu') return choice;
+  if (!hostProbe.kvmUsable()) throw new MissingDependencyError(`${hypervisor} needs /dev/kvm, which is missing or not usable here; use --hypervisor qemu`);
+  return {
+    accel: 'kvm',
+    warning: hostProbe.pvmHost() ? `KVM here is the PVM module: ${hypervisor} boots only PVM-enabled guest kernels on it` : null,
+  };
 }
 
 export class VmCreateCommand extends VmCreateBase {

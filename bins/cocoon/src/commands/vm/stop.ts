@@ -16,14 +16,14 @@ export class VmStopCommand extends CocoonCommand {
     ],
   });
 
-  timeout = Option.String('--timeout,-t', '30', { description: 'seconds the guest gets to power off' });
+  timeout = Option.String('--timeout,-t', { description: 'seconds the guest gets to power off (default: stop_timeout_seconds of the config, 30)' });
   force = Option.Boolean('--force', false, { description: 'skip the graceful shutdown: SIGTERM, then SIGKILL' });
   format = formatOption('id (default): one ID a line; json: {"succeeded": [IDs]}');
   output = outputOption();
   refs = Option.Rest({ required: 1, name: 'VM' });
 
   override async execute(): Promise<number> {
-    const timeoutMs = parseSeconds(this.timeout, '--timeout');
+    const timeoutMs = this.timeout === undefined ? this.config.stop_timeout_seconds * 1000 : parseSeconds(this.timeout, '--timeout');
     const { stopVm } = await import('../../vm/lifecycle.ts');
     const json = wantsJson(this.format, this.output);
     return forEachRef(this.refs, this.context, async (ref) => (await stopVm(this.layout, ref, { timeoutMs, force: this.force })).vm, json);

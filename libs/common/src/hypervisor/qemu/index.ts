@@ -4,17 +4,13 @@
  * commands (`vm list`, `vm inspect`) that only call `inspect()` start without them.
  */
 import { mkdirSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { ExternalError, TimeoutError } from '../../errors.ts';
-import type { CommandLine, Hypervisor, LaunchSpec, RuntimeState, StopOptions, StopOutcome, VmPaths } from '../index.ts';
-import { pidBelongsTo, processArgv, signalIfOwned, waitForExit } from '../process.ts';
+import { rm } from 'node:fs/promises';
+import { escalateStop, runtimeState, waitUntilReady } from '../launch.ts';
+import type { CommandLine, Hypervisor, LaunchPlan, LaunchSpec, RuntimeState, StopOptions, StopOutcome, VmPaths } from '../index.ts';
+
 import { startRelay, stopRelay } from './agent-relay.ts';
 import { qemuCommandLine } from './args.ts';
 import { QmpClient } from './qmp.ts';
-
-const TERM_GRACE_MS = 5000;
-const KILL_GRACE_MS = 5000;
 
 export class QemuDriver implements Hypervisor {
   readonly kind = 'qemu' as const;
@@ -23,6 +19,14 @@ export class QemuDriver implements Hypervisor {
 
   commandLine(spec: LaunchSpec): CommandLine {
     return qemuCommandLine(spec, this.binary);
+  }
+
+  launchPlan(spec: LaunchSpec): LaunchPlan {
+    return { command: this.commandLine(spec), socket: spec.paths.apiSocket, requests: [] };
+  }
+
+  agentSocket(paths: VmPaths): string {
+    return paths.agentSocket;
   }
 
   async create(): Promise<void> {}
@@ -40,52 +44,42 @@ export class QemuDriver implements Hypervisor {
       exited = true;
     });
     const pid = child.pid;
-    const deadline = Date.now() + timeoutMs;
-    // NOTE: QEMU is usually ready within ~100 ms: poll tightly at first, then back off.
-    for (let delay = 5, tries = 0; ; delay = ++tries < 100 ? 5 : Math.min(delay * 2, 100)) {
-      if (exited || processArgv(pid) === null) {
-        throw new ExternalError(`${cmd.file} exited during start: ${await lastLines(paths.hypervisorLog)}`);
-      }
-      if (await qmpAnswers(paths.apiSocket, deadline)) break;
-      if (Date.now() >= deadline) {
-        signalIfOwned(pid, paths.apiSocket, 'SIGKILL');
-        throw new TimeoutError(`QEMU did not answer on QMP within ${timeoutMs} ms`);
-      }
-      await sleep(delay);
-    }
+    await waitUntilReady({
+      pid,
+      exited: () => exited,
+      ready: (deadline) => qmpAnswers(paths.apiSocket, deadline),
+      marker: paths.apiSocket,
+      log: paths.hypervisorLog,
+      what: cmd.file,
+      timeoutMs,
+    });
+    if (spec.tuning.balloon > 0) await setBalloonTarget(paths.apiSocket, spec.memory - spec.tuning.balloon);
     // QEMU made the virtio-serial chardev before QMP answered: the relay can hold it now.
     await startRelay(paths);
     return { pid };
   }
 
   async stop(paths: VmPaths, pid: number | null, opts: StopOptions): Promise<StopOutcome> {
-    const marker = paths.apiSocket;
-    if (!pid || !pidBelongsTo(pid, marker)) return 'not-running';
     const { log } = await import('../../log.ts');
-    if (!opts.force) {
-      try {
+    return escalateStop({
+      pid,
+      marker: paths.apiSocket,
+      opts,
+      graceful: async () => {
         const qmp = await QmpClient.open(paths.apiSocket, 2000);
         try {
           await qmp.execute('system_powerdown');
         } finally {
           qmp.close();
         }
-        if (await waitForExit(pid, opts.timeoutMs)) return 'graceful';
-        log().warn({ pid }, 'guest did not power off in time; sending SIGTERM');
-      } catch (err) {
-        log().warn({ err: (err as Error).message }, 'QMP powerdown failed; sending SIGTERM');
-      }
-    }
-    if (signalIfOwned(pid, marker, 'SIGTERM') && (await waitForExit(pid, TERM_GRACE_MS))) return 'terminated';
-    if (!pidBelongsTo(pid, marker)) return 'terminated';
-    signalIfOwned(pid, marker, 'SIGKILL');
-    if (await waitForExit(pid, KILL_GRACE_MS)) return 'killed';
-    throw new TimeoutError(`QEMU (pid ${pid}) survived SIGKILL for ${KILL_GRACE_MS} ms`);
+      },
+      what: 'QEMU',
+      warn: (msg) => log().warn({ pid }, msg),
+    });
   }
 
   inspect(paths: VmPaths, pid: number | null): RuntimeState {
-    const running = pidBelongsTo(pid, paths.apiSocket);
-    return { running, pid: running ? pid : null };
+    return runtimeState(paths, pid);
   }
 
   consoleEndpoint(paths: VmPaths): { kind: 'unix'; path: string } {
@@ -99,6 +93,16 @@ export class QemuDriver implements Hypervisor {
   }
 }
 
+/** Asks the balloon to leave the guest `bytes` (QEMU's balloon target is the guest's memory, not the balloon's size). */
+async function setBalloonTarget(socket: string, bytes: number): Promise<void> {
+  const qmp = await QmpClient.open(socket, 5000);
+  try {
+    await qmp.execute('balloon', { value: bytes });
+  } finally {
+    qmp.close();
+  }
+}
+
 async function qmpAnswers(socket: string, deadline: number): Promise<boolean> {
   try {
     (await QmpClient.open(socket, Math.max(deadline - Date.now(), 100))).close();
@@ -108,13 +112,5 @@ async function qmpAnswers(socket: string, deadline: number): Promise<boolean> {
   }
 }
 
-async function lastLines(file: string, n = 3): Promise<string> {
-  try {
-    const text = await readFile(file, 'utf8');
-    return text.trim().split('\n').slice(-n).join(' | ') || '(no output)';
-  } catch {
-    return '(no log)';
-  }
-}
 
 export { QmpClient };

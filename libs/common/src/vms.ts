@@ -1,4 +1,5 @@
 /** The VM index and per-VM locks, shared by the front end, cocoon-gc and cocoon-snap. */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Layout } from './layout.ts';
 import { upgradeVmRecordV1 } from './schemas/vm-v1.ts';
@@ -35,9 +36,8 @@ export const OWNER_FILE = 'cocoon-root';
  * default `/var/log/cocoon`) never takes them for its own orphans.
  */
 export async function claimVmDirs(layout: Layout, id: string): Promise<void> {
-  const { mkdir, writeFile } = await import('node:fs/promises');
   for (const dir of [layout.vmRunDir(id), layout.vmLogDir(id)]) {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    await writeFile(join(dir, OWNER_FILE), `${resolve(layout.root)}\n`, { mode: 0o600 });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(dir, OWNER_FILE), `${resolve(layout.root)}\n`, { mode: 0o600 });
   }
 }

@@ -1,3 +1,5 @@
 /** Types of bundle.mjs (esbuild settings shared by the per-bin and multi-call bundles). */
 import type { BuildOptions, Metafile } from 'esbuild';
 export function bundle(entry: string, outfile: string, extra?: BuildOptions): Promise<Metafile>;
+/** The git revision and build time baked into the bundles. */
+export function buildInfo(): { revision: string; time: string };

@@ -187,4 +187,18 @@ describe('operating a VM: status, console, logs', () => {
     assert.equal(off.code, 6);
     assert.match(off.stderr, /is not running/);
   });
+
+  it('rotates a VM\'s logs past log_max_size when it starts; vm logs reads every generation; inspect shows where', async () => {
+    const before = readFileSync(consoleLog, 'utf8');
+    await ok(['vm', 'start', NAME], { extraEnv: { COCOON_LOG_MAX_SIZE: '4096', COCOON_LOG_MAX_FILES: '2' } });
+    await ok(['vm', 'stop', '--force', NAME]);
+    assert.equal(readFileSync(`${consoleLog}.1`, 'utf8'), before, 'the previous boot\'s log is generation 1');
+    const vm = VmInspectSchema.parse(JSON.parse(await ok(['vm', 'inspect', NAME])));
+    assert.deepEqual(vm.runtime.logs?.console, [consoleLog, `${consoleLog}.1`]);
+    // (the helper strips one final line end, as a shell's $(…) does)
+    assert.ok((await ok(['vm', 'logs', NAME])).startsWith(before.replace(/\r?\n$/, '')), 'vm logs prints the rotated generation first');
+    const marks = readFileSync(vm.runtime.logs?.console_marks ?? '', 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; offset: number });
+    assert.deepEqual(marks.map((m) => m.event), ['start', 'stop'], 'this boot\'s marks (the earlier ones moved to generation 1)');
+    assert.equal(marks[0]?.offset, 0);
+  });
 });

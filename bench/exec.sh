@@ -15,7 +15,7 @@ MIB="${MIB:-100}"
 vm=bench-exec
 "$c" vm rm --force "$vm" >/dev/null 2>&1 || true
 trap '"$c" vm rm --force "$vm" >/dev/null 2>&1 || true' EXIT
-"$c" vm run --wait --wait-timeout 180 --name "$vm" --cpu 1 --memory 512M --storage 1G default >/dev/null
+"$c" vm run --nics 0 --wait --wait-timeout 180 --name "$vm" --cpu 1 --memory 512M --storage 1G default >/dev/null
 
 ms_now() { date +%s%N; }
 samples="$ROOT/bench-exec-latency.txt"

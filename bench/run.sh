@@ -6,3 +6,4 @@ bash bench/startup.sh
 bash bench/vm-run.sh
 bash bench/pull.sh
 [ -f bench/exec.sh ] && bash bench/exec.sh
+bash bench/net.sh

@@ -11,7 +11,7 @@ source bench/guest-env.sh
 RUNS="${RUNS:-10}"
 "$c" vm rm --force bench-run >/dev/null 2>&1 || true
 "$c" vm rm --force bench-ref >/dev/null 2>&1 || true
-"$c" vm create --name bench-ref --cpu 1 --memory 512M --storage 1G default >/dev/null
+"$c" vm create --nics 0 --name bench-ref --cpu 1 --memory 512M --storage 1G default >/dev/null
 # The by-hand command: exactly what `vm start` runs for bench-ref, daemonized.
 mapfile -t argv < <("$c" vm debug --format json bench-ref | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{for(const a of JSON.parse(s))console.log(a)})')
 run_dir=$("$c" vm inspect bench-ref | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).runtime.runDir))')
@@ -22,7 +22,7 @@ kill_cocoon="$c vm rm --force bench-run >/dev/null 2>&1 || true"
 
 hyperfine -N --runs "$RUNS" --export-json "$ROOT/bench-vm-run.json" \
   --prepare "bash -c '$kill_by_hand'" --command-name 'qemu by hand (-daemonize)' "bash $ROOT/by-hand.sh" \
-  --prepare "bash -c '$kill_cocoon'" --command-name 'cocoon vm run' "$c vm run --name bench-run --cpu 1 --memory 512M --storage 1G default" \
+  --prepare "bash -c '$kill_cocoon'" --command-name 'cocoon vm run' "$c vm run --nics 0 --name bench-run --cpu 1 --memory 512M --storage 1G default" \
   >/dev/null
 bash -c "$kill_by_hand"; bash -c "$kill_cocoon"; "$c" vm rm --force bench-ref >/dev/null
 

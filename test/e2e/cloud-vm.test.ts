@@ -33,12 +33,12 @@ describe('VM from a cloud image', () => {
   });
 
   it('makes a qcow2 overlay on the stored image, never smaller than the image', async () => {
-    const big = Inspect.parse(JSON.parse(await ok(['vm', 'create', '--name', 'cloud-big', '--storage', '2G', '--format', 'json', image]).then(() => ok(['vm', 'inspect', 'cloud-big']))));
+    const big = Inspect.parse(JSON.parse(await ok(['vm', 'create', '--nics', '0', '--name', 'cloud-big', '--storage', '2G', '--format', 'json', image]).then(() => ok(['vm', 'inspect', 'cloud-big']))));
     const overlay = await info(big.runtime.rootDisk);
     assert.equal(overlay.format, 'qcow2');
     assert.equal(overlay['virtual-size'], 2 * 2 ** 30);
     assert.match(overlay['backing-filename'] ?? '', /images\/blobs\/sha256\/[0-9a-f]{64}\.qcow2$/);
-    const small = Inspect.parse(JSON.parse(await ok(['vm', 'create', '--name', 'cloud-small', '--storage', '256M', image]).then(() => ok(['vm', 'inspect', 'cloud-small']))));
+    const small = Inspect.parse(JSON.parse(await ok(['vm', 'create', '--nics', '0', '--name', 'cloud-small', '--storage', '256M', image]).then(() => ok(['vm', 'inspect', 'cloud-small']))));
     assert.equal((await info(small.runtime.rootDisk))['virtual-size'], 2 ** 30, 'not shrunk below the image');
     assert.equal(small.config.storage, 2 ** 30, 'the record says the real size');
     await ok(['vm', 'rm', 'cloud-small']);

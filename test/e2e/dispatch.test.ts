@@ -26,9 +26,9 @@ describe('dispatch through dist/bin/cocoon', () => {
     const r = await cocoon(['image', 'inspect', 'no-such-image']);
     assert.equal(r.code, 3);
     assert.match(r.stderr, /^cocoon-image: .*no-such-image/);
-    const planned = await cocoon(['net']);
-    assert.equal(planned.code, 2);
-    assert.match(planned.stderr, /^cocoon-net: no commands yet/);
+    const net = await cocoon(['net', 'inspect', '0123456789abcdef0123456789abcdef']);
+    assert.equal(net.code, 3);
+    assert.match(net.stderr, /^cocoon-net: network not found/);
   });
 
   it('re-raises the signal that killed the sub-tool', async () => {

@@ -40,7 +40,7 @@ describe('cocoon vm exec on the default guest', () => {
   before(async () => {
     requireTools();
     await ensureAgentImage();
-    const id = (await ok(['vm', 'run', '--wait', '--wait-timeout', '180', '--name', NAME, '--cpu', '1', '--memory', '512M', '--storage', '1G', 'default'])).trim();
+    const id = (await ok(['vm', 'run', '--nics', '0', '--wait', '--wait-timeout', '180', '--name', NAME, '--cpu', '1', '--memory', '512M', '--storage', '1G', 'default'])).trim();
     assert.match(id, /^[0-9a-f]{32}$/);
     runDir = InspectSchema.parse(JSON.parse(await ok(['vm', 'inspect', NAME]))).runtime.runDir;
     relayPid = Number(readFileSync(join(runDir, 'agent-relay.pid'), 'utf8'));
@@ -108,7 +108,7 @@ describe('cocoon vm exec on the default guest', () => {
 
   it('refuses a VM that is not running (6) and a VM that does not exist (3)', async () => {
     const idle = `idle-${process.pid}`;
-    await ok(['vm', 'create', '--name', idle, '--storage', '256M', 'default']);
+    await ok(['vm', 'create', '--nics', '0', '--name', idle, '--storage', '256M', 'default']);
     try {
       const r = await cocoon(['vm', 'exec', idle, '--', 'true']);
       assert.equal(r.code, 6);

@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { VmInspectSchema } from '@cocoon/common/schemas/vm';
-import { ensureDefaultImage, ok, requireTools } from '../helpers/cocoon.ts';
+import { cocoon, ensureDefaultImage, ok, requireTools } from '../helpers/cocoon.ts';
 
 const name = `tune-${process.pid}`;
 const exec = async (cmd: string) => ok(['vm', 'exec', name, '--', 'sh', '-c', cmd]);
@@ -19,9 +19,13 @@ describe('QEMU host tuning and data disks', () => {
     requireTools();
     await ensureDefaultImage();
   });
+  // NOTE: the VM goes also when an assertion fails, so later suites find the root clean.
+  after(async () => {
+    await cocoon(['vm', 'rm', '--force', name]);
+  });
 
   it('boots with balloon, watchdog, multi-queue disks and a mounted data disk that survives stop/start', async () => {
-    await ok(['vm', 'run', '--wait', '--name', name, '--cpu', '2', '-m', '512M', '--storage', '1G', '--data-disk', 'size=64M,name=logs', 'default']);
+    await ok(['vm', 'run', '--nics', '0', '--wait', '--name', name, '--cpu', '2', '-m', '512M', '--storage', '1G', '--data-disk', 'size=64M,name=logs', 'default']);
     const vm = VmInspectSchema.parse(JSON.parse(await ok(['vm', 'inspect', name])));
     assert.deepEqual(vm.tuning, { hugepages: false, balloon: 128 * 2 ** 20, watchdog: true, disk_queue_size: 512, queue_size: 512, direct_io: true, hyperv: false });
     assert.deepEqual(vm.storage_configs.filter((d) => d.role === 'data').map((d) => [d.serial, d.mount_point, d.fstype]), [['cocoon-data-logs', '/mnt/logs', 'ext4']]);

@@ -30,7 +30,7 @@ describe('Cloud Hypervisor and Firecracker drivers against spec-checking stand-i
 
   it('CH: launches with the whole VM on its command line, stops a direct-boot guest with vm.shutdown then SIGTERM', async () => {
     const name = `ch-${process.pid}`;
-    await ok(['vm', 'run', '--name', name, '--hypervisor', 'ch', '--cpu', '2', '-m', '512M', '--data-disk', 'size=64M,name=logs', '--disk-queue-size', '256', 'default'], { extraEnv: withStandIns() });
+    await ok(['vm', 'run', '--nics', '0', '--name', name, '--hypervisor', 'ch', '--cpu', '2', '-m', '512M', '--data-disk', 'size=64M,name=logs', '--disk-queue-size', '256', 'default'], { extraEnv: withStandIns() });
     const vm = await inspect(name);
     assert.equal(vm.state, 'running');
     assert.equal(vm.hypervisor, 'cloud-hypervisor');
@@ -54,7 +54,7 @@ describe('Cloud Hypervisor and Firecracker drivers against spec-checking stand-i
 
   it('FC: extracts the ELF kernel, sends the boot sequence in order, serves the console through the PTY relay, stops with Ctrl-Alt-Del', async () => {
     const name = `fc-${process.pid}`;
-    await ok(['vm', 'run', '--name', name, '--fc', '--cpu', '1', '-m', '256M', '--data-disk', 'size=64M,name=data', 'default'], { extraEnv: withStandIns() });
+    await ok(['vm', 'run', '--nics', '0', '--name', name, '--fc', '--cpu', '1', '-m', '256M', '--data-disk', 'size=64M,name=data', 'default'], { extraEnv: withStandIns() });
     const vm = await inspect(name);
     const seq = requests(vm.runtime.runDir).filter((r) => r.method !== 'GET').map((r) => r.path);
     assert.deepEqual(seq, ['/machine-config', '/boot-source', '/drives/drive0', '/drives/drive1', '/drives/drive2', '/drives/drive3', '/drives/drive4', '/balloon', '/vsock', '/entropy', '/actions']);
@@ -73,7 +73,7 @@ describe('Cloud Hypervisor and Firecracker drivers against spec-checking stand-i
 
   it('escalates to SIGTERM when the guest ignores the power button, and to SIGKILL when SIGTERM is ignored too', async () => {
     const name = `fc-stubborn-${process.pid}`;
-    await ok(['vm', 'run', '--name', name, '--fc', '--cpu', '1', '-m', '256M', 'default'], { extraEnv: withStandIns('ignore-power-button,ignore-sigterm') });
+    await ok(['vm', 'run', '--nics', '0', '--name', name, '--fc', '--cpu', '1', '-m', '256M', 'default'], { extraEnv: withStandIns('ignore-power-button,ignore-sigterm') });
     const vm = await inspect(name);
     const t0 = Date.now();
     await ok(['vm', 'stop', '--timeout', '1', name]);
@@ -86,7 +86,7 @@ describe('Cloud Hypervisor and Firecracker drivers against spec-checking stand-i
 
   it('retries transient 5xx answers', async () => {
     const name = `ch-retry-${process.pid}`;
-    await ok(['vm', 'run', '--name', name, '--hypervisor', 'ch', '--cpu', '1', '-m', '256M', 'default'], { extraEnv: withStandIns('http500=2') });
+    await ok(['vm', 'run', '--nics', '0', '--name', name, '--hypervisor', 'ch', '--cpu', '1', '-m', '256M', 'default'], { extraEnv: withStandIns('http500=2') });
     const vm = await inspect(name);
     const statuses = requests(vm.runtime.runDir).map((r) => r.status);
     assert.deepEqual(statuses.slice(0, 3), [500, 500, 200]);
@@ -105,7 +105,7 @@ describe('Cloud Hypervisor and Firecracker drivers against spec-checking stand-i
       [['--hypervisor', 'ch'], '500-then-die', 10, /cloud-hypervisor exited during start/],
     ];
     for (const [flags, faults, code, message] of cases) {
-      const r = await cocoon(['vm', 'run', '--name', `bad-${process.pid}`, '-m', '256M', ...flags, 'default'], { extraEnv: withStandIns(faults) });
+      const r = await cocoon(['vm', 'run', '--nics', '0', '--name', `bad-${process.pid}`, '-m', '256M', ...flags, 'default'], { extraEnv: withStandIns(faults) });
       assert.equal(r.code, code, `${flags.join(' ')} [${faults}] → ${r.stderr}`);
       const lines = r.stderr.trim().split('\n').filter((l) => !l.includes('warning:'));
       assert.equal(lines.length, 1, r.stderr);

@@ -19,7 +19,7 @@ describe('vm lifecycle on the default guest', () => {
 
   it('runs, reaches the readiness marker, lists, stops gracefully and is removed without leftovers', async () => {
     const name = `e2e-${process.pid}`;
-    const id = (await ok(['vm', 'run', '--name', name, '--cpu', '1', '--memory', '512M', '--storage', '1G', 'default'])).trim();
+    const id = (await ok(['vm', 'run', '--nics', '0', '--name', name, '--cpu', '1', '--memory', '512M', '--storage', '1G', 'default'])).trim();
     assert.match(id, /^[0-9a-f]{32}$/);
     const vm = VmInspectSchema.parse(JSON.parse(await ok(['vm', 'inspect', name])));
     assert.equal(vm.state, 'running');
@@ -61,11 +61,11 @@ describe('vm lifecycle on the default guest', () => {
   it('rejects bad input with one line and leaves no record', async () => {
     const before = JSON.parse(await ok(['vm', 'list', '--format', 'json'])) as unknown[];
     const cases: Array<[string[], number, RegExp]> = [
-      [['vm', 'create', '--memory', '12Q', 'default'], 2, /--memory: invalid size "12Q"/],
-      [['vm', 'create', '--cpu', '0', 'default'], 2, /--cpu/],
-      [['vm', 'create', '--bogus', 'default'], 2, /--bogus/],
-      [['vm', 'create', 'no-such-image'], 3, /image "no-such-image" not found/],
-      [['vm', 'create', '--name', 'bad_name!', 'default'], 2, /not a valid name/],
+      [['vm', 'create', '--nics', '0', '--memory', '12Q', 'default'], 2, /--memory: invalid size "12Q"/],
+      [['vm', 'create', '--nics', '0', '--cpu', '0', 'default'], 2, /--cpu/],
+      [['vm', 'create', '--nics', '0', '--bogus', 'default'], 2, /--bogus/],
+      [['vm', 'create', '--nics', '0', 'no-such-image'], 3, /image "no-such-image" not found/],
+      [['vm', 'create', '--nics', '0', '--name', 'bad_name!', 'default'], 2, /not a valid name/],
       [['vm', 'frobnicate'], 2, /unknown command/],
     ];
     for (const [args, code, message] of cases) {
@@ -82,8 +82,8 @@ describe('vm lifecycle on the default guest', () => {
   it('lets exactly one of two concurrent creates of the same name win', async () => {
     const name = `dup-${process.pid}`;
     const [a, b] = await Promise.all([
-      cocoon(['vm', 'create', '--name', name, '--storage', '256M', 'default']),
-      cocoon(['vm', 'create', '--name', name, '--storage', '256M', 'default']),
+      cocoon(['vm', 'create', '--nics', '0', '--name', name, '--storage', '256M', 'default']),
+      cocoon(['vm', 'create', '--nics', '0', '--name', name, '--storage', '256M', 'default']),
     ]);
     const codes = [a.code, b.code].sort();
     assert.deepEqual(codes, [0, 4], `${a.stderr} ${b.stderr}`);
@@ -91,7 +91,7 @@ describe('vm lifecycle on the default guest', () => {
     assert.match(loser.stderr, /already exists/);
     const list = z.array(VmRecordSchema).parse(JSON.parse(await ok(['vm', 'list', '--format', 'json'])));
     assert.equal(list.filter((v) => v.config.name === name).length, 1);
-    const upper = await cocoon(['vm', 'create', '--name', name.toUpperCase(), '--storage', '256M', 'default']);
+    const upper = await cocoon(['vm', 'create', '--nics', '0', '--name', name.toUpperCase(), '--storage', '256M', 'default']);
     assert.equal(upper.code, 4, 'a name differing only in case would share the hostname');
     assert.match(upper.stderr, /already exists/);
     await ok(['vm', 'rm', name]);

@@ -18,6 +18,8 @@ export const env = {
   COCOON_ROOT_DIR: join(E2E_ROOT, 'root'),
   COCOON_RUN_DIR: join(E2E_ROOT, 'run'),
   COCOON_LOG_DIR: join(E2E_ROOT, 'log'),
+  // No conflist unless a suite brings its own: the machine's /etc/cni/net.d is not the tests' business.
+  COCOON_CNI_CONF_DIR: join(E2E_ROOT, 'cni-none'),
 };
 
 /** Fails with a message naming what is missing, never skips. */

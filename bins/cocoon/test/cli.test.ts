@@ -9,7 +9,7 @@ import { DISPATCH, route } from '../src/routes.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'cocoon-cli-'));
 after(() => rmSync(root, { recursive: true, force: true }));
-const env = { COCOON_ROOT_DIR: root, COCOON_LOG_DIR: join(root, 'log'), PATH: process.env.PATH };
+const env = { COCOON_ROOT_DIR: root, COCOON_LOG_DIR: join(root, 'log'), COCOON_CNI_CONF_DIR: join(root, 'cni'), PATH: process.env.PATH };
 const run = (...argv: string[]) => runInProcess(cliFor(argv), 'cocoon', argv, env);
 const cli = cliFor([]);
 
@@ -39,9 +39,19 @@ describe('cocoon CLI', () => {
     const cases: Array<[string[], number]> = [
       [['vm', 'create', '--memory', '12Q', 'default'], 2],
       [['vm', 'create', '--cpu', '0', 'default'], 2],
-      [['vm', 'create', '--nics', '1', 'default'], 2],
+      [['vm', 'create', '--nics', '99', 'default'], 2],
+      [['vm', 'create', '--nics', 'two', 'default'], 2],
+      [['vm', 'create', 'default'], 8],
+      [['vm', 'create', '-p', '80', 'default'], 2],
+      [['vm', 'create', '-p', '8080:80/sctp', 'default'], 2],
+      [['vm', 'create', '--egress-rule', '10.0.0.0/8', 'default'], 2],
+      [['vm', 'create', '--egress', 'deny', '--egress-rule', '10.0.0.0/33', 'default'], 2],
+      [['vm', 'create', '--bridge', 'br0', '--network', 'n', 'default'], 2],
+      [['vm', 'create', '--bridge', 'br0', '-p', '80:80', 'default'], 2],
+      [['vm', 'create', '--nics', '0', '--bridge', 'br0', 'default'], 2],
+      [['vm', 'create', '--user', 'Root', 'default'], 2],
       [['vm', 'create', '--hypervisor', 'vmware', 'default'], 2],
-      [['vm', 'create', 'default'], 3],
+      [['vm', 'create', '--nics', '0', 'default'], 3],
       [['vm', 'inspect', 'ghost'], 3],
       [['vm', 'stop', 'ghost'], 3],
       [['vm', 'ls', '--format', 'yaml'], 2],
@@ -52,7 +62,7 @@ describe('cocoon CLI', () => {
       [['vm', 'create', '--memory', '64Mi', 'default'], 2],
       [['vm', 'create', '--memory', '99999999T', 'default'], 2],
       [['vm', 'create', '--cpu', '-1', 'default'], 2],
-      [['vm', 'create', '--network', 'cni0', 'default'], 2],
+      [['vm', 'create', '--network', 'cni0', 'default'], 8],
       [['vm', 'create', '--fc', '--hypervisor', 'qemu', 'default'], 2],
       [['vm', 'create', '--windows', '--fc', 'default'], 2],
       [['vm', 'create', '--cpu', '4096', 'default'], 2],
@@ -81,7 +91,8 @@ describe('cocoon CLI', () => {
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
       assert.equal(r.stdout, '');
     }
-    assert.match((await run('vm', 'create', 'default')).stderr, /cocoon image build-default/);
+    assert.match((await run('vm', 'create', '--nics', '0', 'default')).stderr, /cocoon image build-default/);
+    assert.match((await run('vm', 'create', 'default')).stderr, /no CNI network configured .*cocoon-doctor --fix.*--nics 0/);
     assert.match((await run('vm', 'inspect', 'ghost')).stderr.toLowerCase(), /vm not found/, 'the words vk-cocoon matches');
     assert.match((await run('vm', 'create', '--cpu', '-1', 'default')).stderr, /--cpu: "-1" is out of range/);
     assert.match((await run('vm', 'ls', '--format', 'table', '-o', 'json')).stderr, /disagree/);

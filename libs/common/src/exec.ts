@@ -27,6 +27,7 @@ export const PACKAGE_OF: Record<string, string> = {
   xz: 'xz-utils',
   zstd: 'zstd',
   skopeo: 'skopeo',
+  nsenter: 'util-linux',
   openssl: 'openssl',
   lz4: 'lz4',
 };

@@ -13,6 +13,8 @@ export interface Layout {
   vms: { dir: string; index: string; lock: string };
   snapshots: { dir: string; index: string; lock: string };
   networks: { dir: string; index: string; lock: string };
+  /** CNI: where conflists are read (`--cni-conf-dir`) and plugins found (`--cni-bin-dir`, a PATH-style list). */
+  cni: { confDir: string; binDir: string };
   /** Per VM: sockets, pid file, writable disks. */
   vmRunDir(id: string): string;
   /** Per VM: hypervisor and console logs. */
@@ -20,7 +22,7 @@ export interface Layout {
 }
 
 /** Derives the layout from a config. */
-export function layoutOf(cfg: Pick<Config, 'root_dir' | 'run_dir' | 'log_dir'>): Layout {
+export function layoutOf(cfg: Pick<Config, 'root_dir' | 'run_dir' | 'log_dir'> & Partial<Pick<Config, 'cni_conf_dir' | 'cni_bin_dir'>>): Layout {
   const root = cfg.root_dir;
   const locks = join(root, 'locks');
   const module = (name: string) => ({
@@ -39,6 +41,7 @@ export function layoutOf(cfg: Pick<Config, 'root_dir' | 'run_dir' | 'log_dir'>):
     vms: module('vms'),
     snapshots: module('snapshots'),
     networks: module('networks'),
+    cni: { confDir: cfg.cni_conf_dir ?? '/etc/cni/net.d', binDir: cfg.cni_bin_dir ?? '/opt/cni/bin:/usr/lib/cni' },
     vmRunDir: (id) => join(cfg.run_dir, id),
     vmLogDir: (id) => join(cfg.log_dir, id),
   };

@@ -13,6 +13,7 @@ export const ROOTFS_FILES: ReadonlyArray<readonly [path: string, mode: number]> 
   ['etc/group', 0o644],
   ['etc/hostname', 0o644],
   ['etc/hosts', 0o644],
+  ['etc/init.d/S40network', 0o755],
   ['etc/init.d/S50agent', 0o755],
   ['etc/init.d/rcK', 0o755],
   ['etc/init.d/rcS', 0o755],
@@ -20,6 +21,7 @@ export const ROOTFS_FILES: ReadonlyArray<readonly [path: string, mode: number]> 
   ['etc/passwd', 0o644],
   ['etc/profile', 0o644],
   ['etc/shadow', 0o600],
+  ['etc/udhcpc.script', 0o755],
 ];
 
 /** Reads `files/<name>` (e.g. `init`, `rootfs/etc/inittab`) as text. */

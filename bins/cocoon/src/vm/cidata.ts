@@ -62,7 +62,8 @@ export function networkConfig(nics: readonly NetworkConfig[], dns: readonly stri
     const entry: Record<string, unknown> = { match: { macaddress: nic.mac }, 'set-name': `eth${i}` };
     if (net?.ip) {
       entry.addresses = [`${net.ip}/${net.prefix ?? 24}`];
-      if (net.gateway) entry.routes = [{ to: '0.0.0.0/0', via: net.gateway }];
+      // One default route: the first NIC's with a gateway (two of equal metric would fight).
+      if (net.gateway && i === nics.findIndex((n) => n.network?.gateway)) entry.routes = [{ to: '0.0.0.0/0', via: net.gateway }];
       if (dns.length) entry.nameservers = { addresses: [...dns] };
     } else {
       entry.dhcp4 = true;

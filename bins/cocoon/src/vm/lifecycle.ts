@@ -22,6 +22,7 @@ import { createSeedDisk, hashPassword } from './cidata.ts';
 import { createCloudOverlay, createUefiVars } from './cloud-disk.ts';
 import { createCowDisk } from './cow-disk.ts';
 import { createDataDisks, dataDiskConfigs, type DataDiskSpec } from './data-disks.ts';
+import { recoverNetwork, setupNetwork, teardownNetwork, type NetSpec } from './network.ts';
 import { kernelCmdline, launchSpec, vmDisks } from './spec.ts';
 import { isLive, liveState } from './state.ts';
 
@@ -40,8 +41,10 @@ export interface CreateRequest {
   dataDisks?: DataDiskSpec[];
   /** The cloud-init login (cloud images); the password is only ever stored hashed, in the seed. */
   login?: { user: string; password: string };
-  /** DNS servers for static NICs in the seed. */
+  /** DNS servers for static NICs (seed, kernel command line). */
   dns?: string[];
+  /** The network of the `nics` NICs: conflist or bridge, published ports, egress policy. */
+  net?: NetSpec;
 }
 
 /**
@@ -68,6 +71,7 @@ export function planVm(layout: Layout, req: CreateRequest, id = newId()): VmReco
       image_digest: req.image.digest,
       image_type: req.image.kind === 'cloud' ? 'cloudimg' : 'oci',
       ...req.extra,
+      ...netConfig(req),
     },
     pid: 0,
     socket_path: paths.apiSocket,
@@ -83,7 +87,7 @@ export function planVm(layout: Layout, req: CreateRequest, id = newId()): VmReco
 }
 
 /**
- * Creates a VM: reserves the name, makes its disks, records it as `created`.
+ * Creates a VM: reserves the name, makes its disks (and NICs), records it as `created`.
  * NOTE: the VM's lock is held from before its record exists until it is `created` or rolled
  * back, so cocoon-gc can tell a `creating` record whose creator died (lock free) from one
  * being made (lock held). Every command that writes a `creating` record must do the same.
@@ -91,6 +95,7 @@ export function planVm(layout: Layout, req: CreateRequest, id = newId()): VmReco
 export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRecord> {
   const record = planVm(layout, req);
   const { id } = record;
+  const name = record.config.name;
   const paths = vmPaths(layout, id);
   const lockFile = vmLockFile(layout, id);
   const lock = await acquireLock(lockFile);
@@ -99,12 +104,20 @@ export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRe
     await insertRecord(layout, record);
     inserted = true;
     await claimVmDirs(layout, id);
+    if (record.nics > 0) {
+      const net = await setupNetwork(layout, record);
+      record.network_configs = net.network_configs;
+      if (net.network) record.config.network = net.network;
+      record.boot.cmdline = kernelCmdline(req.image, name, record.storage_configs, net.network_configs, req.dns);
+    }
     const storage = req.image.kind === 'cloud' ? await prepareCloudDisks(req, paths, record) : await createCowDisk(paths.cowDisk, req.storage).then(() => req.storage);
     await createDataDisks(req.dataDisks ?? [], record.storage_configs.filter((d) => d.role === 'data'));
     await driverFor(record.hypervisor).create(launchSpec(layout, record));
-    return await setState(layout, id, { state: 'created', config: { ...record.config, storage } });
+    return await setState(layout, id, { state: 'created', config: { ...record.config, storage }, network_configs: record.network_configs, boot: record.boot });
   } catch (err) {
     if (inserted) {
+      // NOTE: cocoon-net undid its own work if it failed; this covers a failure after it succeeded.
+      if (record.network_configs) await teardownNetwork(layout, record).catch(() => undefined);
       await rm(paths.runDir, { recursive: true, force: true });
       await rm(paths.logDir, { recursive: true, force: true });
       await vmIndex(layout).update((items) => void items.delete(id));
@@ -131,6 +144,20 @@ async function insertRecord(layout: Layout, record: VmRecord): Promise<void> {
     if (vsock) record.vsock_cid = nextGuestCid([...items.values()].map((vm) => vm.vsock_cid ?? null));
     items.set(record.id, record);
   });
+}
+
+/** The VM config keys of the network request (kept with the config so clones get the same network). */
+function netConfig(req: CreateRequest): Partial<VmConfig> {
+  const net = req.net;
+  if (!net || req.nics === 0) return {};
+  return {
+    ...(net.network ? { network: net.network } : {}),
+    ...(net.bridge ? { bridge: net.bridge } : {}),
+    ...(net.publish.length > 0 ? { publish: net.publish } : {}),
+    ...(net.egress ? { egress: net.egress } : {}),
+    ...(req.dns ? { dns: req.dns } : {}),
+    ...(req.login && req.image.kind === 'cloud' ? { user: req.login.user } : {}),
+  };
 }
 
 /** The root overlay, UEFI variables and NoCloud seed (not for Windows) of a cloud-image VM; returns the disk size. */
@@ -163,9 +190,12 @@ export async function startVm(layout: Layout, ref: string, timeoutMs: number): P
     if (vm.state === 'creating') throw new InvalidStateError(`VM "${vm.config.name}" is still being created`);
     if (isLive(liveState(layout, vm))) throw new InvalidStateError(`VM "${vm.config.name}" is already running`);
     const driver = driverFor(vm.hypervisor);
-    const spec = launchSpec(layout, vm);
     markVmLogs(layout, vm.id, 'start');
     try {
+      // A netns (or host TAP) that vanished, e.g. with a host reboot, is made again: same MACs and IPs.
+      const recovered = await recoverNetwork(layout, vm);
+      if (recovered) Object.assign(vm, await setState(layout, vm.id, { network_configs: recovered }));
+      const spec = launchSpec(layout, vm);
       const { pid } = await driver.start(spec, timeoutMs);
       return await setState(layout, vm.id, { state: 'running', pid, started_at: new Date().toISOString(), error: undefined, first_booted: true, tuning: spec.tuning });
     } catch (err) {
@@ -203,6 +233,9 @@ export async function removeVm(layout: Layout, ref: string, force: boolean): Pro
       await driver.stop(paths, vm.pid, { timeoutMs: 0, force: true });
     }
     await driver.delete(paths);
+    const leftovers = await teardownNetwork(layout, vm);
+    // The VM goes anyway: what its network left is in the networks index, for `cocoon net del` or gc.
+    for (const what of leftovers) (await import('@cocoon/common/log')).log().warn(what);
     await rm(paths.runDir, { recursive: true, force: true });
     await rm(paths.logDir, { recursive: true, force: true });
     await vmIndex(layout).update((items) => void items.delete(vm.id));

@@ -1,12 +1,14 @@
-/** From a VM record to what a driver launches: disks, kernel command line, paths. */
+/** From a VM record to what a driver launches: disks, NICs, kernel command line, paths. */
+import { existsSync } from 'node:fs';
 import type { LaunchSpec, VmPaths } from '@cocoon/common/hypervisor/index';
 import { vmPaths } from '@cocoon/common/hypervisor/index';
 import { diskDirectIo, tuningFor } from '@cocoon/common/hypervisor/tuning';
 import type { Layout } from '@cocoon/common/layout';
 import { hostnameFor } from '@cocoon/common/refs';
 import type { ImageResolve } from '@cocoon/common/schemas/image';
-import type { StorageConfig, VmRecord } from '@cocoon/common/schemas/vm';
+import type { NetworkConfig, StorageConfig, VmRecord } from '@cocoon/common/schemas/vm';
 import { dataCmdline } from './data-disks.ts';
+import { networkCmdline } from './network.ts';
 
 export const COW_SERIAL = 'cocoon-cow';
 export const ROOT_SERIAL = 'cocoon-root';
@@ -36,9 +38,10 @@ export function vmDisks(image: ImageResolve, paths: VmPaths, data: readonly Stor
 /**
  * The kernel command line contract read by the guest initramfs (DESIGN.md):
  * `boot=cocoon-overlay cocoon.layers=<serials bottom first> cocoon.cow=<serial> cocoon.hostname=<name>`
- * `[cocoon.data=<serial>:<mount>:<fstype>,…]`.
+ * `[cocoon.data=<serial>:<mount>:<fstype>,…]`, then, with NICs, `net.ifnames=0` and
+ * `ip=<ip>::<gw>:<mask>:<name>:eth<i>:off[:dns0[:dns1]]` per static NIC.
  */
-export function kernelCmdline(image: ImageResolve, name: string, disks: readonly StorageConfig[] = []): string {
+export function kernelCmdline(image: ImageResolve, name: string, disks: readonly StorageConfig[] = [], nics: readonly NetworkConfig[] = [], dns: readonly string[] = []): string {
   if (!image.kernel) return '';
   const layers = image.disks.filter((d) => d.read_only).map((d) => d.serial);
   const data = dataCmdline(disks);
@@ -51,6 +54,7 @@ export function kernelCmdline(image: ImageResolve, name: string, disks: readonly
     `cocoon.cow=${COW_SERIAL}`,
     `cocoon.hostname=${hostnameFor(name)}`,
     ...(data ? [data] : []),
+    ...networkCmdline(nics, hostnameFor(name), dns),
   ].join(' ');
 }
 
@@ -74,6 +78,8 @@ export function launchSpec(layout: Layout, vm: VmRecord, hugepages?: boolean): L
     tuning,
     windows: vm.config.windows === true,
     vsockCid: vm.vsock_cid ?? null,
+    netns: vm.network_configs?.find((n) => n.backend !== 'bridge' && n.netns_path)?.netns_path ?? null,
+    vhostNet: existsSync('/dev/vhost-net'),
     paths,
   };
 }

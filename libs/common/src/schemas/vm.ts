@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { HypervisorKindSchema } from './config.ts';
 import { DigestSchema, IdSchema, TimestampSchema } from './common.ts';
+import { EgressPolicySchema, PortMappingSchema } from './net-policy.ts';
 
 /** `paused` is cocoon's addition (snapshots pause a VM); the rest are the Go cocoon's states. */
 export const VM_STATES = ['creating', 'created', 'running', 'paused', 'stopped', 'error'] as const;
@@ -42,6 +43,17 @@ export const VmConfigSchema = z.object({
   no_direct_io: z.boolean().optional(),
   /** Windows guest: UEFI, Hyper-V enlightenments, no cidata. */
   windows: z.boolean().optional(),
+  // cocoon's additions, kept with the config so clones and restores get the same network.
+  /** Bridge mode: the host bridge the NICs' TAPs are on (`--bridge`). */
+  bridge: z.string().min(1).optional(),
+  /** Published ports (`-p`), handed to CNI as the `portMappings` capability (first NIC). */
+  publish: z.array(PortMappingSchema).optional(),
+  /** Egress policy (`--egress`, `--egress-rule`), enforced in the TC path of every NIC. */
+  egress: EgressPolicySchema.optional(),
+  /** DNS servers given to the guest (`--dns` at create time). */
+  dns: z.array(z.string()).optional(),
+  /** Cloud images: the user cloud-init sets the password of (`--user`; the password itself is never stored). */
+  user: z.string().optional(),
 });
 export type VmConfig = z.infer<typeof VmConfigSchema>;
 

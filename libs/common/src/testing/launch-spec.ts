@@ -30,6 +30,8 @@ export function testLaunchSpec(over: Partial<LaunchSpec> = {}, root = '/r'): Lau
     cmdline: 'console=ttyS0 boot=cocoon-overlay cocoon.layers=cocoon-layer0,cocoon-layer1 cocoon.cow=cocoon-cow cocoon.hostname=v',
     disks: ociDisks(root),
     nics: [],
+    netns: null,
+    vhostNet: false,
     tuning: tuningFor({ memory, windows: over.windows }, false),
     windows: false,
     vsockCid: 3,

@@ -21,9 +21,12 @@ export abstract class VmCreateBase extends CocoonCommand {
   cpu = Option.String('--cpu,-c', '2', { description: 'number of vCPUs' });
   memory = Option.String('--memory,-m', '1G', { description: 'guest memory: bytes, 512M, 2G or 256Mi' });
   storage = Option.String('--storage,-s', '10G', { description: 'size of the writable COW disk: bytes, 10G or 20Gi' });
-  nics = Option.String('--nics', '0', { description: 'number of network interfaces (0 until networking lands)' });
-  network = Option.String('--network', { description: 'CNI conflist name (default: the first conflist)' });
-  bridge = Option.String('--bridge', { description: 'put the NIC on this host bridge instead of CNI (the guest uses DHCP)' });
+  nics = Option.String('--nics', '1', { description: 'number of network interfaces (0: no network)' });
+  network = Option.String('--network', { description: 'CNI conflist name (default: the first conflist in --cni-conf-dir by file name)' });
+  bridge = Option.String('--bridge', { description: 'put the NICs on this host bridge instead of CNI (the guest uses DHCP)' });
+  publish = Option.Array('--publish,-p', [], { description: 'publish a guest port: [IP:]HOST:GUEST[/tcp|udp] (repeatable; needs the portmap plugin in the conflist)' });
+  egress = Option.String('--egress', { description: 'egress policy: deny (the guest reaches only --egress-rule destinations) or allow (all but them)' });
+  egressRule = Option.Array('--egress-rule', [], { description: 'egress rule: CIDR[:PORT[/tcp|udp]] (repeatable)' });
   hypervisor = Option.String('--hypervisor', { description: 'qemu, cloud-hypervisor (ch) or firecracker (fc)' });
   fc = Option.Boolean('--fc', false, { description: 'use Firecracker (same as --hypervisor firecracker; OCI images only)' });
   accel = Option.String('--accel', { description: 'kvm, tcg or auto (KVM only where it runs a stock guest)' });
@@ -51,7 +54,7 @@ export abstract class VmCreateBase extends CocoonCommand {
 
   /** Validates the flags and resolves the image into what a create needs (nothing is made). */
   protected async createRequest(): Promise<CreateRequest> {
-    const [{ chooseAccel }, { defaultHypervisor, parseHypervisor }, { AccelSchema }, { parseSize }, { resolveVmImage }, { checkHostCpu, parseQueueSize }, { parseDataDisks }] = await Promise.all([
+    const [{ chooseAccel }, { defaultHypervisor, parseHypervisor }, { AccelSchema }, { parseSize }, { resolveVmImage }, { checkHostCpu, parseQueueSize }, { parseDataDisks }, { parseNetFlags }] = await Promise.all([
       import('@cocoon/common/hypervisor/accel'),
       import('@cocoon/common/hypervisor/drivers'),
       import('@cocoon/common/schemas/config'),
@@ -59,15 +62,11 @@ export abstract class VmCreateBase extends CocoonCommand {
       import('../../vm/image.ts'),
       import('@cocoon/common/hypervisor/tuning'),
       import('../../vm/data-disks.ts'),
+      import('../../vm/network.ts'),
     ]);
     const cpu = Number(this.cpu);
     if (!Number.isInteger(cpu) || cpu < 1 || cpu > 255) throw new UsageError(`--cpu: "${this.cpu}" is out of range (a whole number from 1 to 255)`);
     checkHostCpu(cpu);
-    const nics = Number(this.nics);
-    if (!Number.isInteger(nics) || nics < 0) throw new UsageError(`--nics: "${this.nics}" must be a whole number ≥ 0`);
-    if (nics > 0 || this.network !== undefined || this.bridge !== undefined) {
-      throw new UsageError(`--${nics > 0 ? 'nics' : this.network !== undefined ? 'network' : 'bridge'}: networking is not available in this build yet; use --nics 0`);
-    }
     const memory = parseSize(this.memory, '--memory', MIN_MEMORY);
     const storage = parseSize(this.storage, '--storage', MIN_STORAGE);
     const accelFlag = AccelSchema.safeParse(this.accel ?? this.config.accel);
@@ -86,6 +85,8 @@ export abstract class VmCreateBase extends CocoonCommand {
     if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(this.user)) throw new UsageError(`--user: "${this.user}" is not a valid user name (a-z, 0-9, _ and -, at most 32)`);
     if (this.password === '' || /[\n\r]/.test(this.password)) throw new UsageError('--password: must be non-empty and one line');
     if (this.windows && hypervisor === 'firecracker') throw new UsageError('--windows: Firecracker cannot boot Windows (no UEFI); use --hypervisor cloud-hypervisor or qemu');
+    // Before the image: a missing conflist says to run cocoon-doctor --fix or pass --nics 0.
+    const net = parseNetFlags({ nics: this.nics, network: this.network, bridge: this.bridge, publish: this.publish, egress: this.egress, egressRules: this.egressRule }, this.layout);
     const image = await resolveVmImage(this.layout, this.image);
     checkImageFits(image, hypervisor, this.windows);
     const firmware = hypervisor === 'cloud-hypervisor' && image.kind === 'cloud' ? chFirmware(this.config.ch_firmware) : image.firmware;
@@ -98,7 +99,8 @@ export abstract class VmCreateBase extends CocoonCommand {
       cpu,
       memory,
       storage,
-      nics,
+      nics: net.nics,
+      net,
       hypervisor,
       accel: run.accel,
       extra: {
@@ -158,6 +160,10 @@ export class VmCreateCommand extends VmCreateBase {
       ['Create a VM from the default guest', '$0 vm create --name web default'],
       ['Two vCPUs, 2 GiB of memory, a 20 GiB disk', '$0 vm create -c 2 -m 2G -s 20G default'],
       ['Sizes as Kubernetes quantities, record as JSON', '$0 vm create --memory 256Mi --storage 1Gi -o json default'],
+      ['No network at all', '$0 vm create --nics 0 default'],
+      ['Two NICs, port 8080 of the host to 80 of the guest', '$0 vm create --nics 2 -p 8080:80 default'],
+      ['A sandbox that reaches only a mirror and its DNS server', '$0 vm create --egress deny --egress-rule 10.0.0.5:443/tcp --egress-rule 10.0.0.53:53 default'],
+      ['On an existing host bridge, address by DHCP', '$0 vm create --bridge br0 default'],
     ],
   });
 

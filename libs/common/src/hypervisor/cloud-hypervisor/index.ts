@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExternalError, MissingDependencyError } from '../../errors.ts';
+import { inNetns } from '../index.ts';
 import type { ApiRequest, CommandLine, Hypervisor, LaunchDisk, LaunchPlan, LaunchSpec, RuntimeState, SnapshotCapable, StopOptions, StopOutcome, VmPaths } from '../index.ts';
 import { escalateStop, logTail, runtimeState, waitUntilReady } from '../launch.ts';
 import { signalIfOwned } from '../process.ts';
@@ -27,7 +28,8 @@ export class CloudHypervisorDriver implements Hypervisor, SnapshotCapable {
   constructor(private readonly binary = CH_BINARY) {}
 
   commandLine(spec: LaunchSpec): CommandLine {
-    return chCommandLine(spec, this.binary);
+    // CNI NICs: the TAPs are in the VM's netns, so CH runs there.
+    return inNetns(chCommandLine(spec, this.binary), spec.netns);
   }
 
   launchPlan(spec: LaunchSpec): LaunchPlan {

@@ -9,6 +9,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync
 import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ExternalError, InvalidDataError } from '../../errors.ts';
+import { inNetns } from '../index.ts';
 import type { ApiRequest, CommandLine, Hypervisor, LaunchPlan, LaunchSpec, RuntimeState, SnapshotCapable, StopOptions, StopOutcome, VmPaths } from '../index.ts';
 import { escalateStop, logTail, runtimeState, waitUntilReady } from '../launch.ts';
 import { processArgv, signalIfOwned, waitForExit } from '../process.ts';
@@ -24,7 +25,8 @@ export class FirecrackerDriver implements Hypervisor, SnapshotCapable {
 
   /** The Firecracker process itself (the relay hosts it; see `launchPlan` for the rest). */
   commandLine(spec: LaunchSpec): CommandLine {
-    return { file: this.binary, args: ['--api-sock', spec.paths.apiSocket, '--id', spec.id, '--log-path', fcLog(spec.paths), '--level', 'Warning'] };
+    // CNI NICs: the TAPs are in the VM's netns, so Firecracker runs there.
+    return inNetns({ file: this.binary, args: ['--api-sock', spec.paths.apiSocket, '--id', spec.id, '--log-path', fcLog(spec.paths), '--level', 'Warning'] }, spec.netns);
   }
 
   launchPlan(spec: LaunchSpec): LaunchPlan {

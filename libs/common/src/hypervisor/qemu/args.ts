@@ -9,7 +9,7 @@
  * without CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES. q35 boots the same guest to its readiness
  * marker in about 5 s under TCG.
  */
-import type { CommandLine, LaunchSpec } from '../index.ts';
+import { inNetns, type CommandLine, type LaunchSpec } from '../index.ts';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
 /** QEMU device id of the agent's virtio-serial port (named in VSERPORT_CHANGE events). */
@@ -48,6 +48,7 @@ export function qemuCommandLine(spec: LaunchSpec, binary = QEMU_BINARY): Command
       '-device', `virtio-blk-pci,drive=disk${i},serial=${d.serial},${queues}${spec.firmware && i === 0 ? ',bootindex=0' : ''}`,
     );
   });
+  args.push(...nicArgs(spec));
   args.push(
     '-chardev', `socket,id=con0,path=${escapeOpt(p.consoleSocket)},server=on,wait=off,logfile=${escapeOpt(p.consoleLog)},logappend=on`,
     '-serial', 'chardev:con0',
@@ -62,7 +63,24 @@ export function qemuCommandLine(spec: LaunchSpec, binary = QEMU_BINARY): Command
     '-qmp', `unix:${escapeOpt(p.apiSocket)},server=on,wait=off`,
     '-pidfile', p.pidFile,
   );
-  return { file: binary, args };
+  return inNetns({ file: binary, args }, spec.netns);
+}
+
+/**
+ * One `-netdev tap` + `virtio-net-pci` per NIC: the TAP cocoon-net made (QEMU runs in its
+ * netns and opens it by name), `queues=` pairs with `mq=on` when multi-queue, the guest
+ * MAC, and the ring depth where QEMU accepts it (a power of two, 256–1024).
+ */
+function nicArgs(spec: LaunchSpec): string[] {
+  return spec.nics.flatMap((n, i) => {
+    const pairs = Math.max(1, Math.floor(n.num_queues / 2));
+    const q = n.queue_size;
+    const ring = q >= 256 && q <= 1024 && (q & (q - 1)) === 0 ? `,rx_queue_size=${q},tx_queue_size=${q}` : '';
+    return [
+      '-netdev', `tap,id=net${i},ifname=${n.tap},script=no,downscript=no,vnet_hdr=on,vhost=${spec.vhostNet ? 'on' : 'off'}${pairs > 1 ? `,queues=${pairs}` : ''}`,
+      '-device', `virtio-net-pci,netdev=net${i},mac=${n.mac}${pairs > 1 ? `,mq=on,vectors=${2 * pairs + 2}` : ''}${ring}`,
+    ];
+  });
 }
 
 /** Hyper-V enlightenments for Windows guests (accepted under TCG too). */

@@ -36,7 +36,7 @@ describe('completion and help', () => {
   before(async () => {
     requireTools();
     await ensureDefaultImage();
-    await ok(['vm', 'create', '--name', VM, '--storage', '256M', 'default']);
+    await ok(['vm', 'create', '--name', VM, '--storage', '256M', '--nics', '0', 'default']);
   });
   after(async () => {
     await cocoon(['vm', 'rm', VM]);

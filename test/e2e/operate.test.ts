@@ -54,7 +54,7 @@ describe('operating a VM: status, console, logs', () => {
     await ensureDefaultImage();
     json = cocoonStream(['vm', 'status', '--event', '--format', 'json']);
     text = cocoonStream(['vm', 'status', '--event']);
-    await ok(['vm', 'run', '--name', NAME, '--cpu', '1', '--memory', '512M', '--storage', '1G', 'default']);
+    await ok(['vm', 'run', '--name', NAME, '--cpu', '1', '--memory', '512M', '--storage', '1G', '--nics', '0', 'default']);
     consoleLog = VmInspectSchema.parse(JSON.parse(await ok(['vm', 'inspect', NAME]))).runtime.consoleLog;
     await waitForFile(consoleLog, READY_MARKER, 180_000);
   });
@@ -66,7 +66,7 @@ describe('operating a VM: status, console, logs', () => {
   });
 
   it('vm status reports a VM created, started, stopped, killed behind its back and removed', async () => {
-    const id = (await ok(['vm', 'create', '--name', OTHER, '--storage', '256M', 'default'])).trim();
+    const id = (await ok(['vm', 'create', '--name', OTHER, '--storage', '256M', '--nics', '0', 'default'])).trim();
     await eventually('ADDED', seen(id, 'ADDED'));
     await ok(['vm', 'start', OTHER]);
     await eventually('running', seen(id, 'MODIFIED', 'running'));
@@ -131,7 +131,7 @@ describe('operating a VM: status, console, logs', () => {
   it('vm console on Firecracker: through its PTY relay (a stand-in firecracker, whose PTY echoes what is typed)', async () => {
     const fc = `ops-fc-${process.pid}`;
     const standIns = { PATH: `${join(REPO, 'libs', 'common', 'test', 'stand-ins', 'bin')}:${process.env.PATH}` };
-    await ok(['vm', 'run', '--name', fc, '--fc', '--cpu', '1', '-m', '256M', 'default'], { extraEnv: standIns });
+    await ok(['vm', 'run', '--name', fc, '--fc', '--cpu', '1', '-m', '256M', '--nics', '0', 'default'], { extraEnv: standIns });
     try {
       const run = consoleSession([fc]);
       await run.expect(`Connected to ${fc} (escape: ^] .)`);

@@ -21,30 +21,37 @@ export async function runCycle(modules: readonly GcModule[], base: Omit<GcContex
   const notices: string[] = [];
   const ctx: GcContext = { ...base, notice: (m) => notices.push(m) };
   const locks = await lockAll(modules, ctx, opts.lockWaitMs);
+  const report: GcReport = { dry_run: opts.dryRun, modules: modules.map((m) => m.name), removed: [], bytes_freed: 0, errors: [], notices };
+  let deferred: GcAction[] = [];
   try {
     const states = new Map<GcModule, unknown>();
     for (const m of modules) states.set(m, await m.read(ctx));
     const holds = mergeHolds(modules.map((m) => m.holds?.(states.get(m), ctx) ?? {}));
     const actions: GcAction[] = [];
     for (const m of modules) actions.push(...(await m.plan(states.get(m), holds, ctx)));
-    const report: GcReport = { dry_run: opts.dryRun, modules: modules.map((m) => m.name), removed: [], bytes_freed: 0, errors: [], notices };
-    for (const { collect, release, ...item } of actions) {
-      if (opts.dryRun) {
-        release?.();
-      } else {
-        try {
-          await collect();
-        } catch (err) {
-          report.errors.push({ target: item.target, error: errnoCode(err) ?? (err as Error).message });
-          continue;
-        }
-      }
-      report.removed.push(item);
-      report.bytes_freed += item.bytes;
-    }
-    return report;
+    deferred = actions.filter((a) => a.afterUnlock);
+    await collectAll(actions.filter((a) => !a.afterUnlock), opts.dryRun, report);
   } finally {
     for (const l of locks) l.release();
+  }
+  await collectAll(deferred, opts.dryRun, report);
+  return report;
+}
+
+async function collectAll(actions: GcAction[], dryRun: boolean, report: GcReport): Promise<void> {
+  for (const { collect, release, afterUnlock: _, ...item } of actions) {
+    if (dryRun) {
+      release?.();
+    } else {
+      try {
+        await collect();
+      } catch (err) {
+        report.errors.push({ target: item.target, error: errnoCode(err) ?? (err as Error).message });
+        continue;
+      }
+    }
+    report.removed.push(item);
+    report.bytes_freed += item.bytes;
   }
 }
 

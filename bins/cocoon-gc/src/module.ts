@@ -17,6 +17,8 @@ export interface GcContext {
   /** The cycle's clock (ms since the epoch): ages are measured against it. */
   now: number;
   rotation: RotationPolicy;
+  /** The environment for cocoon tools gc runs (same root, run, log and CNI dirs). */
+  toolEnv: Record<string, string>;
   /** Reports something gc saw and left alone (printed with the report). */
   notice(message: string): void;
 }
@@ -43,6 +45,12 @@ export interface GcAction extends GcItem {
   collect: () => Promise<void>;
   /** Frees what planning took (a lock) when the action is not collected (dry run). */
   release?: () => void;
+  /**
+   * Collected after the cycle has released the index locks: for work another tool does
+   * (cocoon-net tears down a network under the networks lock itself). Only for garbage that
+   * nothing can start using again (the VM it belonged to has no record).
+   */
+  afterUnlock?: boolean;
 }
 
 export interface GcModule<S = unknown> {

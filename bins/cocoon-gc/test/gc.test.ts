@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,6 +16,8 @@ import { processArgv } from '@cocoon/common/hypervisor/process';
 import { layoutOf, type Layout } from '@cocoon/common/layout';
 import { GcReportSchema } from '@cocoon/common/schemas/gc';
 import { ImageRecordSchema } from '@cocoon/common/schemas/image';
+import { networksIndex } from '@cocoon/common/net/networks';
+import { NetRecordSchema } from '@cocoon/common/schemas/net';
 import { acquireLock } from '@cocoon/common/store/lock';
 import { runInProcess } from '@cocoon/common/testing/cli';
 import { testId, vmRecord } from '@cocoon/common/testing/fixtures';
@@ -34,7 +36,16 @@ const sharedLog = join(base, 'log');
 const rootOf = (name: string): Layout => layoutOf({ root_dir: join(base, name), run_dir: join(base, name, 'run'), log_dir: sharedLog });
 const A = rootOf('a');
 const B = rootOf('b');
-const envOf = (l: Layout) => ({ COCOON_ROOT_DIR: l.root, COCOON_RUN_DIR: l.run, COCOON_LOG_DIR: l.log, COCOON_LOG_MAX_SIZE: '4096', COCOON_LOG_MAX_FILES: '2' });
+/**
+ * cocoon-net itself is exercised end to end (test/e2e); here a recording stand-in on PATH
+ * shows that gc asks it to tear down exactly the networks of vanished VMs.
+ */
+const fakeBin = join(base, 'fake-bin');
+const netCalls = join(base, 'cocoon-net.calls');
+mkdirSync(fakeBin);
+writeFileSync(join(fakeBin, 'cocoon-net'), `#!/bin/sh\necho "$@ root=$COCOON_ROOT_DIR" >> ${netCalls}\n`);
+chmodSync(join(fakeBin, 'cocoon-net'), 0o755);
+const envOf = (l: Layout) => ({ COCOON_ROOT_DIR: l.root, COCOON_RUN_DIR: l.run, COCOON_LOG_DIR: l.log, COCOON_LOG_MAX_SIZE: '4096', COCOON_LOG_MAX_FILES: '2', PATH: `${fakeBin}:${process.env.PATH}` });
 const gc = (l: Layout, ...argv: string[]) => runInProcess(cli, 'cocoon-gc', argv, envOf(l));
 const gcJson = async (l: Layout, ...argv: string[]) => {
   const r = await gc(l, '--format', 'json', ...argv);
@@ -64,7 +75,7 @@ const blob = (l: Layout, c: string, ext = 'erofs') => join(l.images.blobs, `${he
 const boot = (l: Layout, c: string) => join(l.images.boot, hex(c));
 
 describe('cocoon-gc', () => {
-  const ids = { running: testId(), dead: testId(), busy: testId(), orphan: testId(), foreign: testId(), lockOnly: testId() };
+  const ids = { running: testId(), dead: testId(), busy: testId(), orphan: testId(), foreign: testId(), lockOnly: testId(), netOnly: testId() };
   let importer: ChildProcess;
   let leftover: ChildProcess;
   let liveVm: ChildProcess;
@@ -115,6 +126,14 @@ describe('cocoon-gc', () => {
     file(join(A.tmp, `pull-${gone}-x`, 'layer.tar'));
     file(join(A.vms.dir, `.index.json.tmp-${gone}-abcd`), 10);
 
+    // Networks: one of the running VM (kept), one of the dead creator's VM and one of a VM long gone.
+    await networksIndex(A).update((items) => {
+      for (const id of [ids.running, ids.dead, ids.netOnly]) {
+        const now = new Date().toISOString();
+        items.set(id, NetRecordSchema.parse({ id, state: id === ids.running ? 'ready' : 'setting-up', backend: 'cni', netns: `cocoon-${id}`, nics: [], publish: [], created_at: now, updated_at: now }));
+      }
+    });
+
     // Logs over the size (4096 via COCOON_LOG_MAX_SIZE): the engine log and a stopped VM's console log.
     file(join(sharedLog, 'cocoon.log'), 5000);
     file(vmPaths(A, ids.dead).consoleLog, 100);
@@ -125,6 +144,8 @@ describe('cocoon-gc', () => {
     assert.equal(report.dry_run, true);
     assert.ok(report.removed.length > 0);
     assert.ok(existsSync(blob(A, 'b')) && existsSync(A.vmRunDir(ids.orphan)), 'nothing removed');
+    assert.deepEqual(report.removed.filter((i) => i.kind === 'network').map((i) => i.target).sort(), [ids.dead, ids.netOnly].sort());
+    assert.equal(existsSync(netCalls), false, 'cocoon-net not run');
     assert.equal((await vmIndex(A).list()).length, 3);
   });
 
@@ -166,6 +187,11 @@ describe('cocoon-gc', () => {
     assert.ok(existsSync(A.vmRunDir(ids.running)) && existsSync(A.vmRunDir(ids.busy)), 'recorded VMs keep their run dirs');
     assert.equal(existsSync(A.vmRunDir(ids.orphan)) || existsSync(A.vmLogDir(ids.orphan)), false, 'dirs without a record went');
     assert.equal(existsSync(vmLockFile(A, ids.lockOnly)), false, 'a lock file without a record went');
+    // networks: cocoon-net tears down those of VMs without a record (the dead creator's too), with this root
+    assert.deepEqual(readFileSync(netCalls, 'utf8').trim().split('\n').sort(), [`del ${ids.dead} root=${A.root}`, `del ${ids.netOnly} root=${A.root}`].sort());
+    assert.equal(existsSync(A.vmLogDir(ids.dead)), false, 'the dead creator\'s log dir');
+    // What the real cocoon-net del does with them (the stand-in only records the call).
+    await networksIndex(A).update((items) => void [ids.dead, ids.netOnly].forEach((id) => items.delete(id)));
     // the other root's dirs in the shared log dir and its own run dir
     assert.ok(existsSync(B.vmLogDir(ids.foreign)) && existsSync(B.vmRunDir(ids.foreign)), 'root B keeps its dirs');
     // temporary files

@@ -33,7 +33,9 @@ export class GcCommand extends CocoonCommand {
       import('@cocoon/common/log-rotate'),
       import('@cocoon/common/units'),
     ]);
-    const report = await runCycle(MODULES, { layout: this.layout, now: Date.now(), rotation: rotationPolicy(this.config) }, { dryRun: this.dryRun, lockWaitMs: wait * 1000 });
+    const c = this.config;
+    const toolEnv = { COCOON_ROOT_DIR: c.root_dir, COCOON_RUN_DIR: c.run_dir, COCOON_LOG_DIR: c.log_dir, COCOON_CNI_CONF_DIR: c.cni_conf_dir, COCOON_CNI_BIN_DIR: c.cni_bin_dir, COCOON_LOG_LEVEL: c.log_level, PATH: this.context.env.PATH ?? '' };
+    const report = await runCycle(MODULES, { layout: this.layout, now: Date.now(), rotation: rotationPolicy(c), toolEnv }, { dryRun: this.dryRun, lockWaitMs: wait * 1000 });
     for (const n of report.notices) this.context.stderr.write(`cocoon-gc: note: ${n}\n`);
     for (const e of report.errors) this.context.stderr.write(`cocoon-gc: could not remove ${e.target}: ${e.error}\n`);
     if (format === 'json') {

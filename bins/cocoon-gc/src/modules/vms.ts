@@ -16,7 +16,7 @@ import { dirname, join } from 'node:path';
 import { vmPaths } from '@cocoon/common/hypervisor/index';
 import type { VmRecord } from '@cocoon/common/schemas/vm';
 import { BusyError } from '@cocoon/common/errors';
-import { acquireLock } from '@cocoon/common/store/lock';
+import { acquireLock, type HeldLock } from '@cocoon/common/store/lock';
 import { isLive, liveState } from '@cocoon/common/vm-state';
 import { vmIndex, vmLockFile } from '@cocoon/common/vms';
 import { diskBytes, names, type GcAction, type GcContext, type GcModule } from '../module.ts';
@@ -29,6 +29,8 @@ export const CREATING_MAX_MS = 24 * 3_600_000;
 interface VmsState {
   records: VmRecord[];
   live: Set<string>;
+  /** `creating` records whose creator is gone, with their VM lock (taken here, held until collected). */
+  dead: Map<string, HeldLock>;
   runDirs: string[];
   lockIds: string[];
 }
@@ -42,62 +44,75 @@ function usedPaths(vm: VmRecord): string[] {
 export const vmsModule: GcModule<VmsState> = {
   name: 'vms',
   lockFile: (layout) => layout.vms.lock,
-  async read({ layout }) {
+  async read(ctx) {
+    const { layout } = ctx;
     const records = await vmIndex(layout).list();
     const live = new Set(records.filter((vm) => isLive(liveState(layout, vm))).map((vm) => vm.id));
+    const dead = new Map<string, HeldLock>();
+    for (const vm of records.filter((r) => r.state === 'creating' && !live.has(r.id))) {
+      const lock = await creatorGone(vm, ctx);
+      if (lock) dead.set(vm.id, lock);
+    }
     const runDirs = (await names(layout.run)).filter((n) => ID.test(n));
     const lockIds = (await names(join(layout.locks, 'vms'))).flatMap((n) => (/^[0-9a-f]{32}\.lock$/.test(n) ? [n.slice(0, 32)] : []));
-    return { records, live, runDirs, lockIds };
+    return { records, live, dead, runDirs, lockIds };
   },
-  holds: (state) => ({ vms: new Set(state.records.map((vm) => vm.id)), liveVms: state.live, paths: new Set(state.records.flatMap(usedPaths)) }),
+  // A dead creator's record holds nothing: its network, dirs and logs go in this same cycle.
+  holds: (state) => {
+    const kept = state.records.filter((vm) => !state.dead.has(vm.id));
+    return { vms: new Set(kept.map((vm) => vm.id)), liveVms: state.live, paths: new Set(kept.flatMap(usedPaths)) };
+  },
   async plan(state, holds, ctx) {
     const actions: GcAction[] = [];
     for (const vm of state.records) {
-      if (vm.state === 'creating' && !holds.liveVms.has(vm.id)) {
-        const action = await unfinished(vm, ctx);
-        if (action) actions.push(action);
-      }
+      const lock = state.dead.get(vm.id);
+      if (lock) actions.push(await unfinished(vm, lock, ctx));
     }
     for (const id of state.runDirs) {
       const dir = ctx.layout.vmRunDir(id);
-      if (holds.vms.has(id) || !(await ownedByRoot(dir, ctx.layout))) continue;
+      if (holds.vms.has(id) || state.dead.has(id) || !(await ownedByRoot(dir, ctx.layout))) continue;
       actions.push({ module: 'vms', kind: 'run-dir', target: dir, bytes: await diskBytes(dir), reason: 'no VM record', collect: () => removeRunDir(dir) });
     }
-    for (const id of state.lockIds) if (!holds.vms.has(id)) actions.push(lockAction(ctx, id));
+    for (const id of state.lockIds) if (!holds.vms.has(id) && !state.dead.has(id)) actions.push(lockAction(ctx, id));
     return actions;
   },
 };
 
 /**
- * A record left in `creating` whose creator is gone (its lock is free: taken here, and held
- * until the record is removed): its processes, run and log dirs, the record, the lock file.
- * Null while the creator still works on it.
+ * The VM lock of a `creating` record when its creator is gone (the lock is free: taken
+ * here, and held until the record is removed); null while the creator still works on it.
  */
-async function unfinished(vm: VmRecord, ctx: GcContext): Promise<GcAction | null> {
-  const paths = vmPaths(ctx.layout, vm.id);
-  const lockFile = vmLockFile(ctx.layout, vm.id);
-  const lock = await acquireLock(lockFile, { timeoutMs: 0 }).catch((err: unknown) => {
+async function creatorGone(vm: VmRecord, ctx: GcContext): Promise<HeldLock | null> {
+  const lock = await acquireLock(vmLockFile(ctx.layout, vm.id), { timeoutMs: 0 }).catch((err: unknown) => {
     if (err instanceof BusyError) return null;
     throw err;
   });
-  if (!lock) {
-    if (ctx.now - Date.parse(vm.created_at) > CREATING_MAX_MS) ctx.notice(`VM "${vm.config.name}" (${vm.id.slice(0, 12)}) has been creating for over 24 h and its creator still holds its lock; left alone`);
-    return null;
+  if (!lock && ctx.now - Date.parse(vm.created_at) > CREATING_MAX_MS) {
+    ctx.notice(`VM "${vm.config.name}" (${vm.id.slice(0, 12)}) has been creating for over 24 h and its creator still holds its lock; left alone`);
   }
+  return lock;
+}
+
+/**
+ * A record left in `creating` by a dead creator: its processes, run dir, the record, the lock
+ * file (its log dir and network no longer have a record either: the logs and networks modules
+ * take them in the same cycle).
+ */
+async function unfinished(vm: VmRecord, lock: HeldLock, ctx: GcContext): Promise<GcAction> {
+  const paths = vmPaths(ctx.layout, vm.id);
   const minutes = Math.floor((ctx.now - Date.parse(vm.created_at)) / 60_000);
   return {
     module: 'vms',
     kind: 'record',
     target: vm.id,
-    bytes: (await diskBytes(paths.runDir)) + (await diskBytes(paths.logDir)),
+    bytes: await diskBytes(paths.runDir),
     reason: `VM "${vm.config.name}" was left half-made (creating, ${minutes} min old, its creator is gone)`,
     collect: async () => {
       try {
         await removeRunDir(paths.runDir);
-        await rm(paths.logDir, { recursive: true, force: true });
         // NOTE: the cycle holds the VM index lock already.
         await vmIndex(ctx.layout).updateHeld((items) => void items.delete(vm.id));
-        await rm(lockFile, { force: true });
+        await rm(vmLockFile(ctx.layout, vm.id), { force: true });
       } finally {
         lock.release();
       }

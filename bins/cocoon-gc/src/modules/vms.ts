@@ -73,7 +73,10 @@ export const vmsModule: GcModule<VmsState> = {
       if (holds.vms.has(id) || state.dead.has(id) || !(await ownedByRoot(dir, ctx.layout))) continue;
       actions.push({ module: 'vms', kind: 'run-dir', target: dir, bytes: await diskBytes(dir), reason: 'no VM record', collect: () => removeRunDir(dir) });
     }
-    for (const id of state.lockIds) if (!holds.vms.has(id) && !state.dead.has(id)) actions.push(lockAction(ctx, id));
+    for (const id of state.lockIds.filter((i) => !holds.vms.has(i) && !state.dead.has(i))) {
+      const action = await lockAction(ctx, id);
+      if (action) actions.push(action);
+    }
     return actions;
   },
 };
@@ -83,10 +86,7 @@ export const vmsModule: GcModule<VmsState> = {
  * here, and held until the record is removed); null while the creator still works on it.
  */
 async function creatorGone(vm: VmRecord, ctx: GcContext): Promise<HeldLock | null> {
-  const lock = await acquireLock(vmLockFile(ctx.layout, vm.id), { timeoutMs: 0 }).catch((err: unknown) => {
-    if (err instanceof BusyError) return null;
-    throw err;
-  });
+  const lock = await tryLock(vmLockFile(ctx.layout, vm.id));
   if (!lock && ctx.now - Date.parse(vm.created_at) > CREATING_MAX_MS) {
     ctx.notice(`VM "${vm.config.name}" (${vm.id.slice(0, 12)}) has been creating for over 24 h and its creator still holds its lock; left alone`);
   }
@@ -126,9 +126,14 @@ async function removeRunDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
-/** A per-VM lock file of a VM without a record; left alone while some process holds it. */
-function lockAction(ctx: GcContext, id: string): GcAction {
+/**
+ * A per-VM lock file of a VM without a record, taken here (held until removed); null while
+ * some process holds it (a `vm create` takes its VM's lock before it writes the record).
+ */
+async function lockAction(ctx: GcContext, id: string): Promise<GcAction | null> {
   const file = vmLockFile(ctx.layout, id);
+  const lock = await tryLock(file);
+  if (!lock) return null;
   return {
     module: 'vms',
     kind: 'lock-file',
@@ -136,12 +141,20 @@ function lockAction(ctx: GcContext, id: string): GcAction {
     bytes: 0,
     reason: 'no VM record',
     collect: async () => {
-      const lock = await acquireLock(file, { timeoutMs: 0 });
       try {
         await rm(file, { force: true });
       } finally {
         lock.release();
       }
     },
+    release: () => lock.release(),
   };
+}
+
+/** The lock on `file` if nobody holds it, else null. */
+async function tryLock(file: string): Promise<HeldLock | null> {
+  return acquireLock(file, { timeoutMs: 0 }).catch((err: unknown) => {
+    if (err instanceof BusyError) return null;
+    throw err;
+  });
 }

@@ -3,10 +3,11 @@
  * the record; a per-VM lock guards the hypervisor process, so two `start`s of one VM
  * never launch two hypervisors. Every failure path removes what it made.
  */
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { ConflictError, InvalidStateError, MissingDependencyError } from '@cocoon/common/errors';
 import { driverFor } from '@cocoon/common/hypervisor/drivers';
 import { vmPaths, type VmPaths } from '@cocoon/common/hypervisor/index';
+import { pidBelongsTo } from '@cocoon/common/hypervisor/process';
 import { hostHasVhostVsock, nextGuestCid } from '@cocoon/common/hypervisor/vsock';
 import type { Layout } from '@cocoon/common/layout';
 import { hostnameFor, newId, validateVmName } from '@cocoon/common/refs';
@@ -190,6 +191,7 @@ export async function startVm(layout: Layout, ref: string, timeoutMs: number): P
     if (vm.state === 'creating') throw new InvalidStateError(`VM "${vm.config.name}" is still being created`);
     if (isLive(liveState(layout, vm))) throw new InvalidStateError(`VM "${vm.config.name}" is already running`);
     const driver = driverFor(vm.hypervisor);
+    await stopUntracked(layout, vm);
     markVmLogs(layout, vm.id, 'start');
     try {
       // A netns (or host TAP) that vanished, e.g. with a host reboot, is made again: same MACs and IPs.
@@ -213,6 +215,7 @@ export async function stopVm(layout: Layout, ref: string, opts: { timeoutMs: num
     const paths = vmPaths(layout, vm.id);
     const driver = driverFor(vm.hypervisor);
     const outcome = await driver.stop(paths, vm.pid, opts);
+    await stopUntracked(layout, vm);
     await driver.delete(paths);
     if (outcome !== 'not-running') markVmLogs(layout, vm.id, 'stop');
     const next: Partial<VmRecord> = vm.state === 'running' || vm.state === 'error' ? { state: 'stopped', pid: 0, stopped_at: new Date().toISOString() } : {};
@@ -232,17 +235,39 @@ export async function removeVm(layout: Layout, ref: string, force: boolean): Pro
       if (!force) throw new InvalidStateError(`VM "${vm.config.name}" is running; stop it first or use --force`);
       await driver.stop(paths, vm.pid, { timeoutMs: 0, force: true });
     }
+    await stopUntracked(layout, vm);
     await driver.delete(paths);
+    // NOTE: the record goes before the files it names (the reverse of create), so a kill from
+    // here on leaves files and a network without a record, which `cocoon gc` collects, and
+    // never a record whose disks are gone.
+    await vmIndex(layout).update((items) => void items.delete(vm.id));
     const leftovers = await teardownNetwork(layout, vm);
     // The VM goes anyway: what its network left is in the networks index, for `cocoon net del` or gc.
-    for (const what of leftovers) (await import('@cocoon/common/log')).log().warn(what);
+    for (const what of leftovers) log().warn(what);
     await rm(paths.runDir, { recursive: true, force: true });
     await rm(paths.logDir, { recursive: true, force: true });
-    await vmIndex(layout).update((items) => void items.delete(vm.id));
     return vm;
   });
   await rm(lockFile, { force: true });
   return removed;
+}
+
+/**
+ * Ends a hypervisor of `vm` that its record does not know: a `vm start` killed between
+ * launching it and recording its PID leaves one running (the hypervisor wrote its own PID
+ * file; the PID is verified to be this VM's before any signal). Caller holds the VM's lock.
+ */
+async function stopUntracked(layout: Layout, vm: VmRecord): Promise<void> {
+  const paths = vmPaths(layout, vm.id);
+  let pid: number;
+  try {
+    pid = Number.parseInt(await readFile(paths.pidFile, 'utf8'), 10);
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || pid === vm.pid || !pidBelongsTo(pid, paths.apiSocket)) return;
+  log().warn({ vm: vm.id, pid }, 'ending a hypervisor the VM record did not know (a start was interrupted)');
+  await driverFor(vm.hypervisor).stop(paths, pid, { timeoutMs: 0, force: true });
 }
 
 /**

@@ -7,3 +7,4 @@ bash bench/vm-run.sh
 bash bench/pull.sh
 [ -f bench/exec.sh ] && bash bench/exec.sh
 bash bench/net.sh
+bash bench/ops.sh

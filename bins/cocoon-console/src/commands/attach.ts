@@ -26,7 +26,7 @@ export class ConsoleAttachCommand extends CocoonCommand {
 
   override async execute(): Promise<number> {
     const escape = parseEscapeChar(this.escapeChar);
-    const [{ vmIndex }, { liveState, isLive }, { driverFor }, { vmPaths }, { acquireLock }, { openEndpoint }, { runSession }] = await Promise.all([
+    const [{ vmIndex }, { liveState, isLive }, { driverFor }, { vmPaths }, { tryLock }, { openEndpoint }, { runSession }] = await Promise.all([
       import('@cocoon/common/vms'),
       import('@cocoon/common/vm-state'),
       import('@cocoon/common/hypervisor/drivers'),
@@ -40,10 +40,8 @@ export class ConsoleAttachCommand extends CocoonCommand {
     const state = liveState(this.layout, vm);
     if (!isLive(state)) throw new InvalidStateError(`VM "${name}" is not running (${state}); start it with "cocoon vm start ${name}"`);
     const paths = vmPaths(this.layout, vm.id);
-    const lock = await acquireLock(`${paths.runDir}/console.lock`, { timeoutMs: 0 }).catch((err: unknown) => {
-      if (!(err instanceof BusyError)) throw err;
-      throw new BusyError(`the console of VM "${name}" is attached in another session (one at a time); detach that one first (${formatEscapeChar(escape)} .)`);
-    });
+    const lock = await tryLock(`${paths.runDir}/console.lock`);
+    if (!lock) throw new BusyError(`the console of VM "${name}" is attached in another session (one at a time); detach that one first (${formatEscapeChar(escape)} .)`);
     try {
       const link = await openEndpoint(driverFor(vm.hypervisor).consoleEndpoint(paths), name);
       const io = { stdin: this.context.stdin as NodeJS.ReadStream, stdout: this.context.stdout, stderr: this.context.stderr };

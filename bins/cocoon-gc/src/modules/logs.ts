@@ -11,8 +11,7 @@ import { join } from 'node:path';
 import { vmPaths } from '@cocoon/common/hypervisor/index';
 import { ENGINE_LOG } from '@cocoon/common/log';
 import { generations, rotateLocked, type RotationPolicy } from '@cocoon/common/log-rotate';
-import { BusyError } from '@cocoon/common/errors';
-import { acquireLock } from '@cocoon/common/store/lock';
+import { tryLock } from '@cocoon/common/store/lock';
 import { rotateVmLogs } from '@cocoon/common/vm-logs';
 import { vmLockFile } from '@cocoon/common/vms';
 import { diskBytes, names, type GcAction, type GcContext, type GcModule, type Holds } from '../module.ts';
@@ -62,10 +61,7 @@ async function vmLogs(id: string, holds: Holds, ctx: GcContext): Promise<GcActio
     collect: async () => {
       if (live) return void rotateVmLogs(paths, ctx.rotation, true);
       // A stopped VM: under its lock, so a `vm start` (which rotates too) is not racing us.
-      const lock = await acquireLock(vmLockFile(ctx.layout, id), { timeoutMs: 0 }).catch((err: unknown) => {
-        if (err instanceof BusyError) return null;
-        throw err;
-      });
+      const lock = await tryLock(vmLockFile(ctx.layout, id));
       if (!lock) return;
       try {
         rotateVmLogs(paths, ctx.rotation, false);

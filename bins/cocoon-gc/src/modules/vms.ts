@@ -15,8 +15,7 @@ import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { vmPaths } from '@cocoon/common/hypervisor/index';
 import type { VmRecord } from '@cocoon/common/schemas/vm';
-import { BusyError } from '@cocoon/common/errors';
-import { acquireLock, type HeldLock } from '@cocoon/common/store/lock';
+import { tryLock, type HeldLock } from '@cocoon/common/store/lock';
 import { isLive, liveState } from '@cocoon/common/vm-state';
 import { vmIndex, vmLockFile } from '@cocoon/common/vms';
 import { diskBytes, names, type GcAction, type GcContext, type GcModule } from '../module.ts';
@@ -149,12 +148,4 @@ async function lockAction(ctx: GcContext, id: string): Promise<GcAction | null> 
     },
     release: () => lock.release(),
   };
-}
-
-/** The lock on `file` if nobody holds it, else null. */
-async function tryLock(file: string): Promise<HeldLock | null> {
-  return acquireLock(file, { timeoutMs: 0 }).catch((err: unknown) => {
-    if (err instanceof BusyError) return null;
-    throw err;
-  });
 }

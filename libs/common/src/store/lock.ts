@@ -55,6 +55,14 @@ export async function acquireLock(path: string, opts: LockOptions = {}): Promise
   };
 }
 
+/** The lock on `path` if nobody holds it right now, else null (never waits). */
+export async function tryLock(path: string): Promise<HeldLock | null> {
+  return acquireLock(path, { timeoutMs: 0 }).catch((err: unknown) => {
+    if (err instanceof BusyError) return null;
+    throw err;
+  });
+}
+
 /** Runs `fn` while holding the lock on `path`. */
 export async function withLock<T>(path: string, fn: () => Promise<T>, opts?: LockOptions): Promise<T> {
   const lock = await acquireLock(path, opts);

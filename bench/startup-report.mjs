@@ -6,7 +6,7 @@
 //   node bench/startup-report.mjs RESULT.json
 import { readFileSync } from 'node:fs';
 
-/** Targets of issue 2, by the prefix of the command's name. */
+/** Targets of issue 2, by the prefix of the command's name. @type {Array<[string, number]>} */
 const TARGETS = [
   ['cocoon version', 1.3],
   ['cocoon vm list', 2],
@@ -24,6 +24,7 @@ const results = parsed.results.map((r) => {
   return { name: r.command, mean: r.mean * 1000, median: r.median * 1000, stddev: r.stddev * 1000, cpu };
 });
 const floor = results[0];
+if (!floor) throw new Error(`${file}: no hyperfine results`);
 // The verdict uses the wall-clock median; CPU time (user+sys) is shown beside it because it
 // moves less when other work shares the machine.
 const rows = [['command', 'mean ms', '± ms', 'median ms', 'ratio', 'cpu ms', 'cpu ratio', 'target', '']];
@@ -36,8 +37,8 @@ for (const r of results) {
   const cpuRatio = `${(r.cpu / floor.cpu).toFixed(2)}x`;
   rows.push([r.name, r.mean.toFixed(1), r.stddev.toFixed(1), r.median.toFixed(1), `${ratio.toFixed(2)}x`, r.cpu.toFixed(1), cpuRatio, target ? `<= ${target}x` : '', verdict]);
 }
-const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
-for (const row of rows) process.stdout.write(`${row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ')}\n`);
+const widths = (rows[0] ?? []).map((_, c) => Math.max(...rows.map((row) => (row[c] ?? '').length)));
+for (const row of rows) process.stdout.write(`${row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join('  ')}\n`);
 const judged = rows.slice(1).filter((row) => row[8] !== '').length;
 if (missed) process.stdout.write(`${missed} of ${judged} target(s) missed (bench/profile-startup.mjs shows where the time goes)\n`);
 else if (judged > 0) process.stdout.write(`all ${judged} target(s) met\n`);

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { run, spawn } from '@cocoon/common/exec';
+import { PACKAGE_OF, run, spawn } from '@cocoon/common/exec';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const DOCTOR = join(HERE, 'cocoon-doctor');
@@ -106,6 +106,15 @@ describe('cocoon-doctor check', () => {
       assert.equal(r.stdout, '');
     }
     assert.equal(existsSync(root) || existsSync(join(work, 'untouched-cni')), false, 'nothing made');
+  });
+
+  it('installs the package of every host tool cocoon runs: one map, libs/common/src/host-tools.json', async () => {
+    const map = JSON.parse(readFileSync(new URL('../libs/common/src/host-tools.json', import.meta.url), 'utf8')) as Record<string, string>;
+    const r = await doctor(['packages']);
+    assert.equal(r.code, 0, r.stderr);
+    const packages = r.stdout.trim().split('\n');
+    for (const [tool, pkg] of Object.entries(map)) assert.ok(packages.includes(pkg), `${tool}: ${pkg} is installed by the doctor`);
+    assert.deepEqual(Object.keys(PACKAGE_OF).sort(), Object.keys(map).sort(), 'exec.ts reads the same map');
   });
 
   it('runs as doctor/check.sh too (the Go cocoon\'s name)', async () => {

@@ -44,6 +44,7 @@ put bin/cocoon "$lib/cocoon" 0755
 for addon in bin/*.node; do put "$addon" "$lib/$(basename "$addon")" 0644; done
 put doctor/cocoon-doctor "$lib/cocoon-doctor" 0755
 put doctor/check.sh "$lib/check.sh" 0755
+put doctor/host-tools.json "$lib/host-tools.json" 0644
 put systemd/cocoon-agent.service "$prefix/share/cocoon/cocoon-agent.service" 0644
 for link in bin/cocoon-*; do
   [ -L "$link" ] || continue

@@ -1,2 +1,2 @@
 /** Types of package.mjs. */
-export const TOOL_LINKS: readonly string[];
+export const TOOL_LINKS: string[];

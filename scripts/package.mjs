@@ -4,6 +4,7 @@
 //   dist/bin/cocoon              Node's own single-executable application (SEA)
 //   dist/bin/cocoon-<tool>       relative symlinks to it (the tool is picked from argv0)
 //   dist/bin/cocoon_native.node  the native addon (native.ts looks beside the executable)
+//   dist/bin/THIRD-PARTY-NOTICES.txt  the licences of what the bundles and addons contain
 //
 // Why one executable: each SEA is a full copy of the Node binary (94 MiB, 82 MiB
 // stripped); seven of them would cost ~590 MiB for ~10 MiB of our own bundles and caches.
@@ -25,6 +26,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { bundle } from './bundle.mjs';
+import { bundledPackages, writeNotices } from './notices.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = join(ROOT, 'dist');
@@ -33,9 +35,15 @@ const NATIVE = join(ROOT, 'libs/common/build/Release/cocoon_native.node');
 const FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 const LOADER = join(ROOT, 'scripts/sea-loader.cjs');
 const TRAINER = join(ROOT, 'scripts/train-code-cache.cjs');
-/** The per-tool names; each is a symlink to `cocoon`. */
-export const TOOL_LINKS = ['cocoon-image', 'cocoon-net', 'cocoon-snap', 'cocoon-console', 'cocoon-gc', 'cocoon-agent'];
+/**
+ * The per-tool names; each is a symlink to `cocoon`. One source: the tools are the folders of
+ * bins/ (each with its src/main.ts); the SEA loader gets the list as the `tools.json` asset.
+ */
+export const TOOL_LINKS = readdirSync(join(ROOT, 'bins'))
+  .filter((d) => d !== 'cocoon' && existsSync(join(ROOT, 'bins', d, 'src', 'main.ts')))
+  .sort();
 /** esbuild options of the executable's bundles: smaller text to decode and scan, no comments. */
+/** @type {import('esbuild').BuildOptions} */
 const SEA_BUNDLE_OPTIONS = { minifyWhitespace: true, charset: 'ascii' };
 
 const MiB = 2 ** 20;
@@ -55,6 +63,9 @@ function seaBlob(tools, work) {
   const blob = join(work, 'sea-prep.blob');
   const config = join(work, 'sea-config.json');
   const assets = {};
+  const toolsFile = join(work, 'tools.json');
+  writeFileSync(toolsFile, JSON.stringify(['cocoon', ...TOOL_LINKS]));
+  assets['tools.json'] = toolsFile;
   for (const { tool, bundleFile, cacheFile } of tools) {
     assets[`${tool}.cjs`] = bundleFile;
     if (cacheFile) assets[`${tool}.cache`] = cacheFile;
@@ -73,6 +84,7 @@ function seaBlob(tools, work) {
 function trainCache(tool, bundleFile, work) {
   const cache = join(work, `${tool}.cache`);
   const root = join(work, `train-root-${tool}`);
+  /** @type {NodeJS.ProcessEnv} */
   const env = { ...process.env, COCOON_ROOT_DIR: root, COCOON_RUN_DIR: join(root, 'run'), COCOON_LOG_DIR: join(root, 'log') };
   delete env.COCOON_CONFIG;
   delete env.COCOON_TOOL;
@@ -91,10 +103,10 @@ async function buildTools(work) {
   const tools = [];
   for (const tool of ['cocoon', ...TOOL_LINKS]) {
     const bundleFile = join(work, `${tool}.cjs`);
-    await bundle(join(ROOT, 'bins', tool, 'src/main.ts'), bundleFile, SEA_BUNDLE_OPTIONS);
+    const metafile = await bundle(join(ROOT, 'bins', tool, 'src/main.ts'), bundleFile, SEA_BUNDLE_OPTIONS);
     // the loader decodes ASCII as latin1 (cheaper); anything else still works, through UTF-8
     if (!isAscii(readFileSync(bundleFile))) say(`WARNING: ${tool} bundle is not ASCII; it starts a little slower`);
-    tools.push({ tool, bundleFile, cacheFile: trainCache(tool, bundleFile, work) });
+    tools.push({ tool, bundleFile, metafile, cacheFile: trainCache(tool, bundleFile, work) });
   }
   const total = (key) => tools.reduce((sum, t) => sum + (t[key] ? statSync(t[key]).size : 0), 0);
   say(`${tools.length} bundles: ${mib(total('bundleFile'))}, trained code caches: ${mib(total('cacheFile'))}`);
@@ -180,12 +192,16 @@ async function main() {
   const work = mkdtempSync(join(DIST, '.work-'));
   const stage = mkdtempSync(join(DIST, '.stage-'));
   try {
-    const blob = seaBlob(await buildTools(work), work);
+    const tools = await buildTools(work);
+    const blob = seaBlob(tools, work);
     const exe = join(stage, 'cocoon');
     copyNode(exe);
     await inject(exe, blob);
     for (const name of TOOL_LINKS) symlinkSync('cocoon', join(stage, name));
     copyNativeAddons(stage);
+    const ptyDir = dirname(createRequire(join(ROOT, 'bins/cocoon-agent/package.json')).resolve('node-pty/package.json'));
+    const count = writeNotices(join(stage, 'THIRD-PARTY-NOTICES.txt'), [...bundledPackages(ROOT, tools.map((t) => t.metafile)), ptyDir], process.execPath);
+    say(`THIRD-PARTY-NOTICES.txt: ${count} components`);
     chmodSync(stage, 0o755);
     smokeTest(stage);
     swapIn(stage);

@@ -3,7 +3,7 @@
  * names, per-tool bundles and code caches. They run the real single executable.
  */
 import { strict as assert } from 'node:assert';
-import { cpSync, existsSync, lstatSync, mkdtempSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,7 +13,7 @@ import { TOOL_LINKS } from './package.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'dist', 'bin');
-const VERSION = '0.1.0';
+const VERSION: string = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 const work = mkdtempSync(join(tmpdir(), 'cocoon-package-test-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
@@ -31,6 +31,14 @@ describe('dist/bin (multi-call single executable)', () => {
     assert.ok(lstatSync(join(BIN, 'cocoon')).isFile());
     for (const name of TOOL_LINKS) assert.equal(readlinkSync(join(BIN, name)), 'cocoon', name);
     assert.ok(lstatSync(join(BIN, 'cocoon_native.node')).isFile());
+  });
+
+  it('ships the licences of what it contains beside it (the bundles carry no legal comments)', () => {
+    const notices = readFileSync(join(BIN, 'THIRD-PARTY-NOTICES.txt'), 'utf8');
+    for (const pkg of ['clipanion', 'zod', 'execa', 'pino', 'tar-stream', 'node-pty', 'undici', 'Node.js']) {
+      assert.match(notices, new RegExp(`^${pkg.replace('.', '\\.')}(@| v)\\S+ \\(`, 'm'), pkg);
+    }
+    assert.match(notices, /Permission is hereby granted, free of charge/, 'licence texts, not only names');
   });
 
   it('answers --version under every name', async () => {

@@ -51,12 +51,16 @@ function assemble(stage) {
     else copyFileSync(from, join(stage, 'bin', name));
   }
   chmodSync(join(stage, 'bin', 'cocoon'), 0o755);
-  for (const [from, to, mode] of [
+  /** @type {Array<[string, string, number]>} */
+  const extras = [
     ['doctor/cocoon-doctor', 'doctor/cocoon-doctor', 0o755],
     ['doctor/check.sh', 'doctor/check.sh', 0o755],
+    // The doctor reads the host tools' packages beside itself in a release.
+    ['libs/common/src/host-tools.json', 'doctor/host-tools.json', 0o644],
     ['bins/cocoon-agent/systemd/cocoon-agent.service', 'systemd/cocoon-agent.service', 0o644],
     ['scripts/install.sh', 'install.sh', 0o755],
-  ]) {
+  ];
+  for (const [from, to, mode] of extras) {
     mkdirSync(dirname(join(stage, to)), { recursive: true });
     copyFileSync(join(ROOT, from), join(stage, to));
     chmodSync(join(stage, to), mode);
@@ -100,5 +104,6 @@ export function release(out) {
 const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
 if (invokedDirectly) {
   const i = process.argv.indexOf('--out');
-  release(resolve(i > 0 && process.argv[i + 1] ? process.argv[i + 1] : join(ROOT, 'dist', 'release')));
+  const out = i > 0 ? process.argv[i + 1] : undefined;
+  release(resolve(out ?? join(ROOT, 'dist', 'release')));
 }

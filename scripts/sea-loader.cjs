@@ -18,7 +18,8 @@ const { Script } = require('node:vm');
 const { Buffer, isAscii } = require('node:buffer');
 const { basename } = require('node:path');
 
-const TOOLS = ['cocoon', 'cocoon-image', 'cocoon-net', 'cocoon-snap', 'cocoon-console', 'cocoon-gc', 'cocoon-agent'];
+/** The tool names, from the `tools.json` asset package.mjs writes (one source: the bins/ folders). */
+const TOOLS = JSON.parse(Buffer.from(/** @type {ArrayBuffer} */ (getRawAsset('tools.json'))).toString('utf8'));
 const WRAP_HEAD = '(function (exports, require, module, __filename, __dirname) {';
 const WRAP_TAIL = '\n})';
 const EXIT_USAGE = 2;
@@ -37,13 +38,13 @@ function chooseTool() {
  * one-byte string, cheaper than the UTF-8 decoder (same text either way).
  */
 function source(tool) {
-  const raw = Buffer.from(getRawAsset(`${tool}.cjs`));
+  const raw = Buffer.from(/** @type {ArrayBuffer} */ (getRawAsset(`${tool}.cjs`)));
   return raw.toString(isAscii(raw) ? 'latin1' : 'utf8');
 }
 
 function cachedData(tool) {
   try {
-    return new Uint8Array(getRawAsset(`${tool}.cache`));
+    return new Uint8Array(/** @type {ArrayBuffer} */ (getRawAsset(`${tool}.cache`)));
   } catch {
     return undefined;
   }

@@ -76,7 +76,7 @@ async function main() {
     await settled();
     if (process.env.TRAIN_VERBOSE === '1') process.stderr.write(`train-code-cache: ${tool} ${args.join(' ')} -> exit ${process.exitCode}\n`);
   }
-  writeFileSync(out, script.createCachedData());
+  writeFileSync(/** @type {string} checked at the top */ (out), script.createCachedData());
   // the last command's exit code is not this program's
   process.exitCode = 0;
 }

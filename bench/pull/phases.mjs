@@ -5,7 +5,7 @@
 // the downloads of other layers.
 import { readFileSync } from 'node:fs';
 
-const events = readFileSync(process.argv[2], 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+const events = readFileSync(process.argv[2] ?? '', 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 const span = (phase) => {
   const mine = events.filter((e) => e.phase === phase && e.state !== 'cached');
   const start = Math.min(...mine.filter((e) => e.state === 'start').map((e) => Date.parse(e.ts)));

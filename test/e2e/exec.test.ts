@@ -72,6 +72,15 @@ describe('cocoon vm exec on the default guest', () => {
     assert.match(missing.stderr, /no-such-command: command not found/);
   });
 
+  it('an unknown user, group or working directory is "not found" (3), with one line, no command run', async () => {
+    for (const args of [['-u', 'nosuchuser'], ['-u', 'root:nosuchgroup'], ['-w', '/nonexistent']]) {
+      const r = await cocoon(['vm', 'exec', ...args, NAME, '--', 'touch', '/tmp/ran']);
+      assert.equal(r.code, 3, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /^cocoon: .*(not found|no such directory)/);
+    }
+    assert.equal((await cocoon(['vm', 'exec', NAME, '--', 'test', '-e', '/tmp/ran'])).code, 1, 'nothing ran');
+  });
+
   it('rejects an empty command and -t without a terminal with exit 2', async () => {
     const empty = await cocoon(['vm', 'exec', NAME]);
     assert.equal(empty.code, 2);
@@ -124,7 +133,7 @@ describe('cocoon vm exec on the default guest', () => {
     // the relay must learn it from QEMU (VSERPORT_CHANGE) and end the session, not hang.
     const t0 = Date.now();
     const killed = await cocoon(['vm', 'exec', NAME, '--', 'sh', '-c', 'kill -9 $(cat /run/cocoon-agent.pid); sleep 30'], { timeoutMs: 20_000 });
-    assert.equal(killed.code, 1, `the session ends with an error: ${killed.stderr}`);
+    assert.equal(killed.code, 10, `the session ends with an external failure: ${killed.stderr}`);
     assert.match(killed.stderr, /guest agent went away/);
     assert.ok(Date.now() - t0 < 15_000, 'well before the command itself would have ended');
     // It refuses new commands while it flushes, then is gone for good.

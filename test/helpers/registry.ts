@@ -156,8 +156,11 @@ async function closeServer(server: Server): Promise<void> {
   await new Promise((resolve) => server.close(resolve));
 }
 
-/** What the fault proxy does with one request. */
-export type Fault = 'pass' | 'corrupt' | 'truncate' | { status: number };
+/**
+ * What the fault proxy does with one request. `close` answers like an HTTP/1.0 server: no
+ * Content-Length, the body ended by closing the connection, headers and body in one write.
+ */
+export type Fault = 'pass' | 'corrupt' | 'truncate' | 'close' | { status: number };
 
 export interface FaultProxy {
   host: string;
@@ -181,8 +184,9 @@ export async function startFaultProxy(target: string, fault: (path: string) => F
   return { host: `127.0.0.1:${port}`, hits, stop: () => closeServer(server) };
 }
 
-function forward(target: string, req: IncomingMessage, res: ServerResponse, fault: 'pass' | 'corrupt' | 'truncate'): void {
+function forward(target: string, req: IncomingMessage, res: ServerResponse, fault: Exclude<Fault, { status: number }>): void {
   const up = httpRequest(`http://${target}${req.url}`, { method: req.method, headers: { ...req.headers, host: target } }, (upRes) => {
+    if (fault === 'close') return void closeDelimited(upRes, res);
     res.writeHead(upRes.statusCode ?? 502, upRes.headers);
     if (fault === 'pass') return void upRes.pipe(res);
     const chunks: Buffer[] = [];
@@ -197,6 +201,17 @@ function forward(target: string, req: IncomingMessage, res: ServerResponse, faul
   });
   up.on('error', () => res.destroy());
   req.pipe(up);
+}
+
+/** Sends `upRes` as an HTTP/1.0 server would: raw on the socket, body ended by the close. */
+function closeDelimited(upRes: IncomingMessage, res: ServerResponse): void {
+  const chunks: Buffer[] = [];
+  upRes.on('data', (c: Buffer) => chunks.push(c));
+  upRes.on('end', () => {
+    const keep = Object.entries(upRes.headers).filter(([k]) => !['content-length', 'transfer-encoding', 'connection', 'keep-alive'].includes(k));
+    const head = [`HTTP/1.0 ${upRes.statusCode ?? 502} ${upRes.statusMessage ?? ''}`, ...keep.map(([k, v]) => `${k}: ${String(v)}`), 'connection: close', '', ''].join('\r\n');
+    res.socket?.end(Buffer.concat([Buffer.from(head, 'latin1'), ...chunks]));
+  });
 }
 
 /** sha256:<hex> of `data`. */

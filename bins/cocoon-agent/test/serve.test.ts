@@ -37,12 +37,16 @@ describe('cocoon-agent serve (unix socket)', () => {
     assert.equal(g.stdout.toString(), 'x=y\n100\n');
   });
 
-  it('reports a missing command as error + 127, and a bad cwd or user as errors', async () => {
+  it('reports a missing command as error + 127, and a bad cwd, user or group as not found (3)', async () => {
     const r = await execUnix(sock, { argv: ['no-such-command-xyz'] });
     assert.equal(r.exitCode, 127);
     assert.match(r.error ?? '', /command not found/);
-    assert.match((await execUnix(sock, { argv: ['true'], cwd: '/no/such' })).error ?? '', /no such directory/);
-    assert.match((await execUnix(sock, { argv: ['true'], user: 'no-such-user' })).error ?? '', /not found/);
+    // No command ran: cocoon's "not found" (3), as its README's table says, not a shell code.
+    for (const [frame, words] of [[{ cwd: '/no/such' }, /no such directory/], [{ user: 'no-such-user' }, /not found/], [{ user: 'root:no-such-group' }, /not found/]] as const) {
+      const bad = await execUnix(sock, { argv: ['true'], ...frame });
+      assert.match(bad.error ?? '', words);
+      assert.equal(bad.exitCode, 3, JSON.stringify(frame));
+    }
   });
 
   it('returns promptly when a background child keeps the pipes open', async () => {

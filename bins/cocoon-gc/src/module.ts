@@ -7,7 +7,6 @@
  */
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { processArgv } from '@cocoon/common/hypervisor/process';
 import type { Layout } from '@cocoon/common/layout';
 import type { RotationPolicy } from '@cocoon/common/log-rotate';
 import type { GcItem } from '@cocoon/common/schemas/gc';
@@ -87,9 +86,4 @@ export async function diskBytes(path: string): Promise<number> {
   let total = st.blocks * 512;
   if (st.isDirectory()) for (const name of await names(path)) total += await diskBytes(join(path, name));
   return total;
-}
-
-/** Whether `pid` is a live process (not a zombie). */
-export function pidAlive(pid: number): boolean {
-  return processArgv(pid) !== null;
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -78,6 +78,21 @@ describe('cocoon-image build-default', () => {
     assert.equal(rebuilt.digest, record.digest, 'the build is reproducible');
     assert.deepEqual(readdirSync(join(root, 'store', 'cache')).filter((f) => f.endsWith('.deb')).length, 1, 'the kernel is downloaded once');
     assert.deepEqual(readdirSync(join(root, 'store', 'tmp')), [], 'no build leftovers');
+  });
+
+  it('rebuilds when the existing default carries another agent than this cocoon\'s', async () => {
+    const current = ImageRecordSchema.parse(JSON.parse((await image(['build-default'])).stdout));
+    assert.match(current.source, /^build-default \(.+, agent [0-9a-f]{12}\)$/);
+    // An image built by an older cocoon: same name, an agent digest that is not this one's.
+    const index = join(root, 'store', 'images', 'index.json');
+    const doc = JSON.parse(readFileSync(index, 'utf8')) as { items: Record<string, { source: string }> };
+    (doc.items[current.id] as { source: string }).source = current.source.replace(/agent [0-9a-f]{12}/, 'agent 000000000000');
+    writeFileSync(index, JSON.stringify(doc));
+    const again = await image(['build-default']);
+    assert.equal(again.code, 0, again.stderr);
+    const rebuilt = ImageRecordSchema.parse(JSON.parse(again.stdout));
+    assert.notEqual(rebuilt.id, current.id, 'rebuilt');
+    assert.equal(rebuilt.source, current.source);
   });
 
   it('fails clearly on a kernel package that is not there, leaving nothing behind', async () => {

@@ -36,12 +36,24 @@ async function storedDisk(root: string, stdout: string): Promise<{ format: strin
 
 before(async () => {
   await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', 'compat=1.1', f('v3.qcow2'), '32M']);
-  // A raw disk with content, split in two parts of unequal size (split -b style).
+  // A raw disk with content (an MBR boot signature, as every partitioned disk has), split in
+  // two parts of unequal size (split -b style).
   const raw = Buffer.alloc(3 << 20);
+  raw.writeUInt16BE(0x55aa, 510);
   raw.write('cocoon raw disk', 1 << 20);
   writeFileSync(f('raw.part1'), raw.subarray(0, 1 << 20));
   writeFileSync(f('raw.part2'), raw.subarray(1 << 20));
   writeFileSync(f('raw.whole'), raw);
+  // A bare filesystem: a disk, but nothing in its first sectors says so.
+  await run('mke2fs', ['-q', '-F', '-t', 'ext4', f('bare.ext4'), '8M']);
+  // A qcow2 with data, then cut after its header (a broken download) and with a damaged refcount table.
+  await run('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', f('raw.whole'), f('data.qcow2')]);
+  writeFileSync(f('cut.qcow2'), readFileSync(f('data.qcow2')).subarray(0, 300));
+  const damaged = readFileSync(f('data.qcow2'));
+  // The refcount table offset (header bytes 48-55) pointed into the middle of nowhere.
+  damaged.writeBigUInt64BE(BigInt(damaged.length + 2 ** 30), 48);
+  writeFileSync(f('damaged.qcow2'), damaged);
+  await run('qemu-img', ['create', '-q', '-f', 'qcow2', f('huge.qcow2'), '17T']);
 });
 after(() => rmSync(work, { recursive: true, force: true }));
 
@@ -74,6 +86,36 @@ describe('cocoon-image import of qcow2 and raw disks', () => {
     await run('qemu-img', ['compare', '-q', '-f', 'qcow2', '-F', 'raw', disk.path, f('raw.whole')]);
     const rec = ImageRecordSchema.parse(JSON.parse(r.stdout));
     assert.equal(rec.digest, `sha256:${createHash('sha256').update(readFileSync(f('raw.whole'))).digest('hex')}`);
+  });
+
+  it('refuses a truncated or damaged qcow2 and an absurd virtual size (exit 9), the store unchanged', async () => {
+    const root = mkdtempSync(join(work, 'root-'));
+    const cases: Array<[string, RegExp]> = [
+      ['cut.qcow2', /damaged or truncated qcow2|not a disk image qemu-img can read/],
+      ['damaged.qcow2', /damaged or truncated qcow2|not a disk image qemu-img can read/],
+      ['huge.qcow2', /virtual size of 17T is more than the 16T/],
+    ];
+    for (const [name, why] of cases) {
+      const r = await image(root, ['import', `bad:${name}`, f(name)]);
+      assert.equal(r.code, ExitCode.InvalidData, `${name}: ${r.stderr}`);
+      assert.match(r.stderr, why, name);
+      assert.equal(r.stderr.trim().split('\n').length, 1);
+      assert.deepEqual(storeFiles(root), [], name);
+    }
+  });
+
+  it('takes raw bytes without a partition table for a disk only with --disk-format raw', async () => {
+    const root = mkdtempSync(join(work, 'root-'));
+    const refused = await image(root, ['import', 'bare', f('bare.ext4')]);
+    assert.equal(refused.code, ExitCode.InvalidData, refused.stderr);
+    assert.match(refused.stderr, /no MBR or GPT partition table.*--disk-format raw/);
+    assert.deepEqual(storeFiles(root), []);
+    const said = await image(root, ['import', '--disk-format', 'raw', 'bare', f('bare.ext4')]);
+    assert.equal(said.code, 0, said.stderr);
+    assert.deepEqual(await storedDisk(root, said.stdout).then((d) => [d.format, d.size]), ['qcow2', 8 << 20]);
+    assert.equal((await image(root, ['import', '--disk-format', 'vmdk', 'x', f('bare.ext4')])).code, ExitCode.Usage);
+    const notQcow2 = await image(root, ['import', '--disk-format', 'qcow2', 'y', f('raw.whole')]);
+    assert.equal(notQcow2.code, ExitCode.InvalidData, notQcow2.stderr);
   });
 
   it('refuses HTML, zip, xz, zstd and empty input with exit 9, the store unchanged', async () => {

@@ -57,13 +57,13 @@ export interface Layer {
 }
 
 /** An OCI image layout tarball of `layers` (bottom first). */
-export async function ociLayout(layers: Layer[], opts: { configOverride?: object; wrongDigest?: boolean } = {}): Promise<Buffer> {
+export async function ociLayout(layers: Layer[], opts: { configOverride?: object; wrongDigest?: boolean; layerSize?: (size: number) => number } = {}): Promise<Buffer> {
   const blobs = new Map<string, Buffer>();
   const descs = layers.map((l) => {
     const blob = l.blob ?? (l.gzip ? gzipSync(l.tar) : l.tar);
     const digest = sha(blob);
     blobs.set(digest, opts.wrongDigest ? Buffer.concat([blob, Buffer.from('x')]) : blob);
-    return { mediaType: `application/vnd.oci.image.layer.v1.tar${l.gzip ? '+gzip' : ''}`, digest, size: blob.length };
+    return { mediaType: `application/vnd.oci.image.layer.v1.tar${l.gzip ? '+gzip' : ''}`, digest, size: opts.layerSize ? opts.layerSize(blob.length) : blob.length };
   });
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Env: ['PATH=/bin'], Cmd: ['/bin/sh'] }, rootfs: { type: 'layers', diff_ids: layers.map((l) => sha(l.tar)) }, ...opts.configOverride }));
   blobs.set(sha(config), config);
@@ -77,6 +77,21 @@ export async function ociLayout(layers: Layer[], opts: { configOverride?: object
     { name: 'blobs/sha256/', type: 'directory' },
     ...[...blobs].map(([d, b]) => ({ name: `blobs/sha256/${d.slice(7)}`, data: b })),
   ]);
+}
+
+/**
+ * A tar whose one entry's header claims `size` bytes (base-256, as GNU tar writes sizes of
+ * 8 GiB and more) while the archive ends right after the header.
+ */
+export async function tarClaiming(name: string, size: bigint): Promise<Buffer> {
+  const header = Buffer.from((await makeTar([{ name, data: 'x' }])).subarray(0, 512));
+  header.fill(0, 124, 136);
+  header[124] = 0x80;
+  header.writeBigUInt64BE(size, 128);
+  header.fill(0x20, 148, 156);
+  const sum = header.reduce((n, b) => n + b, 0);
+  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+  return header;
 }
 
 /** A docker-save tarball (legacy layout: `<id>/layer.tar`) of uncompressed `layers`. */

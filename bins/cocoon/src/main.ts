@@ -16,7 +16,7 @@ async function cocoon(argv: string[]): Promise<number> {
   if (!target) return runCli(cliFor(parsed.rest), argv, { tool: 'cocoon' });
   try {
     const { dispatch } = await import('./dispatch.ts');
-    return await dispatch(target.tool, target.args, parsed.globals);
+    return dispatch(target.tool, target.args, parsed.globals);
   } catch (err) {
     const level = parsed.globals.log_level ?? process.env.COCOON_LOG_LEVEL;
     return reportError(err, { tool: 'cocoon', stderr: process.stderr }, argv, level === 'debug' || level === 'trace');
@@ -27,6 +27,12 @@ async function cocoon(argv: string[]): Promise<number> {
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code !== 'EPIPE') throw err;
 });
-cocoon(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
-});
+cocoon(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`cocoon: internal error: ${String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -62,6 +62,9 @@ describe('cocoon CLI', () => {
       [['vm', 'create', '--memory', '64Mi', 'default'], 2],
       [['vm', 'create', '--memory', '99999999T', 'default'], 2],
       [['vm', 'create', '--cpu', '-1', 'default'], 2],
+      [['vm', 'create', '--memory', '100T', 'default'], 2],
+      [['vm', 'create', '--storage', '8000T', 'default'], 2],
+      [['vm', 'create', '--memory', '100T', '--storage', '8000T', '--force', '--nics', '0', 'default'], 3],
       [['vm', 'create', '--network', 'cni0', 'default'], 8],
       [['vm', 'create', '--fc', '--hypervisor', 'qemu', 'default'], 2],
       [['vm', 'create', '--windows', '--fc', 'default'], 2],
@@ -96,6 +99,20 @@ describe('cocoon CLI', () => {
     assert.match((await run('vm', 'inspect', 'ghost')).stderr.toLowerCase(), /vm not found/, 'the words vk-cocoon matches');
     assert.match((await run('vm', 'create', '--cpu', '-1', 'default')).stderr, /--cpu: "-1" is out of range/);
     assert.match((await run('vm', 'ls', '--format', 'table', '-o', 'json')).stderr, /disagree/);
+    assert.match((await run('vm', 'create', '--memory', '100T', 'default')).stderr, /--memory: 100T is more than this host's .* of memory \(--force to overcommit\)/);
+    assert.match((await run('vm', 'create', '--storage', '8000T', 'default')).stderr, /--storage: 7\.8P is more than the .* filesystem of /);
+  });
+
+  it('lists the commands of a noun: "vm --help" prints them, a bare "vm" names them in one line (exit 2)', async () => {
+    for (const flag of ['--help', '-h']) {
+      const r = await runInProcess(cliFor(['vm', flag]), 'cocoon', ['vm', flag], env);
+      assert.equal(r.code, 0, r.stderr);
+      for (const cmd of ['create', 'run', 'start', 'stop', 'list', 'inspect', 'rm', 'exec']) assert.match(r.stdout, new RegExp(`cocoon vm ${cmd}\\b`));
+      assert.doesNotMatch(r.stdout, /cocoon version/, 'only the vm commands');
+    }
+    const bare = await run('vm');
+    assert.equal(bare.code, 2);
+    assert.match(bare.stderr, /^cocoon: "vm" needs a command: create, run, .*\n$/);
   });
 
   it('goes on past a failing ref like docker rm, and reports each failure', async () => {

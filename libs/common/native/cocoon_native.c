@@ -13,8 +13,15 @@
  *   setWinsize(fd, rows, cols)          TIOCSWINSZ on a tty fd (a console PTY follows the
  *                                       caller's window); 0 or a positive errno
  * The fds are handed to libuv (a pipe_wrap handle) for non-blocking I/O on the event loop.
+ * And one that Node 20 lacks (process.execve came in Node 23.11):
+ *   execve(path, argv, envp)            replaces this process (the front end becomes the tool it
+ *                                       dispatches to); returns an errno only when exec fails
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
@@ -148,6 +155,65 @@ static napi_value js_vsock_peer_cid(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* A JS array of strings as a NULL-terminated char* array (malloc'd); NULL on failure. */
+static char **string_array(napi_env env, napi_value arr) {
+  uint32_t n = 0;
+  if (napi_get_array_length(env, arr, &n) != napi_ok) return NULL;
+  char **out = calloc((size_t)n + 1, sizeof(char *));
+  if (!out) return NULL;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value item;
+    size_t len = 0;
+    if (napi_get_element(env, arr, i, &item) != napi_ok || napi_get_value_string_utf8(env, item, NULL, 0, &len) != napi_ok) goto fail;
+    out[i] = malloc(len + 1);
+    if (!out[i] || napi_get_value_string_utf8(env, item, out[i], len + 1, &len) != napi_ok) goto fail;
+  }
+  return out;
+fail:
+  for (uint32_t i = 0; i < n; i++) free(out[i]);
+  free(out);
+  return NULL;
+}
+
+static void free_array(char **a) {
+  if (!a) return;
+  for (char **p = a; *p; p++) free(*p);
+  free(a);
+}
+
+static napi_value js_execve(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  char path[4096];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (get_string(env, argv[0], path, sizeof path) != 0) return ret_int(env, ENAMETOOLONG);
+  char **args = string_array(env, argv[1]);
+  char **envp = string_array(env, argv[2]);
+  if (!args || !envp) {
+    free_array(args);
+    free_array(envp);
+    return ret_int(env, ENOMEM);
+  }
+  /* The new program starts with what a fresh process has: stdio open across the exec (libuv
+   * marks the fds it wraps close-on-exec, a TTY even reopened onto them), blocking (Node makes
+   * pipes non-blocking, and the file description is shared with the new image), and no blocked
+   * signals. Signals Node caught revert to their defaults across exec by themselves. */
+  for (int fd = 0; fd <= 2; fd++) {
+    int fdfl = fcntl(fd, F_GETFD);
+    if (fdfl >= 0 && (fdfl & FD_CLOEXEC)) (void)fcntl(fd, F_SETFD, fdfl & ~FD_CLOEXEC);
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0 && (fl & O_NONBLOCK)) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  (void)pthread_sigmask(SIG_SETMASK, &none, NULL);
+  execve(path, args, envp);
+  int err = errno;
+  free_array(args);
+  free_array(envp);
+  return ret_int(env, err);
+}
+
 static napi_value js_set_winsize(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
@@ -172,6 +238,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"vsockListen", NULL, js_vsock_listen, NULL, NULL, NULL, napi_default, NULL},
     {"vsockConnect", NULL, js_vsock_connect, NULL, NULL, NULL, napi_default, NULL},
     {"vsockPeerCid", NULL, js_vsock_peer_cid, NULL, NULL, NULL, napi_default, NULL},
+    {"execve", NULL, js_execve, NULL, NULL, NULL, napi_default, NULL},
     {"setWinsize", NULL, js_set_winsize, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));

@@ -3,14 +3,17 @@
  * output format option and the one runner that maps every error to stderr + exit code.
  */
 import { Builtins, Cli, Command, Option, type BaseContext, type CommandClass } from 'clipanion';
-import { CocoonError, ExitCode } from './errors.ts';
+import { CocoonError, ExitCode, fromSystemError } from './errors.ts';
 import { extractGlobalFlags, type GlobalValues } from './globals.ts';
 import { layoutOf, type Layout } from './layout.ts';
 import { rotationPolicy } from './log-rotate.ts';
 import { configureLogging } from './log-settings.ts';
 import type { Config } from './schemas/config.ts';
+// NOTE: the version has one source, the monorepo's package.json (bundled in by esbuild).
+import monorepo from '../../../package.json' with { type: 'json' };
 
-export const VERSION = '0.1.0';
+/** cocoon's version (every tool prints the same). */
+export const VERSION: string = monorepo.version;
 
 export interface CocoonContext extends BaseContext {
   /** The tool's name, for messages (`cocoon`, `cocoon-image` …). */
@@ -171,8 +174,37 @@ export async function runCli(cli: Cli<CocoonContext>, argv: readonly string[], b
     const code = await command.validateAndExecute();
     return typeof code === 'number' ? code : 0;
   } catch (err) {
+    const group = err instanceof Error && 'clipanion' in err ? commandGroup(cli, argv) : null;
+    if (group) return printGroup(group, context, argv);
     return reportError(err, context, argv, levelDebug);
   }
+}
+
+/** The commands under the leading words of `argv` (`vm` → `vm create`, `vm ls` …), or null. */
+function commandGroup(cli: Cli<CocoonContext>, argv: readonly string[]): { prefix: string; words: string; commands: Array<{ usage: string; description: string }> } | null {
+  const words = extractGlobalFlags(argv).rest.filter((a) => !a.startsWith('-'));
+  if (words.length === 0) return null;
+  const prefix = `${cli.binaryName} ${words.join(' ')}`;
+  const commands = cli
+    .definitions()
+    .filter((d) => d.path.startsWith(`${prefix} `))
+    .map((d) => ({ usage: d.usage.trim(), description: d.description ?? '' }));
+  return commands.length > 0 ? { prefix, words: words.join(' '), commands } : null;
+}
+
+/**
+ * `cocoon vm --help` lists the `vm` commands (exit 0); a bare `cocoon vm` says which
+ * commands it takes (exit 2), as `git remote` or `docker container` do.
+ */
+function printGroup(group: NonNullable<ReturnType<typeof commandGroup>>, context: CocoonContext, argv: readonly string[]): number {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    const lines = group.commands.map((c) => `  ${c.usage}\n    ${c.description}\n`);
+    context.stdout.write(`${group.prefix} <command>\n\n${lines.join('\n')}\nRun "${group.prefix} <command> --help" for a command's flags and examples.\n`);
+    return ExitCode.Ok;
+  }
+  const names = [...new Set(group.commands.map((c) => c.usage.slice(group.prefix.length + 1).split(' ')[0]))];
+  context.stderr.write(`${context.tool}: "${group.words}" needs a command: ${names.join(', ')} (run "${group.prefix} --help")\n`);
+  return ExitCode.Usage;
 }
 
 /**
@@ -193,8 +225,9 @@ function joinNegativeValues(argv: readonly string[]): string[] {
 }
 
 /** Prints `err` as one line on stderr (a stack only in debug) and returns its exit code. */
-export function reportError(err: unknown, context: Pick<CocoonContext, 'tool' | 'stderr'>, argv: readonly string[], debug: boolean): number {
+export function reportError(thrown: unknown, context: Pick<CocoonContext, 'tool' | 'stderr'>, argv: readonly string[], debug: boolean): number {
   const tool = context.tool;
+  const err = fromSystemError(thrown) ?? thrown;
   if (err instanceof CocoonError) {
     context.stderr.write(`${tool}: ${err.message}\n`);
     if (debug && err.stack) context.stderr.write(`${err.stack}\n`);

@@ -14,6 +14,7 @@
  * | 8 | missing dependency: a host tool or package is absent |
  * | 9 | invalid data: a file or stream that is not what it claims to be |
  * | 10 | external failure: a subprocess or hypervisor failed |
+ * | 11 | permission denied: the store (or a file) belongs to another user |
  */
 export const ExitCode = {
   Ok: 0,
@@ -27,6 +28,7 @@ export const ExitCode = {
   MissingDependency: 8,
   InvalidData: 9,
   External: 10,
+  PermissionDenied: 11,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -93,6 +95,30 @@ export class ExternalError extends CocoonError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(ExitCode.External, message, options);
   }
+}
+
+/** The store or a file belongs to another user (typically: root's store, run as a user). */
+export class PermissionError extends CocoonError {
+  constructor(message: string) {
+    super(ExitCode.PermissionDenied, message);
+  }
+}
+
+/**
+ * A system error that is the host's state, not a bug, as a typed error (or null): permission
+ * denied (the store is root's) and a full disk. Any tool's runner applies it, so no command
+ * has to wrap every file access.
+ */
+export function fromSystemError(err: unknown): CocoonError | null {
+  const code = errnoCode(err);
+  const path = err && typeof err === 'object' && 'path' in err && typeof err.path === 'string' ? err.path : null;
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new PermissionError(
+      `permission denied${path ? `: ${path}` : ''}: the cocoon store belongs to another user (normally root); run cocoon as root (sudo), or give folders of your own with --root-dir, --run-dir and --log-dir`,
+    );
+  }
+  if (code === 'ENOSPC' || code === 'EDQUOT') return new ExternalError(`no space left on the device${path ? ` of ${path}` : ''}: free some space and try again`);
+  return null;
 }
 
 /** Throws `Error('Assertion failed: …')` when an invariant is broken. */

@@ -2,35 +2,23 @@
  * The one way cocoon runs subprocesses: execa with argument arrays, never a shell string.
  * argv is logged at debug level; a missing binary becomes a MissingDependencyError that
  * names the Debian package, a failure an ExternalError with the tool's last stderr line.
+ *
+ * Children of `run` and `spawn` die with cocoon: they are started through util-linux's
+ * `setpriv --pdeathsig KILL`, which sets PR_SET_PDEATHSIG between fork and exec (Node's
+ * spawn cannot), so a cocoon killed with SIGKILL leaves no qemu-img, mkfs.erofs or zstd
+ * writing on. (`spawnDetached` children, the hypervisors, outlive cocoon on purpose.)
  */
 import { closeSync, openSync } from 'node:fs';
 import { execa, type Options, type ResultPromise } from 'execa';
 import { ExternalError, MissingDependencyError, TimeoutError } from './errors.ts';
 import { log } from './log.ts';
+import hostTools from './host-tools.json' with { type: 'json' };
 
-/** Debian packages that provide the host tools cocoon runs. */
-export const PACKAGE_OF: Record<string, string> = {
-  'qemu-system-x86_64': 'qemu-system-x86',
-  'qemu-img': 'qemu-utils',
-  'mkfs.erofs': 'erofs-utils',
-  'mke2fs': 'e2fsprogs',
-  'mkfs.ext4': 'e2fsprogs',
-  'resize2fs': 'e2fsprogs',
-  busybox: 'busybox-static',
-  cpio: 'cpio',
-  'apt-get': 'apt',
-  'dpkg-deb': 'dpkg',
-  ip: 'iproute2',
-  tc: 'iproute2',
-  'mkfs.vfat': 'dosfstools',
-  mcopy: 'mtools',
-  xz: 'xz-utils',
-  zstd: 'zstd',
-  skopeo: 'skopeo',
-  nsenter: 'util-linux',
-  openssl: 'openssl',
-  lz4: 'lz4',
-};
+/**
+ * Debian packages that provide the host tools cocoon runs. One source, `host-tools.json`,
+ * which cocoon-doctor reads too (to name the package of a missing tool and to install them).
+ */
+export const PACKAGE_OF: Readonly<Record<string, string>> = hostTools;
 
 export interface RunOptions {
   input?: string | Uint8Array;
@@ -57,17 +45,29 @@ export async function run(file: string, args: readonly string[], opts: RunOption
     reject: false,
     stripFinalNewline: false,
   };
-  const result = await execa(file, args, options);
+  const result = await execa(...dieWithUs(file, args), options);
   const stdout = String(result.stdout ?? '');
   const stderr = String(result.stderr ?? '');
-  if (result.failed) throw failure(file, args, result, stderr, opts.timeoutMs);
+  // NOTE: ENOENT here means setpriv itself is missing (a missing `file` is setpriv's exit 127).
+  if (result.failed) throw failure(result.code === 'ENOENT' ? SETPRIV : file, args, result, stderr, opts.timeoutMs);
   return { stdout, stderr };
 }
 
-/** Starts `file args…` and returns the execa subprocess (for streaming or long-lived children). */
+/**
+ * Starts `file args…` and returns the execa subprocess (for streaming children). It dies with
+ * us, unless `detached`: a child in its own session (the guest agent's commands) lives its own life.
+ */
 export function spawn(file: string, args: readonly string[], opts: Options = {}): ResultPromise {
   log().debug({ argv: [file, ...args] }, 'spawn');
-  return execa(file, args, opts);
+  return opts.detached ? execa(file, args, opts) : execa(...dieWithUs(file, args), opts);
+}
+
+/** `setpriv` (util-linux, in every Debian) sets the parent-death signal, then execs `file` in place: same PID. */
+export const SETPRIV = 'setpriv';
+
+/** The argv that runs `file args…` with SIGKILL as its parent-death signal. */
+export function dieWithUs(file: string, args: readonly string[]): [string, string[]] {
+  return [SETPRIV, ['--pdeathsig', 'KILL', '--', file, ...args]];
 }
 
 /** Maps an execa failure to cocoon's typed errors. */
@@ -78,7 +78,9 @@ export function failure(
   stderr: string,
   timeoutMs?: number,
 ): Error {
-  if (result.code === 'ENOENT') {
+  // setpriv exits 127 with "failed to execute X: No such file or directory" for a missing X.
+  const notFound = result.code === 'ENOENT' || (result.exitCode === 127 && /^setpriv: failed to execute .*No such file or directory/m.test(stderr));
+  if (notFound) {
     const pkg = PACKAGE_OF[file.split('/').pop() ?? file];
     return new MissingDependencyError(`${file} not found${pkg ? `: install the Debian package ${pkg} (or run doctor/cocoon-doctor install)` : ''}`);
   }

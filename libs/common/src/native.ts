@@ -1,5 +1,6 @@
 /**
- * Loads `cocoon_native.node` (see `../native/cocoon_native.c`): flock, mknod, lsetxattr, AF_VSOCK, TIOCSWINSZ.
+ * Loads `cocoon_native.node` (see `../native/cocoon_native.c`): flock, mknod, lsetxattr,
+ * AF_VSOCK, execve, TIOCSWINSZ.
  * Looked up beside the running executable first (the packaged layout), then beside this
  * bundle, then in the package's node-gyp build folder (development and tests).
  */
@@ -18,6 +19,8 @@ export interface NativeBinding {
   vsockConnect(cid: number, port: number, timeoutMs: number): number;
   /** The peer CID of a connected AF_VSOCK socket, or -errno. */
   vsockPeerCid(fd: number): number;
+  /** Replaces this process with `path` (argv, `K=V` env); returns an errno only if that fails. */
+  execve(path: string, argv: string[], env: string[]): number;
   /** TIOCSWINSZ on a tty fd: 0, or a positive errno. */
   setWinsize(fd: number, rows: number, cols: number): number;
 }

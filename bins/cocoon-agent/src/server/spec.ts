@@ -1,10 +1,12 @@
 /**
  * Turns an `exec` frame into what a child process needs: the resolved executable, the
  * environment, the working directory and the uid/gid. Failures a shell would report
- * (command not found 127, not executable 126, bad user or directory 1) become a
- * SpawnError carrying that exit code, which the session sends as one `error` frame.
+ * (command not found 127, not executable 126) become a SpawnError carrying that exit code,
+ * which the session sends as one `error` frame. An unknown user, group or working directory
+ * is cocoon's "not found" (3): no command ran, so no shell code fits.
  */
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { ExitCode } from '@cocoon/common/errors';
 import type { ExecFrame } from '@cocoon/common/schemas/agent';
 
 /** A command that cannot start; `exitCode` is what a shell would have returned. */
@@ -49,12 +51,12 @@ function resolveUser(user: string): Account {
   const [who = '', group] = user.split(':');
   const passwd = table('/etc/passwd');
   const row = /^\d+$/.test(who) ? passwd.find((r) => r[2] === who) : passwd.find((r) => r[0] === who);
-  if (!row && !/^\d+$/.test(who)) throw new SpawnError(`user "${who}" not found in /etc/passwd`, 1);
+  if (!row && !/^\d+$/.test(who)) throw new SpawnError(`user "${who}" not found in /etc/passwd`, ExitCode.NotFound);
   const uid = row ? Number(row[2]) : Number(who);
   let gid = row ? Number(row[3]) : uid;
   if (group !== undefined) {
     const grow = /^\d+$/.test(group) ? undefined : table('/etc/group').find((r) => r[0] === group);
-    if (!grow && !/^\d+$/.test(group)) throw new SpawnError(`group "${group}" not found in /etc/group`, 1);
+    if (!grow && !/^\d+$/.test(group)) throw new SpawnError(`group "${group}" not found in /etc/group`, ExitCode.NotFound);
     gid = grow ? Number(grow[2]) : Number(group);
   }
   return { uid, gid, name: row?.[0] ?? who, home: row?.[5] || '/' };
@@ -95,7 +97,7 @@ export function childSpec(frame: ExecFrame): ChildSpec {
   const account = frame.user === undefined ? undefined : resolveUser(frame.user);
   const home = account && statSync(account.home, { throwIfNoEntry: false })?.isDirectory() ? account.home : '/';
   const cwd = frame.cwd ?? home;
-  if (!statSync(cwd, { throwIfNoEntry: false })?.isDirectory()) throw new SpawnError(`working directory ${cwd}: no such directory`, 1);
+  if (!statSync(cwd, { throwIfNoEntry: false })?.isDirectory()) throw new SpawnError(`working directory ${cwd}: no such directory`, ExitCode.NotFound);
   const env = envOf(frame, account);
   const [cmd = '', ...args] = frame.argv;
   return {

@@ -5,18 +5,18 @@
  * with a live hypervisor is never touched.
  *
  * Invariants this relies on (every command that makes a VM keeps them): the record is
- * written (as `creating`) before the VM's run dir is made, and removed after it; and the
- * creator holds the VM's lock from before the record exists until it is `created` or rolled
- * back. A `creating` record whose lock is free therefore has no creator any more, whatever
- * its age: unlike the Go cocoon, which waits 24 h because it cannot tell, gc collects it at
- * once. (A lock still held after 24 h is reported by `cocoon gc` and left alone.)
+ * written (as `creating`) before the VM's run dir is made, and removed before it; and a
+ * `creating` record names its creator process (`creator`: PID and start time). A `creating`
+ * record whose creator is gone is therefore abandoned, whatever its age: unlike the Go
+ * cocoon, which waits 24 h because it cannot tell, gc collects it at once (a creator still
+ * alive after 24 h is reported and left alone).
  */
 import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { vmPaths } from '@cocoon/common/hypervisor/index';
 import type { VmRecord } from '@cocoon/common/schemas/vm';
 import { tryLock, type HeldLock } from '@cocoon/common/store/lock';
-import { isLive, liveState } from '@cocoon/common/vm-state';
+import { creationInterrupted, isLive, liveState } from '@cocoon/common/vm-state';
 import { vmIndex, vmLockFile } from '@cocoon/common/vms';
 import { diskBytes, names, type GcAction, type GcContext, type GcModule } from '../module.ts';
 import { ownedByRoot } from '../owner.ts';
@@ -81,15 +81,15 @@ export const vmsModule: GcModule<VmsState> = {
 };
 
 /**
- * The VM lock of a `creating` record when its creator is gone (the lock is free: taken
- * here, and held until the record is removed); null while the creator still works on it.
+ * The VM lock of a `creating` record whose creator is gone (taken here, held until the
+ * record is removed, so no `vm rm` of it runs meanwhile); null while the creator works on it.
  */
 async function creatorGone(vm: VmRecord, ctx: GcContext): Promise<HeldLock | null> {
-  const lock = await tryLock(vmLockFile(ctx.layout, vm.id));
-  if (!lock && ctx.now - Date.parse(vm.created_at) > CREATING_MAX_MS) {
-    ctx.notice(`VM "${vm.config.name}" (${vm.id.slice(0, 12)}) has been creating for over 24 h and its creator still holds its lock; left alone`);
+  if (!creationInterrupted(vm)) {
+    if (ctx.now - Date.parse(vm.created_at) > CREATING_MAX_MS) ctx.notice(`VM "${vm.config.name}" (${vm.id.slice(0, 12)}) has been creating for over 24 h and its creator still runs; left alone`);
+    return null;
   }
-  return lock;
+  return tryLock(vmLockFile(ctx.layout, vm.id));
 }
 
 /**

@@ -1,17 +1,19 @@
 /**
  * Getting a cloud image's bytes: an http(s) URL or a local file, streamed into a temp file
  * under `layout.tmp` while hashing, with a size cap and a timeout. The caller owns the file.
+ * Messages name the source by its label (a URL never shows its credentials).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rm, stat } from 'node:fs/promises';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Agent, interceptors, request, type Dispatcher } from 'undici';
 import { CocoonError, errnoCode, ExternalError, InvalidDataError, NotFoundError, TimeoutError } from '@cocoon/common/errors';
+import { tempPath } from '@cocoon/common/store/temp';
 import { formatSize } from '@cocoon/common/units';
+import { HttpClient } from '../http/get.ts';
 import { NO_PROGRESS, type Progress } from '../progress/index.ts';
+import type { CloudSource } from './source.ts';
 
 export interface Acquired {
   path: string;
@@ -29,19 +31,14 @@ export interface AcquireOptions {
   input?: Readable;
 }
 
-/** Whether `source` names a URL rather than a file. */
-export function isUrl(source: string): boolean {
-  return /^https?:\/\//i.test(source);
-}
-
-/** Streams `source` into a new temp file in `tmpDir`; removes it on any failure. */
-export async function acquire(source: string, tmpDir: string, opts: AcquireOptions & { image: string }): Promise<Acquired> {
-  await mkdir(tmpDir, { recursive: true, mode: 0o700 });
-  const path = join(tmpDir, `cloud-${process.pid}-${randomBytes(4).toString('hex')}`);
+/** Streams `from` into a new temp file in `tmpDir`; removes it on any failure. */
+export async function acquire(from: CloudSource, tmpDir: string, opts: AcquireOptions & { image: string }): Promise<Acquired> {
+  const path = tempPath(tmpDir, 'cloud');
   const signal = AbortSignal.timeout(opts.timeoutMs);
-  const dispatcher = new Agent({ headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs }).compose(interceptors.redirect({ maxRedirections: 5 }));
+  const client = new HttpClient();
+  const source = from.label;
   try {
-    const { input, length } = opts.input ? { input: opts.input, length: null } : isUrl(source) ? await openUrl(source, dispatcher, signal, opts.maxBytes) : await openFile(source, opts.maxBytes);
+    const { input, length } = opts.input ? { input: opts.input, length: null } : from.url ? await openUrl(from, client, signal, opts) : await openFile(source, opts.maxBytes);
     const task = (opts.progress ?? NO_PROGRESS).begin(opts.image, source, 'download', length);
     const hash = createHash('sha256');
     let size = 0;
@@ -65,7 +62,7 @@ export async function acquire(source: string, tmpDir: string, opts: AcquireOptio
     await rm(path, { force: true });
     throw err;
   } finally {
-    await dispatcher.close();
+    client.close();
   }
 }
 
@@ -75,10 +72,12 @@ interface Opened {
   length: number | null;
 }
 
-async function openUrl(url: string, dispatcher: Dispatcher, signal: AbortSignal, maxBytes: number): Promise<Opened> {
+async function openUrl(from: CloudSource, client: HttpClient, signal: AbortSignal, opts: AcquireOptions): Promise<Opened> {
+  const url = from.label;
   let res;
   try {
-    res = await request(url, { dispatcher, signal, headers: { 'user-agent': 'cocoon-image/0.1' } });
+    const headers = { 'user-agent': 'cocoon-image/0.1', ...(from.authorization ? { authorization: from.authorization } : {}) };
+    res = await client.get(from.url as URL, { headers, signal, idleTimeoutMs: opts.timeoutMs });
   } catch (err) {
     if (signal.aborted) throw new TimeoutError(`${url}: no answer within the timeout (raise it with --timeout)`);
     throw new ExternalError(`cannot download ${url}: ${(err as Error).message}`, { cause: err });
@@ -86,12 +85,13 @@ async function openUrl(url: string, dispatcher: Dispatcher, signal: AbortSignal,
   if (res.statusCode !== 200) {
     await res.body.dump();
     if (res.statusCode === 404) throw new NotFoundError(`${url}: not found (404)`);
+    if (res.statusCode === 401 || res.statusCode === 403) throw new ExternalError(`${url}: access denied (${res.statusCode}); give credentials in the URL (http://user:password@host/…)`);
     throw new ExternalError(`${url}: server answered ${res.statusCode}`);
   }
   const length = Number(res.headers['content-length'] ?? NaN);
-  if (Number.isFinite(length) && length > maxBytes) {
-    await res.body.dump();
-    throw new InvalidDataError(`${url} is ${formatSize(length)}, more than the size cap of ${formatSize(maxBytes)} (raise it with --max-size)`);
+  if (Number.isFinite(length) && length > opts.maxBytes) {
+    res.body.destroy();
+    throw new InvalidDataError(`${url} is ${formatSize(length)}, more than the size cap of ${formatSize(opts.maxBytes)} (raise it with --max-size)`);
   }
   return { input: res.body, length: Number.isFinite(length) ? length : null };
 }

@@ -15,14 +15,13 @@ import { rollbackLayers } from '@cocoon/common/images/prune';
 import type { Layout } from '@cocoon/common/layout';
 import { newId } from '@cocoon/common/refs';
 import { ImageRecordSchema, type ImageRecord } from '@cocoon/common/schemas/image';
-import { QemuImgInfoSchema, type QemuImgInfo } from '@cocoon/common/schemas/qemu-img';
+import type { QemuImgInfo } from '@cocoon/common/schemas/qemu-img';
 import { commitRecord } from '../import/commit.ts';
 import { NO_PROGRESS } from '../progress/index.ts';
-import { acquire, isUrl, type AcquireOptions } from './download.ts';
+import { checkQcow2, checkRaw, qemuInfo, type DiskFormat } from './check.ts';
+import { acquire, type AcquireOptions } from './download.ts';
+import { parseSource, type CloudSource } from './source.ts';
 import { DISK_IMAGE, sniffCloudImage } from './sniff.ts';
-
-/** Disk formats qemu-img may report that are converted; anything else is refused. */
-const CONVERTIBLE = new Set(['raw', 'qcow2', 'vmdk', 'vhdx', 'vpc', 'vdi']);
 
 export interface CloudImportOptions extends AcquireOptions {
   source: string;
@@ -32,16 +31,21 @@ export interface CloudImportOptions extends AcquireOptions {
   force?: boolean;
   /** What the input should have been, for messages (default: a disk image). */
   expected?: string;
+  /** `--disk-format`: raw is accepted without a partition table only when said (default auto). */
+  diskFormat?: DiskFormat;
 }
 
 /** Downloads, checks, converts when needed, stores and records a cloud image. */
 export async function importCloudImage(layout: Layout, opts: CloudImportOptions): Promise<ImageRecord> {
-  const name = opts.name ?? defaultName(opts.source);
+  const from = parseSource(opts.source);
+  // NOTE: from here on the source is its label: a URL without its credentials.
+  opts = { ...opts, source: from.label };
+  const name = opts.name ?? defaultName(from);
   validateImageName(name);
   if (!opts.force && (await imageIndex(layout).list()).some((r) => r.name === name)) {
     throw new ConflictError(`image "${name}" already exists (use --force to replace it)`);
   }
-  const got = await acquire(opts.source, layout.tmp, { ...opts, image: name });
+  const got = await acquire(from, layout.tmp, { ...opts, image: name });
   const converted = `${got.path}.qcow2`;
   let stored: string | null = null;
   try {
@@ -74,14 +78,13 @@ export async function importCloudImage(layout: Layout, opts: CloudImportOptions)
 
 /** Checks the downloaded file and returns a qcow2 v3 of it: the file itself, or `out` after conversion. */
 async function toQcow2(path: string, out: string, opts: CloudImportOptions & { image: string }): Promise<string> {
-  const sniffed = sniffCloudImage(await readHead(path), opts.source, opts.expected);
-  const info = await qemuInfo(path, sniffed === 'qcow2' ? 'qcow2' : null, opts.source);
-  // qemu-img calls anything it does not recognise raw (and rounds its size up to a sector);
-  // a real raw disk is whole sectors.
-  const bytes = (await stat(path)).size;
-  if (info.format === 'raw' && bytes % 512 !== 0) {
-    throw new InvalidDataError(`${opts.source} is not ${opts.expected ?? DISK_IMAGE}: not qcow2, and ${bytes} bytes is not a whole number of 512-byte sectors for a raw disk`);
-  }
+  const head = await readHead(path);
+  const format = opts.diskFormat ?? 'auto';
+  const sniffed = format === 'raw' ? 'raw' : sniffCloudImage(head, opts.source, opts.expected);
+  if (format === 'qcow2' && sniffed !== 'qcow2') throw new InvalidDataError(`${opts.source} is not a qcow2 image (no qcow2 header), though --disk-format qcow2 says so`);
+  const info = await qemuInfo(path, sniffed === 'probe' ? null : sniffed, opts.source);
+  if (info.format === 'raw') checkRaw(head, (await stat(path)).size, opts.source, opts.expected ?? DISK_IMAGE, format);
+  if (info.format === 'qcow2') await checkQcow2(path, opts.source);
   if (!needsConversion(info)) return path;
   const task = (opts.progress ?? NO_PROGRESS).begin(opts.image, opts.source, 'convert', null);
   await run('qemu-img', ['convert', '-q', '-f', info.format, '-O', 'qcow2', '-o', 'compat=1.1', path, out], { timeoutMs: opts.timeoutMs });
@@ -89,33 +92,20 @@ async function toQcow2(path: string, out: string, opts: CloudImportOptions & { i
   return out;
 }
 
-function defaultName(source: string): string {
-  const path = isUrl(source) ? new URL(source).pathname : source;
-  return basename(path) || 'cloud-image';
+function defaultName(from: CloudSource): string {
+  return basename(from.url ? from.url.pathname : from.label) || 'cloud-image';
 }
 
+/** The first 1,024 bytes: the sniffers' 512, and a GPT header at 512. */
 async function readHead(path: string): Promise<Buffer> {
   const fh = await open(path, 'r');
   try {
-    const buf = Buffer.alloc(512);
-    const { bytesRead } = await fh.read(buf, 0, 512, 0);
+    const buf = Buffer.alloc(1024);
+    const { bytesRead } = await fh.read(buf, 0, 1024, 0);
     return buf.subarray(0, bytesRead);
   } finally {
     await fh.close();
   }
-}
-
-async function qemuInfo(path: string, format: string | null, label: string): Promise<QemuImgInfo> {
-  const args = ['info', '--output', 'json', ...(format ? ['-f', format] : []), path];
-  const out = await run('qemu-img', args).catch((err: Error) => {
-    throw new InvalidDataError(`${label} is not a disk image qemu-img can read (${err.message})`);
-  });
-  const info = QemuImgInfoSchema.parse(JSON.parse(out.stdout));
-  if (!CONVERTIBLE.has(info.format)) throw new InvalidDataError(`${label}: disk format ${info.format} is not supported (qcow2 or raw)`);
-  // SECURITY: a backing file would let an image read any host file; cloud images never need one.
-  if (info['backing-filename']) throw new InvalidDataError(`${label}: qcow2 with a backing file (${info['backing-filename']}) is refused`);
-  if (info['virtual-size'] === 0) throw new InvalidDataError(`${label}: the disk has a virtual size of 0`);
-  return info;
 }
 
 function needsConversion(info: QemuImgInfo): boolean {

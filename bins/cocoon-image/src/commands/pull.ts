@@ -2,8 +2,9 @@ import { Option } from 'clipanion';
 import { CocoonCommand, formatOption, outputOption, resolveFormat } from '@cocoon/common/cli';
 import { UsageError } from '@cocoon/common/errors';
 import { parseSize } from '@cocoon/common/units';
+import { diskFormatOption, parseDiskFormat } from '../cloud/disk-format-option.ts';
 import { importCloudImage } from '../cloud/import.ts';
-import { isUrl } from '../cloud/download.ts';
+import { isUrl, parseSource } from '../cloud/source.ts';
 import type { ImageRecord } from '@cocoon/common/schemas/image';
 import { openProgress, progressOption, type Progress } from '../progress/index.ts';
 import { pullImage } from '../registry/pull.ts';
@@ -37,6 +38,7 @@ export class PullCommand extends CocoonCommand {
   maxSize = Option.String('--max-size', '64G', { description: 'largest cloud image accepted (e.g. 20G)' });
   timeout = Option.String('--timeout', '3600', { description: 'seconds a download may take' });
   progress = progressOption();
+  diskFormat = diskFormatOption();
   format = formatOption();
   output = outputOption();
 
@@ -45,6 +47,9 @@ export class PullCommand extends CocoonCommand {
     const timeoutMs = Number(this.timeout) * 1000;
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new UsageError(`--timeout: "${this.timeout}" is not a positive number of seconds`);
     if (this.name && this.images.length > 1) throw new UsageError('--name needs exactly one IMAGE');
+    // A bad URL is a usage error before anything is downloaded, even after other images.
+    for (const image of this.images) parseSource(image);
+    parseDiskFormat(this.diskFormat);
     const progress = openProgress(this.progress, this.context.stderr);
     try {
       const results = await this.pullAll(progress, timeoutMs);
@@ -61,7 +66,7 @@ export class PullCommand extends CocoonCommand {
     for (const image of this.images) {
       if (isUrl(image) || image.startsWith('/') || image.startsWith('./') || image.startsWith('../')) {
         const maxBytes = parseSize(this.maxSize, '--max-size', 1);
-        results.push({ record: await importCloudImage(this.layout, { source: image, name: this.name, force: this.force, maxBytes, timeoutMs, progress }), downloaded_bytes: null });
+        results.push({ record: await importCloudImage(this.layout, { source: image, name: this.name, force: this.force, maxBytes, timeoutMs, progress, diskFormat: parseDiskFormat(this.diskFormat) }), downloaded_bytes: null });
       } else {
         const r = await pullImage(this, { reference: image, platform: this.platform, insecure: this.insecure, force: this.force, username: this.username, password: this.password, env: this.context.env, timeoutMs, progress });
         results.push({ record: r.record, downloaded_bytes: r.downloadedBytes });

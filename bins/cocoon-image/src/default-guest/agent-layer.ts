@@ -11,7 +11,8 @@
  *   /usr/local/bin/cocoon-agent -> ../lib/cocoon/cocoon   (the tool is picked from argv0)
  *   /usr/lib/systemd/system/cocoon-agent.service
  */
-import { accessSync, constants, existsSync, realpathSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { accessSync, constants, createReadStream, existsSync, realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +42,19 @@ export function locateAgentExecutable(): string {
   throw new MissingDependencyError(
     'the packaged cocoon-agent (dist/bin/cocoon with cocoon_native.node and pty.node beside it) was not found: run "npm run build" first',
   );
+}
+
+/**
+ * `sha256:<hex>` over the agent executable and its addons: what the agent layer would carry.
+ * `build-default` records it in the image's source and rebuilds when it changed, so a guest
+ * never runs an agent older than the cocoon that talks to it.
+ */
+export async function agentDigest(exe = locateAgentExecutable()): Promise<string> {
+  const hash = createHash('sha256');
+  for (const file of [exe, ...ADDONS.map((a) => join(dirname(exe), a))]) {
+    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  }
+  return `sha256:${hash.digest('hex')}`;
 }
 
 /** Parses `ldd` output: the absolute paths of every library and of the dynamic loader. */

@@ -60,12 +60,12 @@ export async function buildDefaultGuest(opts: BuildDefaultOptions): Promise<Buil
   const initrd = gzipSync(writeCpio((await initramfsTree(busybox, modules)).entries()), { level: 9 });
   const rootfs = await rootfsTree(busybox);
   const boot = bootTree(await readFile(kernel.vmlinuz), initrd, modules);
-  const image = buildOciLayout({
+  const image = await buildOciLayout({
     refName: 'default',
     layers: [
-      { tar: writeTar(rootfs.entries()), comment: 'busybox root filesystem' },
-      { tar: writeTar(boot.entries()), comment: `kernel ${kernel.version}, initramfs, modules` },
-      { tar: writeTar(agent.entries()), comment: 'cocoon-agent and the shared libraries it needs' },
+      { tar: await writeTar(rootfs.entries()), comment: 'busybox root filesystem' },
+      { tar: await writeTar(boot.entries()), comment: `kernel ${kernel.version}, initramfs, modules` },
+      { tar: await writeTar(agent.entries()), comment: 'cocoon-agent and the shared libraries it needs' },
     ],
     annotations: { 'org.opencontainers.image.title': 'cocoon default guest', 'io.cocoon.kernel': kernel.version },
   });

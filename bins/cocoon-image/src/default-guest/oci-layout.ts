@@ -36,7 +36,7 @@ export interface OciImage {
 }
 
 /** Builds the OCI layout tarball in memory. Deterministic for identical inputs. */
-export function buildOciLayout(opts: OciImageOptions): OciImage {
+export async function buildOciLayout(opts: OciImageOptions): Promise<OciImage> {
   const blobs = new Map<string, Buffer>();
   const add = (data: Buffer): { digest: string; size: number } => {
     const digest = sha256(data);
@@ -74,7 +74,7 @@ export function buildOciLayout(opts: OciImageOptions): OciImage {
     .file('index.json', json(index));
   for (const [digest, data] of blobs) tree.file(`blobs/sha256/${digest.slice('sha256:'.length)}`, data);
   return {
-    tarball: writeTar(tree.entries()),
+    tarball: await writeTar(tree.entries()),
     manifestDigest: manifestDesc.digest,
     layerDigests: layers.map((l) => l.digest),
     diffIds,

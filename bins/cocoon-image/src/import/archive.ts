@@ -54,7 +54,7 @@ async function planOciLayout(spool: Spool): Promise<ImagePlan> {
       const manifest = parse(spool, desc.digest, OciManifestSchema, doc);
       const config = parse(spool, manifest.config.digest, OciImageConfigSchema, await blobJson(spool, manifest.config));
       const diffIds = checkedDiffIds(spool, config, manifest.layers.length);
-      const layers = manifest.layers.map((l, i) => layerPlan(spool, blobPath(l.digest), l.digest, diffIds[i] ?? null, l.mediaType));
+      const layers = manifest.layers.map((l, i) => layerPlan(spool, blobPath(l.digest), l.digest, diffIds[i] ?? null, l.mediaType, l.size));
       return { format: 'oci-layout', digest: desc.digest, platform: platformOf(config), config: runConfig(config), layers };
     }
     if (depth >= 2) throw new InvalidDataError(`${spool.label}: image indexes nested too deeply`);
@@ -81,12 +81,14 @@ async function planDockerSave(spool: Spool): Promise<ImagePlan> {
   return { format: 'docker-save', digest: configFile.digest, platform: platformOf(config), config: runConfig(config), layers };
 }
 
-function layerPlan(spool: Spool, name: string, digest: string, diffId: string | null, mediaType: string | undefined): LayerPlan {
+/** A layer file checked against its digest, and its descriptor's size when there is one (docker save has none). */
+function layerPlan(spool: Spool, name: string, digest: string, diffId: string | null, mediaType: string | undefined, size?: number): LayerPlan {
   const file = spool.get(name);
   if (!file) throw new InvalidDataError(`${spool.label}: layer ${name} is missing from the archive`);
   if (file.digest !== digest) {
     throw new InvalidDataError(`${spool.label}: layer ${name} does not match its digest (expected ${digest}, got ${file.digest})`);
   }
+  if (size !== undefined) checkSize(spool, `layer ${digest}`, size, file.size);
   return { file, digest, diff_id: diffId, media_type: mediaType ?? 'application/vnd.oci.image.layer.v1.tar' };
 }
 
@@ -103,7 +105,13 @@ async function blobJson(spool: Spool, desc: OciDescriptor): Promise<unknown> {
   const file = spool.get(name);
   if (!file) throw new InvalidDataError(`${spool.label}: blob ${desc.digest} is missing from the layout`);
   if (file.digest !== desc.digest) throw new InvalidDataError(`${spool.label}: blob ${desc.digest} does not match its digest (got ${file.digest})`);
+  checkSize(spool, `blob ${desc.digest}`, desc.size, file.size);
   return spool.json(name);
+}
+
+/** A descriptor's `size` must be the blob's (the OCI spec: clients verify size and digest). */
+function checkSize(spool: Spool, what: string, declared: number, actual: number): void {
+  if (declared !== actual) throw new InvalidDataError(`${spool.label}: ${what} is ${actual} bytes, but its descriptor says ${declared}`);
 }
 
 function checkedDiffIds(spool: Spool, config: OciImageConfig, layers: number): string[] {

@@ -11,7 +11,7 @@ import { run, spawn } from '@cocoon/common/exec';
 import { imageIndex, layerDiskPath } from '@cocoon/common/images/store';
 import { resolveImage } from '@cocoon/common/images/resolve';
 import { layoutOf } from '@cocoon/common/layout';
-import { baseLayer, dockerSave, kernelLayer, makeTar, ociLayout, sha, snapshot, type Entry } from '../../test/import-fixtures.ts';
+import { baseLayer, dockerSave, kernelLayer, makeTar, ociLayout, sha, snapshot, tarClaiming, type Entry } from '../../test/import-fixtures.ts';
 import { createProgress, NO_PROGRESS } from '../progress/index.ts';
 import { importImage } from './index.ts';
 
@@ -164,6 +164,9 @@ describe('importImage: bad input leaves the store unchanged', () => {
     ['hardlink escape', async () => [file(await ociLayout([{ tar: await layer([{ name: 'h', type: 'link', linkname: '../../etc/passwd' }]) }]))], ExitCode.InvalidData, /hardlink/],
     ['missing kernel', async () => [file(await ociLayout([{ tar: await makeTar([{ name: 'etc/hostname', data: 'x' }]) }]))], ExitCode.InvalidData, /no kernel/],
     ['digest mismatch', async () => [file(await ociLayout([{ tar: await layer([]) }], { wrongDigest: true }))], ExitCode.InvalidData, /does not match its digest/],
+    ['layer size off by +1000', async () => [file(await ociLayout([{ tar: await layer([]) }], { layerSize: (n) => n + 1000 }))], ExitCode.InvalidData, /bytes, but its descriptor says/],
+    ['layer size 10^15', async () => [file(await ociLayout([{ tar: await layer([]) }], { layerSize: () => 1e15 }))], ExitCode.InvalidData, /bytes, but its descriptor says 1000000000000000/],
+    ['a tar entry claiming 10^15 bytes', async () => [file(await tarClaiming('blobs/sha256/big', 10n ** 15n))], ExitCode.InvalidData, /claims 909\.5T, more than the .* free/],
     ['diff_id mismatch', async () => [file(await ociLayout([{ tar: await layer([]), gzip: true }], { configOverride: { rootfs: { type: 'layers', diff_ids: [sha('other')] } } }))], ExitCode.InvalidData, /diff_id/],
     ['corrupt gzip layer', async () => [file(await ociLayout([{ tar: await layer([]), blob: gzipSync(await layer([])).subarray(0, 60) }]))], ExitCode.InvalidData, /layer sha256:/],
     ['truncated gzip wrapper', async () => [file(gzipSync(await ociLayout([{ tar: await layer([]) }])).subarray(0, 300))], ExitCode.InvalidData, /broken|not an image/],

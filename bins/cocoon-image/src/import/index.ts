@@ -3,19 +3,22 @@
  * gzip-wrapped or not) → EROFS layer disks and boot files in the store → an image record.
  * A qcow2 or raw disk (same sources) goes the cloud-image way: one read-only qcow2 v3 disk.
  *
- * Nothing is half-made: staging lives in `<tmp>/import-<pid>-*` and is removed on every path;
+ * Nothing is half-made: staging lives in `<tmp>/import-<pid>.<start>-*` and is removed on every path
+ * (on SIGINT/SIGTERM too, and by the next command after a SIGKILL: `store/temp.ts`);
  * disks this import created are deleted again on failure unless another record uses them
  * (`storeLayers`). The images lock is held only to write the record (and to roll back).
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { ConflictError, InvalidDataError } from '@cocoon/common/errors';
 import { imageIndex, validateImageName } from '@cocoon/common/images/store';
 import type { Layout } from '@cocoon/common/layout';
+import { makeTempDir } from '@cocoon/common/store/temp';
 import type { Config } from '@cocoon/common/schemas/config';
 import type { ImageRecord } from '@cocoon/common/schemas/image';
+import type { DiskFormat } from '../cloud/check.ts';
 import { importCloudImage } from '../cloud/import.ts';
 import { NO_PROGRESS, type Progress } from '../progress/index.ts';
 import { planImage } from './archive.ts';
@@ -36,6 +39,8 @@ export interface ImportOptions {
   stdin?: NodeJS.ReadableStream;
   /** Where layer conversions are reported (default: nowhere). */
   progress?: Progress;
+  /** `--disk-format`: a disk image's format when it cannot be recognised (default auto). */
+  diskFormat?: DiskFormat;
 }
 
 const IMAGE = 'an image (an OCI layout or docker-save tarball, or a qcow2 or raw disk)';
@@ -52,13 +57,12 @@ export async function importImage(ctx: { config: Config; layout: Layout }, opts:
   const source = opts.source ?? opts.sources.join(' ');
   const progress = opts.progress ?? NO_PROGRESS;
   const { head, stream } = await unwrap(openSources(opts.sources, opts.stdin ?? process.stdin), label);
-  if (detectFormat(head) !== 'tar') {
+  if (detectFormat(head) !== 'tar' || (opts.diskFormat ?? 'auto') !== 'auto') {
     // Not an archive: a disk image (qcow2 by magic, raw once qemu-img agrees) or refused with
     // what it is (HTML, zip, xz, zstd…) by the cloud-image checks.
-    return importCloudImage(layout, { source, name: opts.name, force: opts.force, expected: IMAGE, input: stream, maxBytes: Number.MAX_SAFE_INTEGER, timeoutMs: DISK_TIMEOUT_MS, progress });
+    return importCloudImage(layout, { source, name: opts.name, force: opts.force, expected: IMAGE, diskFormat: opts.diskFormat, input: stream, maxBytes: Number.MAX_SAFE_INTEGER, timeoutMs: DISK_TIMEOUT_MS, progress });
   }
-  await mkdir(layout.tmp, { recursive: true, mode: 0o700 });
-  const work = await mkdtemp(join(layout.tmp, `import-${process.pid}-`));
+  const work = await makeTempDir(layout.tmp, 'import');
   try {
     await mkdir(join(work, 'spool'), { mode: 0o700 });
     const plan = await planImage(await spoolTar(stream, join(work, 'spool'), label));

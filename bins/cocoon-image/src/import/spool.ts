@@ -4,11 +4,12 @@
  * so nothing in the archive can point outside the staging folder.
  */
 import { createHash } from 'node:crypto';
-import { open, readFile } from 'node:fs/promises';
+import { open, readFile, statfs } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { InvalidDataError } from '@cocoon/common/errors';
+import { formatSize } from '@cocoon/common/units';
 
 export interface SpooledFile {
   path: string;
@@ -58,9 +59,14 @@ export function normalizeName(name: string): string | null {
   return parts.join('/');
 }
 
-/** Reads the whole tar `input` into `dir`. Throws InvalidDataError on a broken archive. */
+/**
+ * Reads the whole tar `input` into `dir`. Throws InvalidDataError on a broken archive, and on
+ * a member bigger than the free space of `dir` before reading it (a header claiming 10^15 bytes).
+ */
 export async function spoolTar(input: Readable, dir: string, label: string): Promise<Spool> {
   const spool = new Spool(dir, label);
+  const fs = await statfs(dir);
+  let room = fs.bavail * fs.bsize;
   const extract = tar.extract();
   input.on('error', (err) => extract.destroy(err));
   input.pipe(extract);
@@ -71,6 +77,9 @@ export async function spoolTar(input: Readable, dir: string, label: string): Pro
       const name = normalizeName(header.name);
       if (name === null) throw new InvalidDataError(`${label}: entry "${header.name}" escapes the archive`);
       if (header.type === 'file' || header.type === 'contiguous-file') {
+        const size = header.size ?? 0;
+        if (size > room) throw new InvalidDataError(`${label}: entry "${header.name}" claims ${formatSize(size)}, more than the ${formatSize(room)} free in ${dir}`);
+        room -= size;
         spool.files.set(name, await writeMember(entry, `${dir}/${n++}`));
         continue;
       }

@@ -4,16 +4,15 @@
  * size and SHA-256 match the descriptor; a temp file is removed on any failure. A network
  * error restarts the download once from the beginning.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CocoonError, ExternalError, InvalidDataError } from '@cocoon/common/errors';
-import { digestHex } from '@cocoon/common/schemas/common';
 import type { OciDescriptor } from '@cocoon/common/schemas/oci';
 import { log } from '@cocoon/common/log';
+import { tempPath } from '@cocoon/common/store/temp';
 import { readBody, type RegistryClient } from './client.ts';
 
 /** Bytes received, for progress reports and the "downloaded only what was missing" check. */
@@ -42,12 +41,11 @@ export interface StreamOptions {
  * Downloads `desc` into a new file under `tmpDir` and returns its path (the caller owns it).
  */
 export async function downloadBlob(client: RegistryClient, desc: OciDescriptor, tmpDir: string, stats: DownloadStats, signal?: AbortSignal, onBytes?: (n: number) => void): Promise<string> {
-  await mkdir(tmpDir, { recursive: true, mode: 0o700 });
   let path = '';
   const toFile = async (body: Readable): Promise<void> => {
     // A restart writes a new file: the old one may still be open.
     if (path) await rm(path, { force: true });
-    path = join(tmpDir, `pull-${digestHex(desc.digest).slice(0, 16)}-${randomBytes(4).toString('hex')}`);
+    path = tempPath(tmpDir, 'blob');
     await pipeline(body, createWriteStream(path, { flags: 'wx', mode: 0o600 }));
   };
   try {

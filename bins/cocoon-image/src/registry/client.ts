@@ -1,11 +1,12 @@
 /**
- * A small OCI distribution client over undici: `/v2/` ping, the Basic and Bearer
- * challenge flows, manifests and blobs. One client talks to one repository.
+ * A small OCI distribution client over node:http (see `../http/get.ts` for why not undici):
+ * `/v2/` ping, the Basic and Bearer challenge flows, manifests and blobs. One client talks
+ * to one repository.
  */
-import { Agent, interceptors, request, type Dispatcher } from 'undici';
 import { CocoonError, ExitCode, ExternalError } from '@cocoon/common/errors';
 import { RegistryErrorSchema, TokenResponseSchema } from '@cocoon/common/schemas/registry';
 import { log } from '@cocoon/common/log';
+import { headerValue, HttpClient, type HttpResponse } from '../http/get.ts';
 import { basicHeader, parseChallenges, type Credentials } from './auth.ts';
 import { apiHost, isLoopbackRegistry } from './reference.ts';
 
@@ -27,24 +28,24 @@ export class RegistryHttpError extends CocoonError {
   }
 }
 
-type Response = Dispatcher.ResponseData;
+type Response = HttpResponse;
 
 export class RegistryClient {
   private authorization: string | null = null;
   private readonly base: string;
-  private readonly dispatcher: Dispatcher;
+  private readonly http = new HttpClient();
+  private readonly timeoutMs: number;
 
   constructor(readonly opts: RegistryClientOptions) {
     const plain = opts.insecure || isLoopbackRegistry(opts.registry);
     this.base = `${plain ? 'http' : 'https'}://${apiHost(opts.registry)}`;
-    const timeout = opts.timeoutMs ?? 60_000;
-    // NOTE: blob GETs are often redirected to a CDN; undici drops Authorization across origins.
-    this.dispatcher = new Agent({ headersTimeout: timeout, bodyTimeout: timeout, connections: 8 }).compose(interceptors.redirect({ maxRedirections: 5 }));
+    // NOTE: blob GETs are often redirected to a CDN; the client drops Authorization across origins.
+    this.timeoutMs = opts.timeoutMs ?? 60_000;
   }
 
   /** `GET /v2/`: learns whether and how the registry wants authentication, and authenticates. */
   async ping(): Promise<void> {
-    const res = await this.send('GET', '/v2/', {});
+    const res = await this.send('/v2/', {});
     await res.body.dump();
     if (res.statusCode === 401) await this.authenticate(header(res, 'www-authenticate'));
     else if (res.statusCode >= 400) throw new RegistryHttpError(res.statusCode, `${this.opts.registry}/v2/`, '');
@@ -53,11 +54,11 @@ export class RegistryClient {
   /** GET of a repository path (`manifests/<ref>`, `blobs/<digest>`), re-authenticating once on 401. */
   async get(path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<Response> {
     const url = `/v2/${this.opts.repository}/${path}`;
-    let res = await this.send('GET', url, headers, signal);
+    let res = await this.send(url, headers, signal);
     if (res.statusCode === 401) {
       await res.body.dump();
       await this.authenticate(header(res, 'www-authenticate'));
-      res = await this.send('GET', url, headers, signal);
+      res = await this.send(url, headers, signal);
     }
     if (res.statusCode >= 400) {
       const detail = await errorDetail(res);
@@ -71,13 +72,13 @@ export class RegistryClient {
 
   /** Releases the connection pool. */
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    this.http.close();
   }
 
-  private async send(method: 'GET', path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<Response> {
+  private async send(path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<Response> {
     const all = { 'user-agent': 'cocoon-image/0.1', ...headers, ...(this.authorization ? { authorization: this.authorization } : {}) };
     try {
-      return await request(`${this.base}${path}`, { method, headers: all, dispatcher: this.dispatcher, signal });
+      return await this.http.get(`${this.base}${path}`, { headers: all, signal, idleTimeoutMs: this.timeoutMs });
     } catch (err) {
       if (signal?.aborted) throw err;
       throw new ExternalError(`cannot reach registry ${this.opts.registry} (${this.base}): ${(err as Error).message}`, { cause: err });
@@ -107,7 +108,7 @@ export class RegistryClient {
     log().debug({ realm: url.origin + url.pathname, user: creds?.username ?? null }, 'registry token');
     let res: Response;
     try {
-      res = await request(url, { headers: creds ? { authorization: basicHeader(creds) } : {}, dispatcher: this.dispatcher });
+      res = await this.http.get(url, { headers: creds ? { authorization: basicHeader(creds) } : {}, idleTimeoutMs: this.timeoutMs });
     } catch (err) {
       throw new ExternalError(`cannot reach the token server ${url.origin}: ${(err as Error).message}`, { cause: err });
     }
@@ -123,8 +124,7 @@ export class RegistryClient {
 }
 
 function header(res: Response, name: string): string | null {
-  const v = res.headers[name];
-  return Array.isArray(v) ? (v[0] ?? null) : (v ?? null);
+  return headerValue(res.headers, name);
 }
 
 /** Reads a JSON body of at most `max` bytes. */

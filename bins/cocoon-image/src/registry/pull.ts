@@ -7,11 +7,11 @@
  * an EROFS disk only once both verify. So there is no blob file to write and read back, and
  * layers download and convert side by side instead of all downloads first.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Layout } from '@cocoon/common/layout';
 import { log } from '@cocoon/common/log';
+import { makeTempDir } from '@cocoon/common/store/temp';
 import type { Config } from '@cocoon/common/schemas/config';
 import type { ImageRecord } from '@cocoon/common/schemas/image';
 import type { OciDescriptor } from '@cocoon/common/schemas/oci';
@@ -42,8 +42,7 @@ export async function pullImage(ctx: { config: Config; layout: Layout }, opts: F
   const { layout } = ctx;
   const image = await resolveImage(layout, opts);
   try {
-    await mkdir(layout.tmp, { recursive: true, mode: 0o700 });
-    const work = await mkdtemp(join(layout.tmp, `pull-${process.pid}-`));
+    const work = await makeTempDir(layout.tmp, 'pull');
     try {
       const counts = { bytes: 0, layers: 0 };
       const convert = streamingConverter(layout, image, work, counts, opts);

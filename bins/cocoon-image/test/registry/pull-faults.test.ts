@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { request } from 'undici';
 import { resolveConfig } from '@cocoon/common/config';
 import { CocoonError, ExitCode } from '@cocoon/common/errors';
 import { imageIndex } from '@cocoon/common/images/store';
@@ -91,19 +90,27 @@ test('hostile layers (../, absolute path, symlink escape) are refused, the store
   assert.equal(existsSync('/etc/evil'), false, 'nothing escaped the layer');
 });
 
-test('a manifest claiming a 20 GiB layer fails before downloading it, nothing left', async () => {
-  const got = await request(`http://${reg.host}/v2/faults/img/manifests/a`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
-  const manifest = JSON.parse(await got.body.text()) as { layers: Array<{ size: number }> };
-  (manifest.layers[2] as { size: number }).size = 20 * 2 ** 30;
-  const put = await request(`http://${reg.host}/v2/faults/img/manifests/huge`, {
-    method: 'PUT', headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: JSON.stringify(manifest),
-  });
-  assert.equal(put.statusCode, 201, await put.body.text());
-  const ctx = store();
-  const started = Date.now();
-  await assert.rejects(pullImage(ctx, pullOpts(reg.host, "huge")), (err: CocoonError) => err.exitCode === ExitCode.InvalidData && /declares 21474836480 bytes/.test(err.message));
-  assert.ok(Date.now() - started < 5000);
-  assert.deepEqual(files(ctx.layout), []);
+test('a manifest whose layer size is wrong (+1000, 10^15, 20 GiB) fails before downloading it, nothing left', async () => {
+  const got = await fetch(`http://${reg.host}/v2/faults/img/manifests/a`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+  const manifest = JSON.parse(await got.text()) as { layers: Array<{ size: number }> };
+  const real = (manifest.layers[2] as { size: number }).size;
+  const cases: Array<[string, number, RegExp]> = [
+    ['plus1000', real + 1000, new RegExp(`declares ${real + 1000} bytes but the registry sends ${real}`)],
+    ['absurd', 1e15, /only .* free/],
+    ['huge', 20 * 2 ** 30, /declares 21474836480 bytes|only .* free/],
+  ];
+  for (const [tag, size, why] of cases) {
+    (manifest.layers[2] as { size: number }).size = size;
+    const put = await fetch(`http://${reg.host}/v2/faults/img/manifests/${tag}`, {
+      method: 'PUT', headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: JSON.stringify(manifest),
+    });
+    assert.equal(put.status, 201, await put.text());
+    const ctx = store();
+    const started = Date.now();
+    await assert.rejects(pullImage(ctx, pullOpts(reg.host, tag)), (err: CocoonError) => err.exitCode >= 9 && why.test(err.message));
+    assert.ok(Date.now() - started < 5000, tag);
+    assert.deepEqual(files(ctx.layout), [], tag);
+  }
 });
 
 test('404 / 401 / 500 on a layer after others were fetched: nothing left', async () => {
@@ -158,5 +165,18 @@ test('layers extracted while they stream: a corrupt blob is a digest mismatch, a
     } finally {
       await proxy.stop();
     }
+  }
+});
+
+test('a registry (or proxy) that ends every body by closing the connection: the pull works', async () => {
+  const proxy = await startFaultProxy(reg.host, () => 'close');
+  const ctx = store();
+  try {
+    const r = await pullImage(ctx, pullOpts(proxy.host, 'a'));
+    assert.equal(r.record.layers.length, 3);
+    assert.ok([...proxy.hits.keys()].some((p) => p.includes('/blobs/')), 'the blobs came through the closing proxy');
+    assert.deepEqual(readdirSync(ctx.layout.tmp), []);
+  } finally {
+    await proxy.stop();
   }
 });

@@ -1,6 +1,7 @@
 /** Writable raw disks: sparse files, formatted ext4 on the host (the COW disk, ext4 data disks). */
 import { open, rm } from 'node:fs/promises';
 import { run } from '@cocoon/common/exec';
+import { diskTooBig } from './limits.ts';
 
 /** Creates a sparse `bytes`-sized file at `path` (mode 0600; an existing file is an error). */
 export async function createSparseFile(path: string, bytes: number): Promise<void> {
@@ -9,7 +10,7 @@ export async function createSparseFile(path: string, bytes: number): Promise<voi
     await fh.truncate(bytes);
   } catch (err) {
     await rm(path, { force: true });
-    throw err;
+    throw diskTooBig(err, bytes);
   } finally {
     await fh.close();
   }

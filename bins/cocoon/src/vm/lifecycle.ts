@@ -3,20 +3,20 @@
  * the record; a per-VM lock guards the hypervisor process, so two `start`s of one VM
  * never launch two hypervisors. Every failure path removes what it made.
  */
-import { readFile, rm } from 'node:fs/promises';
-import { ConflictError, InvalidStateError, MissingDependencyError } from '@cocoon/common/errors';
+import { rm } from 'node:fs/promises';
+import { ConflictError, InvalidStateError, MissingDependencyError, NotFoundError } from '@cocoon/common/errors';
 import { driverFor } from '@cocoon/common/hypervisor/drivers';
 import { vmPaths, type VmPaths } from '@cocoon/common/hypervisor/index';
-import { pidBelongsTo } from '@cocoon/common/hypervisor/process';
 import { hostHasVhostVsock, nextGuestCid } from '@cocoon/common/hypervisor/vsock';
 import type { Layout } from '@cocoon/common/layout';
+import { procStat } from '@cocoon/common/proc';
 import { hostnameFor, newId, validateVmName } from '@cocoon/common/refs';
 import type { ImageResolve } from '@cocoon/common/schemas/image';
 import type { VmConfig, VmRecord } from '@cocoon/common/schemas/vm';
 import { log } from '@cocoon/common/log';
 import { DEFAULT_ROTATION } from '@cocoon/common/log-rotate';
 import { logSettings } from '@cocoon/common/log-settings';
-import { acquireLock, withLock } from '@cocoon/common/store/lock';
+import { withLock } from '@cocoon/common/store/lock';
 import { appendMark, rotateVmLogs } from '@cocoon/common/vm-logs';
 import { claimVmDirs, vmIndex, vmLockFile } from '@cocoon/common/vms';
 import { createSeedDisk, hashPassword } from './cidata.ts';
@@ -25,7 +25,7 @@ import { createCowDisk } from './cow-disk.ts';
 import { createDataDisks, dataDiskConfigs, type DataDiskSpec } from './data-disks.ts';
 import { recoverNetwork, setupNetwork, teardownNetwork, type NetSpec } from './network.ts';
 import { kernelCmdline, launchSpec, vmDisks } from './spec.ts';
-import { isLive, liveState } from './state.ts';
+import { adoptLeftover, creatorOfThisProcess, dropFiles, findHypervisor, killLeftovers, reclaimInterrupted, refuseBeingCreated, refuseUnfinished } from './recovery.ts';
 
 export interface CreateRequest {
   name: string | undefined;
@@ -87,23 +87,32 @@ export function planVm(layout: Layout, req: CreateRequest, id = newId()): VmReco
   };
 }
 
-/**
- * Creates a VM: reserves the name, makes its disks (and NICs), records it as `created`.
- * NOTE: the VM's lock is held from before its record exists until it is `created` or rolled
- * back, so cocoon-gc can tell a `creating` record whose creator died (lock free) from one
- * being made (lock held). Every command that writes a `creating` record must do the same.
- */
+/** Creates a VM: reserves the name, makes its disks, records it as `created`. */
 export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRecord> {
-  const record = planVm(layout, req);
+  // NOTE: the record names this process as its creator until it is `created`: if this process
+  // dies half-way, the next command knows the record was abandoned (recovery.ts).
+  const record: VmRecord = { ...planVm(layout, req), creator: creatorOfThisProcess() };
   const { id } = record;
   const name = record.config.name;
   const paths = vmPaths(layout, id);
-  const lockFile = vmLockFile(layout, id);
-  const lock = await acquireLock(lockFile);
-  let inserted = false;
+  const index = vmIndex(layout);
+  // Cloud Hypervisor and Firecracker always have a (hybrid) vsock device; QEMU only with vhost-vsock.
+  const vsock = req.hypervisor !== 'qemu' || hostHasVhostVsock();
+  const reclaimed = await index.update((items) => {
+    // NOTE: a create that was killed half-way gives its name up, as it would have on failure.
+    const dropped = reclaimInterrupted(items, name);
+    const folded = name.toLowerCase();
+    for (const vm of items.values()) {
+      // NOTE: case-insensitive, because the name becomes the guest hostname (DNS ignores case).
+      if (vm.config.name.toLowerCase() === folded) throw new ConflictError(`VM name "${name}" already exists (${vm.id.slice(0, 12)})`);
+    }
+    // NOTE: the CID is allocated under the index lock, so two creates never share one.
+    if (vsock) record.vsock_cid = nextGuestCid([...items.values()].map((vm) => vm.vsock_cid ?? null));
+    items.set(id, record);
+    return dropped;
+  });
+  await dropFiles(layout, reclaimed);
   try {
-    await insertRecord(layout, record);
-    inserted = true;
     await claimVmDirs(layout, id);
     if (record.nics > 0) {
       const net = await setupNetwork(layout, record);
@@ -114,37 +123,15 @@ export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRe
     const storage = req.image.kind === 'cloud' ? await prepareCloudDisks(req, paths, record) : await createCowDisk(paths.cowDisk, req.storage).then(() => req.storage);
     await createDataDisks(req.dataDisks ?? [], record.storage_configs.filter((d) => d.role === 'data'));
     await driverFor(record.hypervisor).create(launchSpec(layout, record));
-    return await setState(layout, id, { state: 'created', config: { ...record.config, storage }, network_configs: record.network_configs, boot: record.boot });
+    return await setState(layout, id, { state: 'created', config: { ...record.config, storage }, network_configs: record.network_configs, boot: record.boot, creator: undefined });
   } catch (err) {
-    if (inserted) {
-      // NOTE: cocoon-net undid its own work if it failed; this covers a failure after it succeeded.
-      if (record.network_configs) await teardownNetwork(layout, record).catch(() => undefined);
-      await rm(paths.runDir, { recursive: true, force: true });
-      await rm(paths.logDir, { recursive: true, force: true });
-      await vmIndex(layout).update((items) => void items.delete(id));
-    }
-    await rm(lockFile, { force: true });
+    // NOTE: cocoon-net undid its own work if it failed; this covers a failure after it succeeded.
+    if (record.network_configs) await teardownNetwork(layout, record).catch(() => undefined);
+    await rm(paths.runDir, { recursive: true, force: true });
+    await rm(paths.logDir, { recursive: true, force: true });
+    await index.update((items) => void items.delete(id));
     throw err;
-  } finally {
-    lock.release();
   }
-}
-
-/** Adds `record` to the index unless its name is taken (regardless of case); allocates its vsock CID. */
-async function insertRecord(layout: Layout, record: VmRecord): Promise<void> {
-  const name = record.config.name;
-  // Cloud Hypervisor and Firecracker always have a (hybrid) vsock device; QEMU only with vhost-vsock.
-  const vsock = record.hypervisor !== 'qemu' || hostHasVhostVsock();
-  await vmIndex(layout).update((items) => {
-    const folded = name.toLowerCase();
-    for (const vm of items.values()) {
-      // NOTE: case-insensitive, because the name becomes the guest hostname (DNS ignores case).
-      if (vm.config.name.toLowerCase() === folded) throw new ConflictError(`VM name "${name}" already exists (${vm.id.slice(0, 12)})`);
-    }
-    // NOTE: the CID is allocated under the index lock, so two creates never share one.
-    if (vsock) record.vsock_cid = nextGuestCid([...items.values()].map((vm) => vm.vsock_cid ?? null));
-    items.set(record.id, record);
-  });
 }
 
 /** The VM config keys of the network request (kept with the config so clones get the same network). */
@@ -187,20 +174,25 @@ async function prepareCloudDisks(req: CreateRequest, paths: VmPaths, vm: VmRecor
 export async function startVm(layout: Layout, ref: string, timeoutMs: number): Promise<VmRecord> {
   const found = await vmIndex(layout).resolve(ref);
   return withLock(vmLockFile(layout, found.id), async () => {
-    const vm = await vmIndex(layout).resolve(found.id);
-    if (vm.state === 'creating') throw new InvalidStateError(`VM "${vm.config.name}" is still being created`);
-    if (isLive(liveState(layout, vm))) throw new InvalidStateError(`VM "${vm.config.name}" is already running`);
+    const vm = await resolveLocked(layout, found.id, ref);
+    refuseUnfinished(vm);
+    const running = findHypervisor(layout, vm);
+    if (running?.known) throw new InvalidStateError(`VM "${vm.config.name}" is already running`);
     const driver = driverFor(vm.hypervisor);
-    await stopUntracked(layout, vm);
     markVmLogs(layout, vm.id, 'start');
     try {
       // A netns (or host TAP) that vanished, e.g. with a host reboot, is made again: same MACs and IPs.
       const recovered = await recoverNetwork(layout, vm);
       if (recovered) Object.assign(vm, await setState(layout, vm.id, { network_configs: recovered }));
       const spec = launchSpec(layout, vm);
-      const { pid } = await driver.start(spec, timeoutMs);
-      return await setState(layout, vm.id, { state: 'running', pid, started_at: new Date().toISOString(), error: undefined, first_booted: true, tuning: spec.tuning });
+      // A start killed after launching the hypervisor left it running unrecorded: take it over.
+      const adopted = running ? await adoptLeftover(driver, spec, running, timeoutMs) : null;
+      const pid = adopted?.pid ?? (await driver.start(spec, timeoutMs)).pid;
+      const started = { pid, pid_start_time: procStat(pid)?.start, started_at: new Date().toISOString(), error: undefined, first_booted: true, tuning: spec.tuning };
+      return await setState(layout, vm.id, { state: 'running', ...started });
     } catch (err) {
+      // NOTE: a failed start leaves no sockets or pid file behind (the disks stay: the VM does).
+      await driver.delete(vmPaths(layout, vm.id));
       await setState(layout, vm.id, { state: 'error', pid: 0, error: (err as Error).message });
       throw err;
     }
@@ -211,14 +203,15 @@ export async function startVm(layout: Layout, ref: string, timeoutMs: number): P
 export async function stopVm(layout: Layout, ref: string, opts: { timeoutMs: number; force: boolean }): Promise<{ vm: VmRecord; outcome: string }> {
   const found = await vmIndex(layout).resolve(ref);
   return withLock(vmLockFile(layout, found.id), async () => {
-    const vm = await vmIndex(layout).resolve(found.id);
+    const vm = await resolveLocked(layout, found.id, ref);
     const paths = vmPaths(layout, vm.id);
     const driver = driverFor(vm.hypervisor);
-    const outcome = await driver.stop(paths, vm.pid, opts);
-    await stopUntracked(layout, vm);
+    const running = findHypervisor(layout, vm);
+    const outcome = await driver.stop(paths, running?.pid ?? null, opts);
     await driver.delete(paths);
     if (outcome !== 'not-running') markVmLogs(layout, vm.id, 'stop');
-    const next: Partial<VmRecord> = vm.state === 'running' || vm.state === 'error' ? { state: 'stopped', pid: 0, stopped_at: new Date().toISOString() } : {};
+    const stopped = running !== null || vm.state === 'running' || vm.state === 'error';
+    const next: Partial<VmRecord> = stopped ? { state: 'stopped', pid: 0, pid_start_time: undefined, stopped_at: new Date().toISOString() } : {};
     return { vm: await setState(layout, vm.id, next), outcome };
   });
 }
@@ -226,20 +219,21 @@ export async function stopVm(layout: Layout, ref: string, opts: { timeoutMs: num
 /** Removes a VM's record and files; a running VM needs `force` (it is killed first). */
 export async function removeVm(layout: Layout, ref: string, force: boolean): Promise<VmRecord> {
   const found = await vmIndex(layout).resolve(ref);
-  const lockFile = vmLockFile(layout, found.id);
-  const removed = await withLock(lockFile, async () => {
-    const vm = await vmIndex(layout).resolve(found.id);
+  return withLock(vmLockFile(layout, found.id), async () => {
+    const vm = await resolveLocked(layout, found.id, ref);
     const paths = vmPaths(layout, vm.id);
     const driver = driverFor(vm.hypervisor);
-    if (isLive(liveState(layout, vm))) {
+    refuseBeingCreated(vm);
+    const running = findHypervisor(layout, vm);
+    if (running) {
       if (!force) throw new InvalidStateError(`VM "${vm.config.name}" is running; stop it first or use --force`);
-      await driver.stop(paths, vm.pid, { timeoutMs: 0, force: true });
+      await driver.stop(paths, running.pid, { timeoutMs: 0, force: true });
     }
-    await stopUntracked(layout, vm);
     await driver.delete(paths);
+    await killLeftovers(layout, vm);
     // NOTE: the record goes before the files it names (the reverse of create), so a kill from
     // here on leaves files and a network without a record, which `cocoon gc` collects, and
-    // never a record whose disks are gone.
+    // never a record whose disks are gone (found by the crash campaign).
     await vmIndex(layout).update((items) => void items.delete(vm.id));
     const leftovers = await teardownNetwork(layout, vm);
     // The VM goes anyway: what its network left is in the networks index, for `cocoon net del` or gc.
@@ -248,26 +242,18 @@ export async function removeVm(layout: Layout, ref: string, force: boolean): Pro
     await rm(paths.logDir, { recursive: true, force: true });
     return vm;
   });
-  await rm(lockFile, { force: true });
-  return removed;
+  // NOTE: the lock file is kept: unlinking it would let a waiter lock the old inode while a
+  // newcomer locks a new file (the flock/unlink race). cocoon-gc sweeps the files of gone VMs.
 }
 
 /**
- * Ends a hypervisor of `vm` that its record does not know: a `vm start` killed between
- * launching it and recording its PID leaves one running (the hypervisor wrote its own PID
- * file; the PID is verified to be this VM's before any signal). Caller holds the VM's lock.
+ * The record again, now under the VM's lock. A VM removed meanwhile (a concurrent `rm`) is
+ * reported with the reference the user gave, the same words as when it was already gone.
  */
-async function stopUntracked(layout: Layout, vm: VmRecord): Promise<void> {
-  const paths = vmPaths(layout, vm.id);
-  let pid: number;
-  try {
-    pid = Number.parseInt(await readFile(paths.pidFile, 'utf8'), 10);
-  } catch {
-    return;
-  }
-  if (!Number.isInteger(pid) || pid <= 0 || pid === vm.pid || !pidBelongsTo(pid, paths.apiSocket)) return;
-  log().warn({ vm: vm.id, pid }, 'ending a hypervisor the VM record did not know (a start was interrupted)');
-  await driverFor(vm.hypervisor).stop(paths, pid, { timeoutMs: 0, force: true });
+async function resolveLocked(layout: Layout, id: string, ref: string): Promise<VmRecord> {
+  const vm = (await vmIndex(layout).load()).get(id);
+  if (!vm) throw new NotFoundError(`VM not found: ${ref}`);
+  return vm;
 }
 
 /**

@@ -1,2 +1,2 @@
-/** The live state of a VM record: moved to `@cocoon/common/vm-state` (cocoon-console and cocoon-gc use it too). */
-export { isLive, isStale, liveState, withLiveState } from '@cocoon/common/vm-state';
+/** The live state of a VM record: in `@cocoon/common/vm-state` (cocoon-console and cocoon-gc use it too). */
+export { creationInterrupted, findHypervisor, interruptedReason, isLive, isStale, liveState, withLiveState, type FoundHypervisor } from '@cocoon/common/vm-state';

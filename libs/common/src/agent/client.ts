@@ -4,7 +4,7 @@
  * the caller's streams with backpressure both ways, and resolves with the terminal frame.
  */
 import type { Duplex, Readable, Writable } from 'node:stream';
-import { ExternalError } from '../errors.ts';
+import { ExitCode, ExternalError } from '../errors.ts';
 import { AGENT_FRAME_TYPES, AgentFrameSchema, type AgentFrame, type ExecFrame, type HostFrame } from '../schemas/agent.ts';
 import { decodeFrame, encodeFrame, LineDecoder } from './codec.ts';
 
@@ -99,7 +99,9 @@ export class AgentSession {
       case 'exit':
         return { exitCode: frame.exit_code, signal: frame.signal };
       case 'error':
-        return { exitCode: frame.exit_code ?? 1, error: frame.message };
+        // NOTE: an error without a code is a broken session (the agent went away): an external
+        // failure, not exit 1, which cocoon keeps for its own bugs.
+        return { exitCode: frame.exit_code ?? ExitCode.External, error: frame.message };
     }
   }
 

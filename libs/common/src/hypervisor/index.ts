@@ -169,6 +169,19 @@ export interface Hypervisor {
   delete(paths: VmPaths): Promise<void>;
 }
 
+/**
+ * Optional: take over a live hypervisor of this VM that no record knows (its starter was killed
+ * after launching it): wait until its API answers and start what `start` would have started
+ * beside it (e.g. QEMU's agent relay).
+ */
+export interface Adoptable {
+  adopt(spec: LaunchSpec, pid: number, timeoutMs: number): Promise<void>;
+}
+
+export function canAdopt(h: Hypervisor): h is Hypervisor & Adoptable {
+  return 'adopt' in h;
+}
+
 /** Optional: pause + save device state to a directory, and the reverse. */
 export interface SnapshotCapable {
   snapshot(paths: VmPaths, targetDir: string): Promise<void>;

@@ -2,19 +2,14 @@
  * Hypervisor process checks. cocoon never signals a PID on trust: the PID must be alive
  * and its /proc cmdline must name this VM's own control socket (a PID can be reused).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isRunning } from '../proc.ts';
 
 /** The argv of a live, non-zombie process, or null. */
 export function processArgv(pid: number): string[] | null {
-  // NOTE: a gone PID is the common case (`vm list` over stale records); existsSync answers
-  // without building an ENOENT error, which costs ~0.1 ms each in a fresh process.
-  if (!existsSync(`/proc/${pid}`)) return null;
+  if (!isRunning(pid)) return null;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // NOTE: field 3 (state) follows the last ')' because the command name may contain spaces.
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    if (state === 'Z' || state === 'X') return null;
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
   } catch {
     return null;
@@ -49,4 +44,31 @@ export function signalIfOwned(pid: number, marker: string, signal: NodeJS.Signal
   } catch {
     return false;
   }
+}
+
+/**
+ * Live processes whose command line names a path inside `runDir` (a VM's own run dir, named by
+ * its random ID): its hypervisor and relay, including ones no record or pid file knows (a
+ * command killed between starting them and writing their PID down).
+ */
+export function vmProcesses(runDir: string): Array<{ pid: number; argv: string[] }> {
+  const inside = `${runDir}/`;
+  const found = [];
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    const argv = processArgv(pid);
+    if (argv?.some((a) => a.includes(inside))) found.push({ pid, argv });
+  }
+  return found;
+}
+
+/** SIGKILLs every process of `vmProcesses(runDir)` (each re-checked just before) and waits for them. */
+export async function killVmProcesses(runDir: string, timeoutMs = 5000): Promise<number[]> {
+  const killed = [];
+  for (const { pid } of vmProcesses(runDir)) {
+    if (signalIfOwned(pid, `${runDir}/`, 'SIGKILL')) killed.push(pid);
+  }
+  for (const pid of killed) await waitForExit(pid, timeoutMs);
+  return killed;
 }

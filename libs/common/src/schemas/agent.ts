@@ -81,7 +81,7 @@ export const ErrorFrameSchema = z.object({
   type: z.literal('error'),
   session: Session.optional(),
   message: z.string(),
-  /** The exit code a caller should report: 127 command not found, 126 not executable. */
+  /** The exit code a caller should report: 127 command not found, 126 not executable, 3 no such user, group or working directory. */
   exit_code: z.number().int().optional(),
 });
 

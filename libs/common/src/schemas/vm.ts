@@ -126,6 +126,12 @@ export const VmBootSchema = z.object({
   cmdline: z.string(),
 });
 
+/** One process, for good: its PID and start time (clock ticks after boot). */
+export const ProcessIdentitySchema = z.object({
+  pid: z.number().int().positive(),
+  start_time: z.number().int().nonnegative(),
+});
+
 export const VmRecordSchema = z.object({
   id: IdSchema,
   hypervisor: HypervisorKindSchema,
@@ -158,6 +164,13 @@ export const VmRecordSchema = z.object({
   error: z.string().optional(),
   /** Guest CID of a vhost-vsock device (QEMU on hosts with /dev/vhost-vsock). */
   vsock_cid: z.number().int().min(3).optional(),
+  /**
+   * Start time of the hypervisor `pid` (clock ticks after boot, /proc/PID/stat field 22): with
+   * the PID and its command line it names the process even after the kernel reuses the PID.
+   */
+  pid_start_time: z.number().int().nonnegative().optional(),
+  /** While `creating`: the process creating the VM. A record whose creator is gone was interrupted. */
+  creator: ProcessIdentitySchema.optional(),
   /** The tuning of the last start. */
   tuning: VmTuningSchema.optional(),
 });

@@ -1,14 +1,14 @@
 /** Atomic file replacement: temp file, fsync, rename, fsync of the directory. */
-import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { open, rename, rm } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { tempPath } from './temp.ts';
 
 /** Writes `data` to `path` so that readers see the old file or the new one, never a mix. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  // NOTE: the temp names its owner: one left by a killed writer goes at the next write here.
+  const tmp = tempPath(dir, `.${basename(path)}.tmp`);
   const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
   try {
     await fh.writeFile(data);

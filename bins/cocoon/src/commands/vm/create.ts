@@ -32,6 +32,7 @@ export abstract class VmCreateBase extends CocoonCommand {
   accel = Option.String('--accel', { description: 'kvm, tcg or auto (KVM only where it runs a stock guest)' });
   noDirectIo = Option.Boolean('--no-direct-io', false, { description: 'writable disks use the page cache instead of O_DIRECT' });
   windows = Option.Boolean('--windows', false, { description: 'Windows guest (cloud images): UEFI, Hyper-V enlightenments, no cidata, no balloon' });
+  force = Option.Boolean('--force', false, { description: 'allow more memory than the host has, or a disk bigger than its filesystem' });
   dataDisk = Option.Array('--data-disk', [], { description: 'extra disk: size=20G[,name=N][,fstype=ext4|none][,mount=/mnt/x][,directio=on|off|auto]; repeatable' });
   queueSize = Option.String('--queue-size', { description: 'virtio-net ring depth per queue (default 512)' });
   diskQueueSize = Option.String('--disk-queue-size', { description: 'virtio-blk ring depth per queue (default 512)' });
@@ -54,7 +55,7 @@ export abstract class VmCreateBase extends CocoonCommand {
 
   /** Validates the flags and resolves the image into what a create needs (nothing is made). */
   protected async createRequest(): Promise<CreateRequest> {
-    const [{ chooseAccel }, { defaultHypervisor, parseHypervisor }, { AccelSchema }, { parseSize }, { resolveVmImage }, { checkHostCpu, parseQueueSize }, { parseDataDisks }, { parseNetFlags }] = await Promise.all([
+    const [{ chooseAccel }, { defaultHypervisor, parseHypervisor }, { AccelSchema }, { parseSize }, { resolveVmImage }, { checkHostCpu, parseQueueSize }, { parseDataDisks }, { parseNetFlags }, { checkHostLimits }] = await Promise.all([
       import('@cocoon/common/hypervisor/accel'),
       import('@cocoon/common/hypervisor/drivers'),
       import('@cocoon/common/schemas/config'),
@@ -63,12 +64,14 @@ export abstract class VmCreateBase extends CocoonCommand {
       import('@cocoon/common/hypervisor/tuning'),
       import('../../vm/data-disks.ts'),
       import('../../vm/network.ts'),
+      import('../../vm/limits.ts'),
     ]);
     const cpu = Number(this.cpu);
     if (!Number.isInteger(cpu) || cpu < 1 || cpu > 255) throw new UsageError(`--cpu: "${this.cpu}" is out of range (a whole number from 1 to 255)`);
     checkHostCpu(cpu);
     const memory = parseSize(this.memory, '--memory', MIN_MEMORY);
     const storage = parseSize(this.storage, '--storage', MIN_STORAGE);
+    checkHostLimits({ memory, storage, runDir: this.layout.run, force: this.force });
     const accelFlag = AccelSchema.safeParse(this.accel ?? this.config.accel);
     if (!accelFlag.success) throw new UsageError(`--accel: "${this.accel}" is not one of auto, kvm, tcg`);
     this.outputFormat();

@@ -12,7 +12,7 @@ export class VmExecCommand extends CocoonCommand {
       'Runs CMD in the VM through cocoon-agent (vsock, or virtio-serial through the relay on QEMU): no SSH, no guest network. The exit code of the remote command becomes the exit code of cocoon, like `docker exec`; a command killed by a signal gives 128+N.',
       '`-i` passes stdin; `-t` gives the command a pseudo-terminal in the guest (your terminal goes raw, window size changes follow; combine `-it` for a shell). Ctrl-C is forwarded as SIGINT.',
       'A VM that was just started is waited for until its agent answers, up to `--wait-timeout` seconds.',
-      'Exit codes of cocoon itself: 2 bad usage (no command, `-t` without a terminal on stdin), 3 no such VM, 6 the VM is not running, 7 the agent did not answer in time, 126 the command is not executable, 127 the command does not exist.',
+      'Exit codes of cocoon itself: 2 bad usage (no command, `-t` without a terminal on stdin), 3 no such VM, user, group or working directory, 6 the VM is not running, 7 the agent did not answer in time, 10 the session broke (the guest agent went away), 126 the command is not executable, 127 the command does not exist.',
     ].join('\n\n'),
     examples: [
       ['Print the guest kernel', '$0 vm exec web -- uname -a'],

@@ -5,14 +5,16 @@
  */
 import { mkdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { escalateStop, runtimeState, waitUntilReady } from '../launch.ts';
-import type { CommandLine, Hypervisor, LaunchPlan, LaunchSpec, RuntimeState, StopOptions, StopOutcome, VmPaths } from '../index.ts';
-
-import { startRelay, stopRelay } from './agent-relay.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ExternalError, TimeoutError } from '../../errors.ts';
+import { escalateStop, KILL_GRACE_MS, logTail, runtimeState, waitUntilReady } from '../launch.ts';
+import type { Adoptable, CommandLine, Hypervisor, LaunchPlan, LaunchSpec, RuntimeState, StopOptions, StopOutcome, VmPaths } from '../index.ts';
+import { pidBelongsTo, signalIfOwned, vmProcesses, waitForExit } from '../process.ts';
+import { isVmRelay, startRelay, stopRelay } from './agent-relay.ts';
 import { qemuCommandLine } from './args.ts';
 import { QmpClient } from './qmp.ts';
 
-export class QemuDriver implements Hypervisor {
+export class QemuDriver implements Hypervisor, Adoptable {
   readonly kind = 'qemu' as const;
 
   constructor(private readonly binary = 'qemu-system-x86_64') {}
@@ -57,6 +59,20 @@ export class QemuDriver implements Hypervisor {
     // QEMU made the virtio-serial chardev before QMP answered: the relay can hold it now.
     await startRelay(paths);
     return { pid };
+  }
+
+  async adopt(spec: LaunchSpec, pid: number, timeoutMs: number): Promise<void> {
+    const { paths } = spec;
+    const deadline = Date.now() + timeoutMs;
+    while (!(await qmpAnswers(paths.apiSocket, deadline))) {
+      if (!pidBelongsTo(pid, paths.apiSocket)) throw new ExternalError(`QEMU (pid ${pid}) exited while being taken over: ${await logTail(paths.hypervisorLog)}`);
+      if (Date.now() >= deadline) throw new TimeoutError(`QEMU (pid ${pid}) did not answer on QMP within ${timeoutMs} ms`);
+      await sleep(50);
+    }
+    // A relay its killed starter left without a pid file would hold the serial socket: end it.
+    const stray = vmProcesses(paths.runDir).filter((p) => isVmRelay(p.pid, paths) && signalIfOwned(p.pid, paths.agentSocket, 'SIGKILL'));
+    for (const p of stray) await waitForExit(p.pid, KILL_GRACE_MS);
+    await startRelay(paths);
   }
 
   async stop(paths: VmPaths, pid: number | null, opts: StopOptions): Promise<StopOutcome> {

@@ -10,5 +10,5 @@ cd "$(dirname "$0")/.."
 cd test
 start=$(date +%s)
 CRASH_KILLS=${CRASH_KILLS:-72} node --import tsx --test --test-timeout=7200000 e2e/crash-campaign.test.ts 2>&1 |
-  sed -n 's/^# \(crash campaign\|  \)/\1/p;/^not ok/p;/^    not ok/p;/^# \(pass\|fail\)/p'
+  sed -n 's/^# \(kill campaign\|  \)/\1/p;/^not ok/p;/^    not ok/p;/^# \(pass\|fail\)/p'
 echo "crash-campaign: $(( $(date +%s) - start )) s"

@@ -3,7 +3,8 @@
  * - `vm create`, `vm run`, `vm rm --force` (running), `image import` (file, stdin),
  *   `image pull` (a real local registry) and `cocoon gc` itself, each SIGKILLed at random
  *   moments (until CRASH_KILLS kills, 8 by default, landed mid-command: 56 in all), then `cocoon gc`, then
- *   the checks of test/helpers/gc-campaign.ts, then the same command again;
+ *   the checks of test/helpers/gc-campaign.ts (a hook of the hardening issue's kill campaign,
+ *   test/helpers/kill-campaign.ts), then the same command again;
  * - 20 parallel `vm create` with random names and 10 with one shared name while `cocoon gc`
  *   runs in a loop: no lost or duplicated record, exactly one winner for the shared name, and
  *   gc never removes the files of a VM that has a record.
@@ -20,7 +21,8 @@ import { execa } from 'execa';
 import { z } from 'zod';
 import { VmRecordSchema } from '@cocoon/common/schemas/vm';
 import { BIN, cocoon, ensureDefaultImage, env, ok, requireTools } from '../helpers/cocoon.ts';
-import { runCocoon, runGcCampaign, storeViolations, summarize, type CampaignEnv, type KillTarget } from '../helpers/gc-campaign.ts';
+import { gcAfterKill, gcViolations } from '../helpers/gc-campaign.ts';
+import { runCampaign, runCocoon, summarize, type CampaignEnv, type KillTarget } from '../helpers/kill-campaign.ts';
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
 
 /** Kills that land mid-command, per command (7 commands × 8 = 56 in CI). */
@@ -123,8 +125,9 @@ describe('crash and concurrency campaign', () => {
   });
 
   it(`SIGKILL at random moments, ${KILLS} per command: gc leaves a whole, clean store and the command then succeeds`, async () => {
-    const report = await runGcCampaign(c, targets(), KILLS);
-    console.log(summarize(report));
+    const tally = { removed: 0 };
+    const report = await runCampaign(c, targets(), KILLS, undefined, gcAfterKill(tally));
+    console.log(`${summarize(report)}\n  gc removed ${tally.removed} leftovers in all`);
     const bad = report.rounds.filter((r) => r.violations.length > 0);
     assert.deepEqual(bad.map((r) => `${r.target} killed at ${r.delayMs} ms: ${r.violations.join('; ')}`), [], `seed ${report.seed}`);
     const killed = report.rounds.filter((r) => r.killed).length;
@@ -159,7 +162,7 @@ describe('crash and concurrency campaign', () => {
     }
     assert.ok(gcCodes.length > 0 && gcCodes.every((code) => code === 0 || code === 5), `gc exits 0 or 5 (skipped while busy): ${gcCodes.join(',')}`);
     assert.equal((await runCocoon(c, ['gc'])).code, 0);
-    assert.deepEqual(storeViolations(c), []);
+    assert.deepEqual(gcViolations(c), []);
     await removeNew();
   });
 });

@@ -21,7 +21,8 @@ const writes = Number(process.argv[2] ?? 40);
 const exe = resolve(import.meta.dirname, '..', 'dist', 'bin', 'cocoon');
 const root = mkdtempSync(join(tmpdir(), 'cocoon-bench-status-'));
 const layout = layoutOf({ root_dir: root, run_dir: join(root, 'run'), log_dir: join(root, 'log') });
-const env = { ...process.env, COCOON_ROOT_DIR: root, COCOON_LOG_DIR: join(root, 'log') };
+// NOTE: every dir of this root's layout, whatever the caller's COCOON_* variables say.
+const env = { ...process.env, COCOON_ROOT_DIR: layout.root, COCOON_RUN_DIR: layout.run, COCOON_LOG_DIR: layout.log };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const child = spawn(exe, ['vm', 'status', '--event', '--format', 'json'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -45,9 +46,11 @@ child.stdout.on('data', (d: Buffer) => {
   }
 });
 async function waitFor(pred: (e: (typeof seen)[number]) => boolean, from: number): Promise<number> {
+  const deadline = performance.now() + 30_000;
   for (;;) {
     const hit = seen.find((e) => e.at >= from && pred(e));
     if (hit) return hit.at - from;
+    if (performance.now() > deadline) throw new Error('status-latency: no event within 30 s');
     await sleep(1);
   }
 }

@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 bash bench/startup.sh
 bash bench/vm-run.sh
 bash bench/pull.sh
+bash bench/snapshot.sh
 [ -f bench/exec.sh ] && bash bench/exec.sh
 bash bench/net.sh
 bash bench/ops.sh

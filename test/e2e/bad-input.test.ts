@@ -2,7 +2,8 @@
  * Every class of bad input the hardening probe tried, against the built executables: bad
  * flags and values, unknown commands, refs that do not exist, URLs that are not URLs, servers
  * that fail in every way (refused, 500, not HTTP, reset mid-body), files that are not images
- * (empty, a folder, random bytes, a truncated qcow2), a store that belongs to another user.
+ * (empty, a folder, random bytes, a truncated qcow2) or snapshot archives, a store that belongs
+ * to another user.
  * Each must give ONE line on stderr, a documented exit code (2-11), no stack trace, no
  * "internal error", and leave no temp file behind.
  */
@@ -97,7 +98,17 @@ const CASES: Array<[string[], number, { tool?: string }?]> = [
   [['image', 'import', '--disk-format', 'vmdk', 'x', f('big.qcow2')], 2],
   [['image', 'inspect', 'ghost'], 3],
   [['image', 'rm', 'ghost'], 3],
-  [[], 2, { tool: 'cocoon-snap' }],
+  [['snapshot', 'inspect', 'ghost'], 3],
+  [['snapshot', 'save', 'ghost'], 3],
+  [['snapshot', 'save', '--name', 'bad/name', 'ghost'], 2],
+  [['snapshot', 'import', f('nope.tar')], 3],
+  [['snapshot', 'import', f('folder')], 9],
+  [['snapshot', 'import', f('random.bin')], 9],
+  [['snapshot', 'pull', 'UPPER/Case::tag'], 2],
+  [['snapshot', 'pull', '127.0.0.1:1/none/such:tag'], 10],
+  [['vm', 'clone', '--count', '0', 'ghost'], 2],
+  [['vm', 'clone', 'ghost'], 3],
+  [['vm', 'restore', 'ghost', 'ghost'], 3],
   [[], 2, { tool: 'cocoon-gc' }],
 ];
 

@@ -9,7 +9,7 @@
  *   without a VM, no process of the store that no VM owns.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { NetRecordSchema } from '@cocoon/common/schemas/net';
 import { ImageRecordSchema } from '@cocoon/common/schemas/image';
@@ -48,8 +48,11 @@ function referenced(root: string, images: Array<z.infer<typeof ImageRecordSchema
   }
   for (const vm of vms) {
     if (vm.state === 'creating') out.push(`VM ${vm.config.name} left in creating`);
+    // A `vm rm` killed after it removed the run dir leaves the record for the retry to finish
+    // (the record goes last); any other VM's disks must all be there.
+    const removing = !existsSync(dirname(vm.storage_configs.find((d) => !d.path.startsWith(blobs))?.path ?? root));
     for (const d of vm.storage_configs) {
-      if (!existsSync(d.path)) out.push(`VM ${vm.config.name}: disk ${d.path} missing`);
+      if (!removing && !existsSync(d.path)) out.push(`VM ${vm.config.name}: disk ${d.path} missing`);
       if (d.path.startsWith(blobs)) used.add(d.path.slice(blobs.length + 1, blobs.length + 65));
     }
   }

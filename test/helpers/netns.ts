@@ -10,6 +10,7 @@
  * Address plan inside 198.18.0.0/15, so suites never overlap:
  *   198.18.0.0/20   network.test.ts (VM bridge 198.18.1.0/24, far ends 198.18.2.0/24 and 198.18.3.0/24, host bridge 198.18.4.0/24)
  *   198.18.16.0/20  network-faults.test.ts
+ *   198.18.32.0/20  snapshot.test.ts (clones on a network: csn-… namespaces)
  *   198.18.64.0/18  bench/net.sh
  *   198.19.0.0/24   scripts/demo.sh
  */

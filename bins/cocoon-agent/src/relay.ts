@@ -14,7 +14,7 @@ import { AGENT_PORT_ID } from '@cocoon/common/hypervisor/qemu/args';
 import { QmpClient } from '@cocoon/common/hypervisor/qemu/qmp';
 import { log } from '@cocoon/common/log';
 import { QmpVserportChangeSchema } from '@cocoon/common/schemas/qmp';
-import { HOST_FRAME_TYPES, HostFrameSchema, RoutedFrameSchema } from '@cocoon/common/schemas/agent';
+import { HOST_FRAME_TYPES, HostFrameSchema, OPENING_FRAME_TYPES, RoutedFrameSchema } from '@cocoon/common/schemas/agent';
 
 const MAX_ID = 2 ** 31 - 1;
 
@@ -155,7 +155,7 @@ function pump(client: Socket, id: number, serial: Socket, clients: Map<number, S
         if (line instanceof Error) throw line;
         const { frame } = decodeFrame(line, HostFrameSchema, HOST_FRAME_TYPES);
         if (!frame) continue;
-        if (!started && frame.type !== 'exec') throw new Error(`the first frame must be "exec", got "${frame.type}"`);
+        if (!started && !OPENING_FRAME_TYPES.has(frame.type)) throw new Error(`the first frame must be "exec" or "reseed", got "${frame.type}"`);
         started = true;
         if (!serial.write(encodeFrame(frame, id))) {
           client.pause();

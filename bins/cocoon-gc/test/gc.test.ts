@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -18,6 +18,8 @@ import { GcReportSchema } from '@cocoon/common/schemas/gc';
 import { ImageRecordSchema } from '@cocoon/common/schemas/image';
 import { networksIndex } from '@cocoon/common/net/networks';
 import { NetRecordSchema } from '@cocoon/common/schemas/net';
+import { SnapshotRecordSchema, type SnapshotRecord } from '@cocoon/common/schemas/snapshot';
+import { snapshotDir, snapshotIndex, stagingDir } from '@cocoon/common/snapshots/store';
 import { acquireLock } from '@cocoon/common/store/lock';
 import { runInProcess } from '@cocoon/common/testing/cli';
 import { testId, vmRecord } from '@cocoon/common/testing/fixtures';
@@ -229,5 +231,58 @@ describe('cocoon-gc', () => {
       const b = await gc(A, ...bad);
       assert.equal(b.code, 2, `${bad.join(' ')}: ${b.stderr}`);
     }
+  });
+});
+
+describe('cocoon-gc: snapshots', () => {
+  const C = rootOf('c');
+  const HOUR = 3_600_000;
+  const ago = (h: number) => new Date(Date.now() - h * HOUR).toISOString();
+  const snap = (over: Partial<SnapshotRecord>): SnapshotRecord =>
+    SnapshotRecordSchema.parse({ id: testId(), name: `s-${testId().slice(0, 6)}`, cpu: 1, memory: 1 << 28, storage: 1 << 30, image: 'img', image_digest: `sha256:${hex('9')}`, image_type: 'oci', hypervisor: 'qemu', nics: 0, created_at: ago(0), ...over });
+  const layer = (c: string) => ({ blob: hex(c), ro: true, serial: `l${c}`, role: 'layer' as const, format: 'raw' as const });
+  const recs: Record<string, SnapshotRecord> = {};
+  let deadWriter = 0;
+
+  before(async () => {
+    deadWriter = await deadPid();
+    const me = selfIdentity();
+    const dead = { pending: true, pending_pid: deadWriter, pending_start_time: 1 };
+    // complete: pins layer e by its image; stale: pending 25 h, writer dead (layer g only its);
+    // young: pending 1 h, writer dead (disk blob f only its); writing: pending 25 h, writer alive.
+    recs.complete = snap({ image_blob_ids: { [hex('e')]: {} }, files: [{ name: 'state.qemu', size: 8192, digest: `sha256:${hex('1')}` }] });
+    recs.stale = snap({ ...dead, created_at: ago(25), image_blob_ids: { [hex('0')]: {} }, machine: { accel: 'tcg', cmdline: '', disks: [layer('0')], nics: [], state_file: 'state.qemu', vsock: false } });
+    recs.young = snap({ ...dead, created_at: ago(1), machine: { accel: 'tcg', cmdline: '', disks: [layer('f')], nics: [], state_file: 'state.qemu', vsock: false } });
+    recs.writing = snap({ pending: true, pending_pid: me.pid, pending_start_time: me.start, created_at: ago(25) });
+    await snapshotIndex(C).update((items) => void Object.values(recs).forEach((s) => items.set(s.id, s)));
+    for (const c of ['e', 'f', '0', '5']) file(blob(C, c));
+    for (const s of Object.values(recs)) file(join(snapshotDir(C, s.id), 'state.qemu'));
+    file(join(stagingDir(C, recs.stale.id, `${deadWriter}.1`), 'part'));
+    // Folders no record names: an old one, a fresh one (a save in flight), a dead import's staging.
+    const old = snapshotDir(C, testId());
+    file(join(old, 'state.qemu'));
+    utimesSync(old, new Date(Date.now() - 2 * HOUR), new Date(Date.now() - 2 * HOUR));
+    recs.oldDir = { id: old } as never;
+    file(join(snapshotDir(C, testId()), 'state.qemu'));
+    file(join(stagingDir(C, testId(), `${deadWriter}.1`), 'part'));
+  });
+
+  it('removes stale pending snapshots and folders no record names; keeps every blob and file a snapshot references', async () => {
+    const report = await gcJson(C);
+    const left = new Set((await snapshotIndex(C).list()).map((s) => s.id));
+    assert.deepEqual([...left].sort(), [recs.complete!.id, recs.young!.id, recs.writing!.id].sort(), 'only the 25 h old pending snapshot of a dead writer went');
+    assert.equal(existsSync(snapshotDir(C, recs.stale!.id)) || existsSync(stagingDir(C, recs.stale!.id, `${deadWriter}.1`)), false, 'its folders went');
+    for (const s of [recs.complete!, recs.young!, recs.writing!]) assert.ok(existsSync(join(snapshotDir(C, s.id), 'state.qemu')), `${s.name} keeps its files`);
+    assert.ok(existsSync(blob(C, 'e')), 'a layer a complete snapshot pins stays');
+    assert.ok(existsSync(blob(C, 'f')), 'a disk blob a pending snapshot references stays');
+    assert.equal(existsSync(blob(C, '5')), false, 'a layer nothing references goes');
+    assert.equal(existsSync(recs.oldDir!.id), false, 'an hour-old folder no record names goes');
+    const dirs = report.removed.filter((i) => i.module === 'snapshots').map((i) => i.kind).sort();
+    assert.deepEqual(dirs, ['pending-snapshot', 'snapshot-dir', 'snapshot-dir']);
+    assert.equal(readdirSync(C.snapshots.dir).filter((n) => !n.startsWith('.') && n !== 'index.json' && !left.has(n)).length, 1, 'the fresh folder (a save in flight) stays');
+    // The removed snapshot held its layer during that cycle; the next one frees it.
+    assert.ok(existsSync(blob(C, '0')));
+    await gcJson(C);
+    assert.equal(existsSync(blob(C, '0')), false, 'the layer only the removed snapshot used goes next cycle');
   });
 });

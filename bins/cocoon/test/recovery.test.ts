@@ -87,6 +87,20 @@ describe('an interrupted vm create', () => {
   });
 });
 
+describe('an interrupted vm clone', () => {
+  it('(its restored hypervisor recorded, its creator gone) shows as error, and rm removes it with its hypervisor', async () => {
+    const vm = await biosVm('half-cloned');
+    const pid = await orphanHypervisor(vm);
+    // What a clone killed between the launch and `running` leaves: creating, creator gone, pid recorded.
+    await vmIndex(layout).update((items) => void items.set(vm.id, { ...vm, state: 'creating', creator: deadCreator(), pid, pid_start_time: procStat(pid)?.start }));
+    assert.equal((await list()).find((v) => v.id === vm.id)?.state, 'error');
+    const removed = await run('vm', 'rm', 'half-cloned');
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.equal(isRunning(pid), false, 'rm killed the hypervisor of the half-made clone');
+    assert.equal((await list()).some((v) => v.id === vm.id), false);
+  });
+});
+
 describe('a hypervisor its killed starter did not record', () => {
   it('is shown running, blocks rm without --force, and is adopted by start', async () => {
     const vm = await biosVm('adopt-me');

@@ -13,6 +13,10 @@
  *   setWinsize(fd, rows, cols)          TIOCSWINSZ on a tty fd (a console PTY follows the
  *                                       caller's window); 0 or a positive errno
  * The fds are handed to libuv (a pipe_wrap handle) for non-blocking I/O on the event loop.
+ * Sparse files and the guest's random generator (these return a value, or -errno):
+ *   lseek(fd, offset, whence)  SEEK_DATA (3) / SEEK_HOLE (4): where data or a hole starts
+ *   rndReseed(fd, entropy)     RNDADDENTROPY with the bytes, then RNDRESEEDCRNG, on an fd of
+ *                              /dev/urandom (guest agent: clones must not share CRNG state)
  * And one that Node 20 lacks (process.execve came in Node 23.11):
  *   execve(path, argv, envp)            replaces this process (the front end becomes the tool it
  *                                       dispatches to); returns an errno only when exec fails
@@ -32,6 +36,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 #include <linux/vm_sockets.h>
+#include <linux/random.h>
+#include <sys/ioctl.h>
 #include <node_api.h>
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "cocoon_native: N-API call failed: " #call); return NULL; } } while (0)
@@ -155,6 +161,45 @@ static napi_value js_vsock_peer_cid(napi_env env, napi_callback_info info) {
   return out;
 }
 
+static napi_value js_lseek(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], out;
+  int32_t fd, whence;
+  int64_t offset;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  CHECK(napi_get_value_int64(env, argv[1], &offset));
+  CHECK(napi_get_value_int32(env, argv[2], &whence));
+  off_t r = lseek(fd, (off_t)offset, whence);
+  CHECK(napi_create_double(env, r < 0 ? -(double)errno : (double)r, &out));
+  return out;
+}
+
+static napi_value js_rnd_reseed(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t fd;
+  void *data = NULL;
+  size_t len = 0;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  CHECK(napi_get_buffer_info(env, argv[1], &data, &len));
+  if (len > 512) len = 512;
+  struct rand_pool_info *pool = calloc(1, sizeof *pool + len);
+  if (!pool) return ret_int(env, -ENOMEM);
+  pool->entropy_count = (int)(len * 8);
+  pool->buf_size = (int)len;
+  memcpy(pool->buf, data, len);
+  int rc = len > 0 ? ioctl(fd, RNDADDENTROPY, pool) : 0;
+  int err = rc != 0 ? errno : 0;
+  /* NOTE: the entropy is single-use: wipe our copy before freeing it. */
+  memset(pool, 0, sizeof *pool + len);
+  free(pool);
+  if (err) return ret_int(env, -err);
+  if (ioctl(fd, RNDRESEEDCRNG) != 0) return ret_int(env, -errno);
+  return ret_int(env, 0);
+}
+
 /* A JS array of strings as a NULL-terminated char* array (malloc'd); NULL on failure. */
 static char **string_array(napi_env env, napi_value arr) {
   uint32_t n = 0;
@@ -238,6 +283,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"vsockListen", NULL, js_vsock_listen, NULL, NULL, NULL, napi_default, NULL},
     {"vsockConnect", NULL, js_vsock_connect, NULL, NULL, NULL, napi_default, NULL},
     {"vsockPeerCid", NULL, js_vsock_peer_cid, NULL, NULL, NULL, napi_default, NULL},
+    {"lseek", NULL, js_lseek, NULL, NULL, NULL, napi_default, NULL},
+    {"rndReseed", NULL, js_rnd_reseed, NULL, NULL, NULL, napi_default, NULL},
     {"execve", NULL, js_execve, NULL, NULL, NULL, napi_default, NULL},
     {"setWinsize", NULL, js_set_winsize, NULL, NULL, NULL, napi_default, NULL},
   };

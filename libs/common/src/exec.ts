@@ -96,13 +96,15 @@ export function failure(
  * exit), and no execa cleanup on our exit. Resolves once spawned, with the PID and a
  * promise that settles when the child exits (while we are still alive).
  */
-export async function spawnDetached(file: string, args: readonly string[], logFile: string): Promise<{ pid: number; exited: Promise<void> }> {
+export async function spawnDetached(file: string, args: readonly string[], logFile: string, extraFds: readonly number[] = []): Promise<{ pid: number; exited: Promise<void> }> {
   log().debug({ argv: [file, ...args], logFile }, 'spawn detached');
   const fd = openSync(logFile, 'a', 0o600);
   try {
     // NOTE: execa passes a raw fd through at run time; its types only list fds 1-9, hence the cast.
+    // `extraFds` become the child's fds 3, 4 … (e.g. a state file QEMU reads with `-incoming fd:3`).
     const fdOption = fd as unknown as 1;
-    const child = execa(file, args, { detached: true, cleanup: false, stdio: ['ignore', fdOption, fdOption], reject: false });
+    const extra = extraFds.map((f) => f as unknown as 1);
+    const child = execa(file, args, { detached: true, cleanup: false, stdio: ['ignore', fdOption, fdOption, ...extra], reject: false });
     child.unref();
     if (child.pid === undefined) {
       const result = await child;

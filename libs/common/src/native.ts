@@ -1,6 +1,6 @@
 /**
  * Loads `cocoon_native.node` (see `../native/cocoon_native.c`): flock, mknod, lsetxattr,
- * AF_VSOCK, execve, TIOCSWINSZ.
+ * AF_VSOCK, lseek (sparse files), rndReseed, execve, TIOCSWINSZ.
  * Looked up beside the running executable first (the packaged layout), then beside this
  * bundle, then in the package's node-gyp build folder (development and tests).
  */
@@ -19,6 +19,10 @@ export interface NativeBinding {
   vsockConnect(cid: number, port: number, timeoutMs: number): number;
   /** The peer CID of a connected AF_VSOCK socket, or -errno. */
   vsockPeerCid(fd: number): number;
+  /** lseek(2) with SEEK_DATA (3) or SEEK_HOLE (4): the offset, or -errno (-ENXIO past the last data). */
+  lseek(fd: number, offset: number, whence: number): number;
+  /** On an fd of /dev/urandom: RNDADDENTROPY with `entropy` (≤ 512 bytes), then RNDRESEEDCRNG; 0 or -errno. */
+  rndReseed(fd: number, entropy: Buffer): number;
   /** Replaces this process with `path` (argv, `K=V` env); returns an errno only if that fails. */
   execve(path: string, argv: string[], env: string[]): number;
   /** TIOCSWINSZ on a tty fd: 0, or a positive errno. */

@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import { decodeFrame, LineDecoder } from '@cocoon/common/agent/codec';
 import { log } from '@cocoon/common/log';
 import { HOST_FRAME_TYPES, HostFrameSchema, type HostFrame } from '@cocoon/common/schemas/agent';
+import { runReseed } from './reseed.ts';
 import { ExecSession } from './session.ts';
 
 /** Serves one session on `socket`; resolves when the connection is gone. */
@@ -30,6 +31,12 @@ export function serveConnection(socket: Socket, register: (session: ExecSession)
   let started = false;
   const onFrame = (frame: HostFrame) => {
     if (started) return session.handle(frame);
+    if (frame.type === 'reseed') {
+      started = true;
+      finished = true;
+      socket.end(`${JSON.stringify(runReseed(frame))}\n`);
+      return;
+    }
     if (frame.type !== 'exec') return session.fail(`the first frame must be "exec", got "${frame.type}"`);
     started = true;
     void session.start(frame);

@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 import { decodeFrame, encodeFrame, LineDecoder } from '@cocoon/common/agent/codec';
 import { log } from '@cocoon/common/log';
 import { HOST_FRAME_TYPES, HostFrameSchema, type HostFrame } from '@cocoon/common/schemas/agent';
+import { runReseed } from './reseed.ts';
 import { ExecSession } from './session.ts';
 
 /** Serves sessions multiplexed on `stream`; resolves when the stream ends. */
@@ -56,7 +57,9 @@ export function serveMux(stream: Socket, register: (session: ExecSession) => () 
     const id = frame.session;
     if (id === undefined) return log().debug({ type: frame.type }, 'serial: frame without session id ignored');
     const session = sessions.get(id);
-    if (frame.type === 'exec') {
+    if (frame.type === 'reseed') {
+      if (!session) stream.write(encodeFrame(runReseed(frame), id));
+    } else if (frame.type === 'exec') {
       if (session) session.fail('a session runs one command: second "exec" frame');
       else open(id, frame);
     } else if (session) session.handle(frame);

@@ -28,7 +28,7 @@ export class ConsoleAttachCommand extends CocoonCommand {
     const escape = parseEscapeChar(this.escapeChar);
     const [{ vmIndex }, { liveState, isLive }, { driverFor }, { vmPaths }, { tryLock }, { openEndpoint }, { runSession }] = await Promise.all([
       import('@cocoon/common/vms'),
-      import('@cocoon/common/vm-state'),
+      import('@cocoon/common/hypervisor/live'),
       import('@cocoon/common/hypervisor/drivers'),
       import('@cocoon/common/hypervisor/index'),
       import('@cocoon/common/store/lock'),

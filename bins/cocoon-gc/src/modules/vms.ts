@@ -16,7 +16,7 @@ import { dirname, join } from 'node:path';
 import { vmPaths } from '@cocoon/common/hypervisor/index';
 import type { VmRecord } from '@cocoon/common/schemas/vm';
 import { tryLock, type HeldLock } from '@cocoon/common/store/lock';
-import { creationInterrupted, isLive, liveState } from '@cocoon/common/vm-state';
+import { creationInterrupted, isLive, liveState } from '@cocoon/common/hypervisor/live';
 import { vmIndex, vmLockFile } from '@cocoon/common/vms';
 import { diskBytes, names, type GcAction, type GcContext, type GcModule } from '../module.ts';
 import { ownedByRoot } from '../owner.ts';

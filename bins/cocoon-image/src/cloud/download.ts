@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { CocoonError, errnoCode, ExternalError, InvalidDataError, NotFoundError, TimeoutError } from '@cocoon/common/errors';
 import { tempPath } from '@cocoon/common/store/temp';
 import { formatSize } from '@cocoon/common/units';
-import { HttpClient } from '../http/get.ts';
+import { HttpClient } from '@cocoon/common/http/client';
 import { NO_PROGRESS, type Progress } from '../progress/index.ts';
 import type { CloudSource } from './source.ts';
 

@@ -18,6 +18,8 @@ export const ROOTFS_FILES: ReadonlyArray<readonly [path: string, mode: number]> 
   ['etc/init.d/rcK', 0o755],
   ['etc/init.d/rcS', 0o755],
   ['etc/inittab', 0o644],
+  // A machine id like a cloud image bakes in: every VM of the image shares it until a clone regenerates it.
+  ['etc/machine-id', 0o444],
   ['etc/passwd', 0o644],
   ['etc/profile', 0o644],
   ['etc/shadow', 0o600],

@@ -11,7 +11,7 @@ import type { Progress } from '../progress/index.ts';
 import type { ImagePlan, LayerPlan } from './archive.ts';
 import { buildRecord, commitRecord } from './commit.ts';
 import { convertLayer, type LayerResult } from './layer.ts';
-import { mapLimit } from './map-limit.ts';
+import { mapLimit } from '@cocoon/common/map-limit';
 
 export interface StoreOptions {
   /** Record name and source. */

@@ -10,13 +10,13 @@ import { log } from '@cocoon/common/log';
 import { OciImageConfigSchema, type OciDescriptor, type OciImageConfig } from '@cocoon/common/schemas/oci';
 import { layerDiskPath } from '@cocoon/common/images/store';
 import { formatSize } from '@cocoon/common/units';
-import { findCredentials } from './auth.ts';
-import { mapLimit } from '../import/map-limit.ts';
+import { findCredentials } from '@cocoon/common/registry/auth';
+import { mapLimit } from '@cocoon/common/map-limit';
 import { NO_PROGRESS, type Progress } from '../progress/index.ts';
-import { downloadBlob, fetchSmallBlob, type DownloadStats } from './blob.ts';
-import { RegistryClient } from './client.ts';
+import { downloadBlob, fetchSmallBlob, type DownloadStats } from '@cocoon/common/registry/blob';
+import { RegistryClient } from '@cocoon/common/registry/client';
 import { parsePlatform, resolveManifest } from './manifest.ts';
-import { formatReference, manifestSelector, parseReference, type ImageReference } from './reference.ts';
+import { formatReference, manifestSelector, parseReference, type ImageReference } from '@cocoon/common/registry/reference';
 
 export interface FetchOptions {
   reference: string;

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { InvalidDataError, NotFoundError, UsageError } from '@cocoon/common/errors';
 import { MEDIA_TYPES, OciIndexSchema, OciManifestSchema, type OciDescriptor, type OciManifest, type Platform } from '@cocoon/common/schemas/oci';
-import { readBody, type RegistryClient } from './client.ts';
+import { readBody, type RegistryClient } from '@cocoon/common/registry/client';
 
 const ACCEPT = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerList, MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerManifest].join(', ');
 const MAX_MANIFEST = 4 << 20;

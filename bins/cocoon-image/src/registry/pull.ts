@@ -18,10 +18,10 @@ import type { OciDescriptor } from '@cocoon/common/schemas/oci';
 import { runConfig, type ImagePlan, type LayerPlan } from '../import/archive.ts';
 import { extractTar } from '../import/extract-tar.ts';
 import { buildLayer, reuseLayer, type LayerResult } from '../import/layer.ts';
-import { orderedLimiter, type Ticket } from '../import/map-limit.ts';
+import { orderedLimiter, type Ticket } from '@cocoon/common/map-limit';
 import { storeLayers } from '../import/store-layers.ts';
 import { NO_PROGRESS, type ProgressTask } from '../progress/index.ts';
-import { streamBlob, type DownloadStats } from './blob.ts';
+import { streamBlob, type DownloadStats } from '@cocoon/common/registry/blob';
 import { resolveImage, type FetchOptions, type ResolvedImage } from './fetch.ts';
 
 /** What a pull did, besides the record: for progress output and the benchmark. */

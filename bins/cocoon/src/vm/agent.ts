@@ -33,7 +33,10 @@ export interface AgentTarget {
 export async function agentTarget(layout: Layout, ref: string): Promise<AgentTarget> {
   const vm = await vmIndex(layout).resolve(ref);
   const state = liveState(layout, vm);
-  if (state !== 'running') throw new InvalidStateError(`VM "${vm.config.name}" is not running (state: ${state}); start it with "cocoon vm start ${vm.config.name}"`);
+  if (state !== 'running') {
+    const how = state === 'paused' ? 'resume it with "cocoon vm resume' : 'start it with "cocoon vm start';
+    throw new InvalidStateError(`VM "${vm.config.name}" is not running (state: ${state}); ${how} ${vm.config.name}"`);
+  }
   // Kernel vsock only for QEMU's vhost-vsock; CH and FC serve a hybrid-vsock Unix socket.
   const vsockCid = vm.hypervisor === 'qemu' && vm.vsock_cid !== undefined && hostHasVhostVsock() ? vm.vsock_cid : null;
   return { vm, socket: driverFor(vm.hypervisor).agentSocket(vmPaths(layout, vm.id)), vsockCid };

@@ -97,21 +97,7 @@ export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRe
   const paths = vmPaths(layout, id);
   const index = vmIndex(layout);
   // Cloud Hypervisor and Firecracker always have a (hybrid) vsock device; QEMU only with vhost-vsock.
-  const vsock = req.hypervisor !== 'qemu' || hostHasVhostVsock();
-  const reclaimed = await index.update((items) => {
-    // NOTE: a create that was killed half-way gives its name up, as it would have on failure.
-    const dropped = reclaimInterrupted(items, name);
-    const folded = name.toLowerCase();
-    for (const vm of items.values()) {
-      // NOTE: case-insensitive, because the name becomes the guest hostname (DNS ignores case).
-      if (vm.config.name.toLowerCase() === folded) throw new ConflictError(`VM name "${name}" already exists (${vm.id.slice(0, 12)})`);
-    }
-    // NOTE: the CID is allocated under the index lock, so two creates never share one.
-    if (vsock) record.vsock_cid = nextGuestCid([...items.values()].map((vm) => vm.vsock_cid ?? null));
-    items.set(id, record);
-    return dropped;
-  });
-  await dropFiles(layout, reclaimed);
+  await insertVmRecord(layout, record, req.hypervisor !== 'qemu' || hostHasVhostVsock());
   try {
     await claimVmDirs(layout, id);
     if (record.nics > 0) {
@@ -132,6 +118,28 @@ export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRe
     await index.update((items) => void items.delete(id));
     throw err;
   }
+}
+
+/**
+ * Adds a `creating` record (naming its creator, `creatorOfThisProcess()`), reserving its name
+ * (unique regardless of case, because the name becomes the guest hostname and DNS ignores case)
+ * and, with `vsock`, a guest CID. An interrupted create holding the name gives it up first.
+ */
+export async function insertVmRecord(layout: Layout, record: VmRecord, vsock: boolean): Promise<void> {
+  const name = record.config.name;
+  const reclaimed = await vmIndex(layout).update((items) => {
+    // NOTE: a create that was killed half-way gives its name up, as it would have on failure.
+    const dropped = reclaimInterrupted(items, name);
+    const folded = name.toLowerCase();
+    for (const vm of items.values()) {
+      if (vm.config.name.toLowerCase() === folded) throw new ConflictError(`VM name "${name}" already exists (${vm.id.slice(0, 12)})`);
+    }
+    // NOTE: the CID is allocated under the index lock, so two creates never share one.
+    if (vsock) record.vsock_cid = nextGuestCid([...items.values()].map((vm) => vm.vsock_cid ?? null));
+    items.set(record.id, record);
+    return dropped;
+  });
+  await dropFiles(layout, reclaimed);
 }
 
 /** The VM config keys of the network request (kept with the config so clones get the same network). */
@@ -210,7 +218,7 @@ export async function stopVm(layout: Layout, ref: string, opts: { timeoutMs: num
     const outcome = await driver.stop(paths, running?.pid ?? null, opts);
     await driver.delete(paths);
     if (outcome !== 'not-running') markVmLogs(layout, vm.id, 'stop');
-    const stopped = running !== null || vm.state === 'running' || vm.state === 'error';
+    const stopped = running !== null || vm.state === 'running' || vm.state === 'paused' || vm.state === 'error';
     const next: Partial<VmRecord> = stopped ? { state: 'stopped', pid: 0, pid_start_time: undefined, stopped_at: new Date().toISOString() } : {};
     return { vm: await setState(layout, vm.id, next), outcome };
   });
@@ -226,20 +234,21 @@ export async function removeVm(layout: Layout, ref: string, force: boolean): Pro
     refuseBeingCreated(vm);
     const running = findHypervisor(layout, vm);
     if (running) {
-      if (!force) throw new InvalidStateError(`VM "${vm.config.name}" is running; stop it first or use --force`);
+      // NOTE: an interrupted creation goes whole without --force: its hypervisor (a clone killed
+      // after launching it) was never a running VM of the user's.
+      if (!force && vm.state !== 'creating') throw new InvalidStateError(`VM "${vm.config.name}" is running; stop it first or use --force`);
       await driver.stop(paths, running.pid, { timeoutMs: 0, force: true });
     }
     await driver.delete(paths);
     await killLeftovers(layout, vm);
-    // NOTE: the record goes before the files it names (the reverse of create), so a kill from
-    // here on leaves files and a network without a record, which `cocoon gc` collects, and
-    // never a record whose disks are gone (found by the crash campaign).
-    await vmIndex(layout).update((items) => void items.delete(vm.id));
     const leftovers = await teardownNetwork(layout, vm);
     // The VM goes anyway: what its network left is in the networks index, for `cocoon net del` or gc.
     for (const what of leftovers) log().warn(what);
     await rm(paths.runDir, { recursive: true, force: true });
     await rm(paths.logDir, { recursive: true, force: true });
+    // NOTE: the record goes last, so a killed `vm rm` leaves the VM listed and the same `vm rm`
+    // finishes it (the kill campaign's retry); its run dir is gone then, its disks with it.
+    await vmIndex(layout).update((items) => void items.delete(vm.id));
     return vm;
   });
   // NOTE: the lock file is kept: unlinking it would let a waiter lock the old inode while a
@@ -271,7 +280,8 @@ function markVmLogs(layout: Layout, id: string, event: 'start' | 'stop'): void {
   }
 }
 
-async function setState(layout: Layout, id: string, patch: Partial<VmRecord>): Promise<VmRecord> {
+/** Patches a VM record under the index lock and returns the new record. */
+export async function setState(layout: Layout, id: string, patch: Partial<VmRecord>): Promise<VmRecord> {
   return vmIndex(layout).update((items) => {
     const vm = items.get(id);
     if (!vm) throw new InvalidStateError(`VM ${id.slice(0, 12)} disappeared from the index`);

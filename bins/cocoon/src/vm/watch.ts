@@ -9,7 +9,7 @@
 import { mkdirSync, watch, type FSWatcher } from 'node:fs';
 import type { Layout } from '@cocoon/common/layout';
 import type { VmRecord } from '@cocoon/common/schemas/vm';
-import { isLive, isStale, withLiveState } from '@cocoon/common/vm-state';
+import { isLive, isStale, withLiveState } from './state.ts';
 import { vmIndex } from '@cocoon/common/vms';
 
 /** One VM as `vm status` shows it. */

@@ -182,12 +182,66 @@ export function canAdopt(h: Hypervisor): h is Hypervisor & Adoptable {
   return 'adopt' in h;
 }
 
-/** Optional: pause + save device state to a directory, and the reverse. */
+/** What a restore from a saved state can change from the saved machine. */
+export interface RestoreChanges {
+  /** More vCPUs than were saved. */
+  cpu: boolean;
+  /** More memory than was saved. */
+  memory: boolean;
+  /** More NICs than were saved. */
+  nics: boolean;
+  /** Lazy memory restore (`--on-demand`: pages loaded as the guest touches them). */
+  onDemand: boolean;
+}
+
+export interface RestoreOptions {
+  /** Where the saved state is (the snapshot directory, read in place and never written). */
+  dir: string;
+  /** The state file inside `dir` that `saveState` named. */
+  stateFile: string;
+  timeoutMs: number;
+  /** Load memory lazily (only where `restoreChanges.onDemand`). */
+  onDemand?: boolean;
+}
+
+/** What `saveState` wrote. */
+export interface SavedState {
+  /** The file a restore loads (`RestoreOptions.stateFile`). */
+  stateFile: string;
+  /** Every file written into the directory. */
+  files: string[];
+  /** Paths of the disks the hypervisor has attached, in attach order (the layout a restore must rebuild). */
+  disks: string[];
+}
+
+/**
+ * Optional: pause/resume, save the device and memory state of a paused VM into a directory,
+ * and launch a VM from such a state. Snapshot, clone, fork and restore are built on these;
+ * the writable disks are copied by the caller, not the driver.
+ */
 export interface SnapshotCapable {
-  snapshot(paths: VmPaths, targetDir: string): Promise<void>;
-  restore(spec: LaunchSpec, sourceDir: string, timeoutMs: number): Promise<{ pid: number }>;
+  /** Stops the vCPUs (QEMU `stop`; CH `vm.pause`; FC `PATCH /vm Paused`). */
+  pause(paths: VmPaths): Promise<void>;
+  /** Lets the vCPUs run again (QEMU `cont`; CH `vm.resume`; FC `PATCH /vm Resumed`). */
+  resume(paths: VmPaths): Promise<void>;
+  /** Whether the vCPUs are stopped now. */
+  isPaused(paths: VmPaths): Promise<boolean>;
+  /**
+   * Writes the paused VM's device and memory state into `dir` (which exists); the VM stays
+   * paused. Returns the name of the state file and every file written.
+   */
+  saveState(paths: VmPaths, dir: string, timeoutMs: number): Promise<SavedState>;
+  /**
+   * Launches the hypervisor for `spec` from a saved state and waits until it is loaded; the
+   * VM is left paused for the caller to adjust (disk sizes, NICs) and resume. The disks of
+   * `spec` must be the saved layout, in the saved order.
+   */
+  restore(spec: LaunchSpec, opts: RestoreOptions): Promise<{ pid: number }>;
+  /** Grows writable disk `index` (position in `spec.disks`) of a running VM to `bytes`, so the guest sees it. */
+  growDisk(paths: VmPaths, index: number, bytes: number): Promise<void>;
+  readonly restoreChanges: RestoreChanges;
 }
 
 export function canSnapshot(h: Hypervisor): h is Hypervisor & SnapshotCapable {
-  return 'snapshot' in h && 'restore' in h;
+  return 'saveState' in h && 'restore' in h;
 }

@@ -19,13 +19,13 @@ export function snapshotRefs(layout: Layout): JsonIndex<SnapshotRef> {
   return new JsonIndex<SnapshotRef>({ file: layout.snapshots.index, lockFile: layout.snapshots.lock, schema: SnapshotRefSchema, kind: 'snapshot' });
 }
 
-/** Names of the VMs and snapshots that use each of `images` (by image ID). */
+/** Names of the VMs and snapshots that use each of `images` (by image ID; snapshots also by digest). */
 export async function imageUsers(layout: Layout, images: readonly ImageRecord[]): Promise<Map<string, ImageUsers>> {
   const [vms, snapshots] = await Promise.all([vmIndex(layout).list(), snapshotRefs(layout).list()]);
   return new Map(
     images.map((img) => [
       img.id,
-      { vms: vms.filter((v) => v.image_id === img.id).map((v) => v.config.name), snapshots: snapshots.filter((s) => s.image_id === img.id).map((s) => s.name) },
+      { vms: vms.filter((v) => v.image_id === img.id).map((v) => v.config.name), snapshots: snapshots.filter((s) => s.image_id === img.id || s.image_digest === img.digest).map((s) => s.name) },
     ]),
   );
 }

@@ -53,6 +53,21 @@ export const StdinFrameSchema = z.object({ type: z.literal('stdin'), session: Se
 export const StdinCloseFrameSchema = z.object({ type: z.literal('stdin_close'), session: Session.optional() });
 export const ResizeFrameSchema = z.object({ type: z.literal('resize'), session: Session.optional(), rows: Dim, cols: Dim });
 export const SignalFrameSchema = z.object({ type: z.literal('signal'), session: Session.optional(), name: SignalNameSchema });
+/**
+ * The Go agent's `reseed` (first and only frame of a session, answered by `exit` or `error`):
+ * mix the host's entropy (`data`, base64, at most 512 bytes used) into the guest kernel's
+ * pool and force a CRNG reseed, drop a saved systemd random seed, and with
+ * `regen_machine_id` write a fresh `/etc/machine-id`. Clones of one snapshot must not share
+ * their random generator's state or their machine id.
+ */
+export const ReseedFrameSchema = z.object({
+  type: z.literal('reseed'),
+  session: Session.optional(),
+  data: Base64.optional(),
+  regen_machine_id: z.boolean().optional(),
+});
+export type ReseedFrame = z.infer<typeof ReseedFrameSchema>;
+
 /** Multiplexed streams only: the host side of `session` went away; the agent kills it. */
 export const CloseFrameSchema = z.object({ type: z.literal('close'), session: Session });
 
@@ -64,6 +79,7 @@ export const HostFrameSchema = z.discriminatedUnion('type', [
   ResizeFrameSchema,
   SignalFrameSchema,
   CloseFrameSchema,
+  ReseedFrameSchema,
 ]);
 export type HostFrame = z.infer<typeof HostFrameSchema>;
 
@@ -72,8 +88,8 @@ export const OutputFrameSchema = z.object({ type: z.enum(['stdout', 'stderr']), 
 export const ExitFrameSchema = z.object({
   type: z.literal('exit'),
   session: Session.optional(),
-  /** The child's exit status; 128 + signal number when it died of a signal (like a shell). */
-  exit_code: z.number().int(),
+  /** The child's exit status; 128 + signal number when it died of a signal (like a shell). Go omits 0. */
+  exit_code: z.number().int().default(0),
   /** Set when the child died of a signal (`SIGKILL` …). */
   signal: z.string().optional(),
 });
@@ -98,5 +114,7 @@ export type AgentFrame = z.infer<typeof AgentFrameSchema>;
 export const RoutedFrameSchema = z.object({ type: z.string(), session: Session });
 
 /** Frame types a receiver should know; others are ignored (forward compatibility). */
-export const HOST_FRAME_TYPES: ReadonlySet<string> = new Set(['exec', 'stdin', 'stdin_close', 'resize', 'signal', 'close']);
+export const HOST_FRAME_TYPES: ReadonlySet<string> = new Set(['exec', 'stdin', 'stdin_close', 'resize', 'signal', 'close', 'reseed']);
+/** Frames that open a session (the first frame of a connection or of a new session id). */
+export const OPENING_FRAME_TYPES: ReadonlySet<string> = new Set(['exec', 'reseed']);
 export const AGENT_FRAME_TYPES: ReadonlySet<string> = new Set(['started', 'stdout', 'stderr', 'exit', 'error']);

@@ -31,7 +31,7 @@ export class VmLogsCommand extends CocoonCommand {
     const [{ vmIndex }, { vmPaths }, { isLive, liveState }, { follow, selectParts, writeParts }] = await Promise.all([
       import('@cocoon/common/vms'),
       import('@cocoon/common/hypervisor/index'),
-      import('@cocoon/common/vm-state'),
+      import('@cocoon/common/hypervisor/live'),
       import('../../vm/console-log.ts'),
     ]);
     const index = vmIndex(this.layout);

@@ -6,18 +6,19 @@
  * `vm.shutdown` (flushes the disk backends); then SIGTERM, then SIGKILL, PID verified before
  * each signal. NOTE: execa and pino load lazily, as in the QEMU driver.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExternalError, MissingDependencyError } from '../../errors.ts';
 import { inNetns } from '../index.ts';
-import type { ApiRequest, CommandLine, Hypervisor, LaunchDisk, LaunchPlan, LaunchSpec, RuntimeState, SnapshotCapable, StopOptions, StopOutcome, VmPaths } from '../index.ts';
+import type { ApiRequest, CommandLine, Hypervisor, LaunchDisk, LaunchPlan, LaunchSpec, RestoreChanges, RestoreOptions, RuntimeState, SavedState, SnapshotCapable, StopOptions, StopOutcome, VmPaths } from '../index.ts';
 import { escalateStop, logTail, runtimeState, waitUntilReady } from '../launch.ts';
 import { signalIfOwned } from '../process.ts';
 import { RestClient } from '../rest.ts';
 import type { NetworkConfig } from '../../schemas/vm.ts';
 import { CH_API_BASE, chAddDisk, chAddNet, chInfo, chPause, chPing, chPowerButton, chRemoveDevice, chRestore, chResume, chShutdown, chSnapshot } from './api.ts';
 import { CH_BINARY, chCommandLine } from './args.ts';
+import { stageRestoreDir } from './restore-dir.ts';
 
 /** Where the direct-boot console's PTY path is kept (CH picks the PTY; `vm.info` tells which). */
 export const consolePtyFile = (paths: VmPaths): string => join(paths.runDir, 'console.pty');
@@ -102,21 +103,59 @@ export class CloudHypervisorDriver implements Hypervisor, SnapshotCapable {
     await Promise.all([paths.apiSocket, paths.consoleSocket, paths.vsockSocket, consolePtyFile(paths), paths.pidFile].map((f) => rm(f, { force: true })));
   }
 
-  /** Pauses, writes CH's snapshot files into `targetDir`, resumes (the caller copies the writable disks). */
-  async snapshot(paths: VmPaths, targetDir: string): Promise<void> {
-    await this.callAll(paths, [chPause(), chSnapshot(targetDir), chResume()], [false, true, false]);
+  /**
+   * `vm.restore` can page memory in lazily (`memory_restore_mode: OnDemand`). Growing vCPUs,
+   * memory or NICs on restore is not claimed until it is proven against a real CH.
+   */
+  readonly restoreChanges: RestoreChanges = { cpu: false, memory: false, nics: false, onDemand: true };
+
+  async pause(paths: VmPaths): Promise<void> {
+    await this.callAll(paths, [chPause()], [false]);
   }
 
-  /** An empty CH process, then `vm.restore` from `sourceDir` (resumed). */
-  async restore(spec: LaunchSpec, sourceDir: string, timeoutMs: number, opts: { onDemand?: boolean } = {}): Promise<{ pid: number }> {
-    const pid = await this.launch(spec.paths, { file: this.binary, args: ['--api-socket', `path=${spec.paths.apiSocket}`] }, timeoutMs);
+  async resume(paths: VmPaths): Promise<void> {
+    await this.callAll(paths, [chResume()], [false]);
+  }
+
+  async isPaused(paths: VmPaths): Promise<boolean> {
+    return (await this.info(paths)).state === 'Paused';
+  }
+
+  /** `vm.snapshot` of the paused VM into `dir` (config.json, state.json, memory-ranges); the disks as `vm.info` lists them. */
+  async saveState(paths: VmPaths, dir: string): Promise<SavedState> {
+    const disks = (await this.info(paths)).config?.disks?.map((d) => d.path) ?? [];
+    await this.callAll(paths, [chSnapshot(dir)], [true]);
+    return { stateFile: 'config.json', files: readdirSync(dir).sort(), disks };
+  }
+
+  /**
+   * An empty CH process, then `vm.restore` (left paused) from a per-VM copy of the snapshot's
+   * small files whose config.json names this VM's disks and sockets; the memory file is
+   * hard-linked, never copied (CH reads it in place).
+   */
+  async restore(spec: LaunchSpec, opts: RestoreOptions): Promise<{ pid: number }> {
+    const dir = stageRestoreDir(spec, opts.dir);
+    const pid = await this.launch(spec.paths, { file: this.binary, args: ['--api-socket', `path=${spec.paths.apiSocket}`] }, opts.timeoutMs);
     try {
-      await this.callAll(spec.paths, [chRestore(sourceDir, { onDemand: opts.onDemand, resume: true })], [true]);
+      await this.callAll(spec.paths, [chRestore(dir, { onDemand: opts.onDemand, resume: false })], [true]);
     } catch (err) {
       signalIfOwned(pid, spec.paths.apiSocket, 'SIGKILL');
       throw err;
     }
     return { pid };
+  }
+
+  async growDisk(): Promise<void> {
+    throw new MissingDependencyError('growing a disk of a running Cloud Hypervisor VM is not built yet (vm.resize-disk)');
+  }
+
+  private async info(paths: VmPaths): Promise<{ state?: string; config?: { disks?: Array<{ path: string }> } }> {
+    const api = client(paths);
+    try {
+      return (await api.call(chInfo())).body as { state?: string; config?: { disks?: Array<{ path: string }> } };
+    } finally {
+      await api.close();
+    }
   }
 
   /** Swaps a NIC (a clone gets its own TAP and MAC): `vm.remove-device`, then `vm.add-net`. */

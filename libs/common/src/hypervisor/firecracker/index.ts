@@ -8,9 +8,9 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ExternalError, InvalidDataError } from '../../errors.ts';
+import { ExternalError, InvalidDataError, MissingDependencyError } from '../../errors.ts';
 import { inNetns } from '../index.ts';
-import type { ApiRequest, CommandLine, Hypervisor, LaunchPlan, LaunchSpec, RuntimeState, SnapshotCapable, StopOptions, StopOutcome, VmPaths } from '../index.ts';
+import type { ApiRequest, CommandLine, Hypervisor, LaunchPlan, LaunchSpec, RestoreChanges, RestoreOptions, RuntimeState, SavedState, SnapshotCapable, StopOptions, StopOutcome, VmPaths } from '../index.ts';
 import { escalateStop, logTail, runtimeState, waitUntilReady } from '../launch.ts';
 import { processArgv, signalIfOwned, waitForExit } from '../process.ts';
 import { RestClient } from '../rest.ts';
@@ -80,26 +80,50 @@ export class FirecrackerDriver implements Hypervisor, SnapshotCapable {
     await Promise.all([paths.apiSocket, paths.consoleSocket, paths.vsockSocket, paths.pidFile, paths.consoleRelayPidFile].map((f) => rm(f, { force: true })));
   }
 
-  /** `Paused` → `/snapshot/create` (vmstate + mem into `targetDir`) → `Resumed`; the caller copies the disks while paused. */
-  async snapshot(paths: VmPaths, targetDir: string): Promise<void> {
+  /** Firecracker loads the machine as saved (no resizing, no lazy restore through this API). */
+  readonly restoreChanges: RestoreChanges = { cpu: false, memory: false, nics: false, onDemand: false };
+
+  async pause(paths: VmPaths): Promise<void> {
+    await this.once(paths, fcVmState('Paused'));
+  }
+
+  async resume(paths: VmPaths): Promise<void> {
+    await this.once(paths, fcVmState('Resumed'));
+  }
+
+  async isPaused(paths: VmPaths): Promise<boolean> {
+    return ((await this.once(paths, fcInfo())) as { state?: string }).state === 'Paused';
+  }
+
+  /** `/snapshot/create` of the paused VM (vmstate + mem into `dir`); the drives as `GET /vm/config` lists them. */
+  async saveState(paths: VmPaths, dir: string): Promise<SavedState> {
+    const config = (await this.once(paths, { method: 'GET', path: '/vm/config' })) as { drives?: Array<{ path_on_host: string }> };
+    await this.once(paths, fcSnapshotCreate(dir), true);
+    return { stateFile: 'vmstate', files: ['mem', 'vmstate'], disks: (config.drives ?? []).map((d) => d.path_on_host) };
+  }
+
+  /**
+   * A fresh process, then `/snapshot/load` (left paused), each NIC moved to this VM's TAP.
+   * NOTE: Firecracker reopens the drives at the paths saved in `vmstate`; a clone whose disks
+   * live elsewhere needs those paths redirected (not built: the FC API has no drive override).
+   */
+  async restore(spec: LaunchSpec, opts: RestoreOptions): Promise<{ pid: number }> {
+    const pid = await this.launch(spec, opts.timeoutMs);
+    await this.send(spec.paths, pid, this.restoreRequests(opts.dir, spec.nics), true);
+    return { pid };
+  }
+
+  async growDisk(): Promise<void> {
+    throw new MissingDependencyError('growing a disk of a running Firecracker VM is not supported by its API (PATCH /drives only swaps the file)');
+  }
+
+  private async once(paths: VmPaths, req: ApiRequest, long = false): Promise<unknown> {
     const api = new RestClient(paths.apiSocket);
     try {
-      await api.call(fcVmState('Paused'));
-      try {
-        await api.call(fcSnapshotCreate(targetDir), { timeoutMs: 600_000, attempts: 1 });
-      } finally {
-        await api.call(fcVmState('Resumed'));
-      }
+      return (await api.call(req, long ? { timeoutMs: 600_000, attempts: 1 } : {})).body;
     } finally {
       await api.close();
     }
-  }
-
-  /** A fresh process, then `/snapshot/load` (resumed), each NIC moved to this VM's TAP. */
-  async restore(spec: LaunchSpec, sourceDir: string, timeoutMs: number): Promise<{ pid: number }> {
-    const pid = await this.launch(spec, timeoutMs);
-    await this.send(spec.paths, pid, [fcSnapshotLoad(sourceDir, spec.nics)], true);
-    return { pid };
   }
 
   /** The load request a restore sends (for `vm debug` and the contract tests). */

@@ -80,7 +80,7 @@ export function fcSnapshotCreate(dir: string): ApiRequest {
   return { method: 'PUT', path: '/snapshot/create', body: { snapshot_path: join(dir, 'vmstate'), mem_file_path: join(dir, 'mem'), snapshot_type: 'Full' } };
 }
 
-/** `PUT /snapshot/load` on a fresh process, resumed, each NIC moved to the new VM's TAP. */
+/** `PUT /snapshot/load` on a fresh process, left paused (the caller resumes), each NIC moved to the new VM's TAP. */
 export function fcSnapshotLoad(dir: string, nics: readonly NetworkConfig[]): ApiRequest {
   return {
     method: 'PUT',
@@ -88,7 +88,7 @@ export function fcSnapshotLoad(dir: string, nics: readonly NetworkConfig[]): Api
     body: {
       snapshot_path: join(dir, 'vmstate'),
       mem_backend: { backend_type: 'File', backend_path: join(dir, 'mem') },
-      resume_vm: true,
+      resume_vm: false,
       ...(nics.length ? { network_overrides: nics.map((nic, i) => ({ iface_id: `eth${i}`, host_dev_name: nic.tap })) } : {}),
     },
   };

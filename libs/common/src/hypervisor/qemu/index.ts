@@ -3,19 +3,25 @@
  * NOTE: execa and pino are imported inside the methods that use them, so read-only
  * commands (`vm list`, `vm inspect`) that only call `inspect()` start without them.
  */
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ExternalError, TimeoutError } from '../../errors.ts';
 import { escalateStop, KILL_GRACE_MS, logTail, runtimeState, waitUntilReady } from '../launch.ts';
-import type { Adoptable, CommandLine, Hypervisor, LaunchPlan, LaunchSpec, RuntimeState, StopOptions, StopOutcome, VmPaths } from '../index.ts';
+import type { Adoptable, CommandLine, Hypervisor, LaunchPlan, LaunchSpec, RestoreChanges, RestoreOptions, RuntimeState, SavedState, SnapshotCapable, StopOptions, StopOutcome, VmPaths } from '../index.ts';
 import { pidBelongsTo, signalIfOwned, vmProcesses, waitForExit } from '../process.ts';
 import { isVmRelay, startRelay, stopRelay } from './agent-relay.ts';
 import { qemuCommandLine } from './args.ts';
 import { QmpClient } from './qmp.ts';
+import { runState, saveQemuState, waitForIncoming, withQmp } from './snapshot.ts';
 
-export class QemuDriver implements Hypervisor, Adoptable {
+export class QemuDriver implements Hypervisor, Adoptable, SnapshotCapable {
   readonly kind = 'qemu' as const;
+  /**
+   * A migration stream restores the machine it was saved from: same vCPUs, RAM size and PCI
+   * devices (growing them would need hotplug slots reserved at the first boot).
+   */
+  readonly restoreChanges: RestoreChanges = { cpu: false, memory: false, nics: false, onDemand: false };
 
   constructor(private readonly binary = 'qemu-system-x86_64') {}
 
@@ -34,13 +40,44 @@ export class QemuDriver implements Hypervisor, Adoptable {
   async create(): Promise<void> {}
 
   async start(spec: LaunchSpec, timeoutMs: number): Promise<{ pid: number }> {
+    const { pid } = await this.launch(spec, this.commandLine(spec), timeoutMs);
+    if (spec.tuning.balloon > 0) await setBalloonTarget(spec.paths.apiSocket, spec.memory - spec.tuning.balloon);
+    // QEMU made the virtio-serial chardev before QMP answered: the relay can hold it now.
+    await startRelay(spec.paths);
+    return { pid };
+  }
+
+  async restore(spec: LaunchSpec, opts: RestoreOptions): Promise<{ pid: number }> {
+    const cmd = this.commandLine(spec);
+    cmd.args.push('-S', '-incoming', 'fd:3');
+    const deadline = Date.now() + opts.timeoutMs;
+    // NOTE: opened read-only and handed over as fd 3; QEMU reads the snapshot's file in place.
+    const stateFd = openSync(`${opts.dir}/${opts.stateFile}`, 'r');
+    let launched: { pid: number; alive: () => boolean };
+    try {
+      launched = await this.launch(spec, cmd, opts.timeoutMs, [stateFd]);
+    } finally {
+      closeSync(stateFd);
+    }
+    try {
+      await waitForIncoming(spec.paths, deadline, launched.alive);
+    } catch (err) {
+      signalIfOwned(launched.pid, spec.paths.apiSocket, 'SIGKILL');
+      await waitForExit(launched.pid, KILL_GRACE_MS);
+      throw new ExternalError(`${(err as Error).message}: ${await logTail(spec.paths.hypervisorLog)}`);
+    }
+    await startRelay(spec.paths);
+    return { pid: launched.pid };
+  }
+
+  /** Spawns QEMU detached (`extraFds` become its fds 3 …) and waits until QMP answers. */
+  private async launch(spec: LaunchSpec, cmd: CommandLine, timeoutMs: number, extraFds: number[] = []): Promise<{ pid: number; alive: () => boolean }> {
     const { paths } = spec;
     mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
     mkdirSync(paths.logDir, { recursive: true, mode: 0o700 });
     await Promise.all([paths.apiSocket, paths.consoleSocket, paths.agentSerialSocket, paths.eventsSocket, paths.pidFile].map((f) => rm(f, { force: true })));
-    const cmd = this.commandLine(spec);
     const { spawnDetached } = await import('../../exec.ts');
-    const child = await spawnDetached(cmd.file, cmd.args, paths.hypervisorLog);
+    const child = await spawnDetached(cmd.file, cmd.args, paths.hypervisorLog, extraFds);
     let exited = false;
     void child.exited.then(() => {
       exited = true;
@@ -55,10 +92,27 @@ export class QemuDriver implements Hypervisor, Adoptable {
       what: cmd.file,
       timeoutMs,
     });
-    if (spec.tuning.balloon > 0) await setBalloonTarget(paths.apiSocket, spec.memory - spec.tuning.balloon);
-    // QEMU made the virtio-serial chardev before QMP answered: the relay can hold it now.
-    await startRelay(paths);
-    return { pid };
+    return { pid, alive: () => !exited };
+  }
+
+  async pause(paths: VmPaths): Promise<void> {
+    await withQmp(paths, (qmp) => qmp.execute('stop'));
+  }
+
+  async resume(paths: VmPaths): Promise<void> {
+    await withQmp(paths, (qmp) => qmp.execute('cont'));
+  }
+
+  async isPaused(paths: VmPaths): Promise<boolean> {
+    return withQmp(paths, async (qmp) => !(await runState(qmp)).running);
+  }
+
+  saveState(paths: VmPaths, dir: string, timeoutMs: number): Promise<SavedState> {
+    return saveQemuState(paths, dir, timeoutMs);
+  }
+
+  async growDisk(paths: VmPaths, index: number, bytes: number): Promise<void> {
+    await withQmp(paths, (qmp) => qmp.execute('block_resize', { 'node-name': `disk${index}`, size: bytes }));
   }
 
   async adopt(spec: LaunchSpec, pid: number, timeoutMs: number): Promise<void> {
@@ -84,6 +138,8 @@ export class QemuDriver implements Hypervisor, Adoptable {
       graceful: async () => {
         const qmp = await QmpClient.open(paths.apiSocket, 2000);
         try {
+          // A paused guest cannot see the power button: let it run first.
+          if (!(await runState(qmp)).running) await qmp.execute('cont');
           await qmp.execute('system_powerdown');
         } finally {
           qmp.close();

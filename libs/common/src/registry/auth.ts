@@ -5,8 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { errnoCode, InvalidDataError, UsageError } from '@cocoon/common/errors';
-import { DockerConfigSchema } from '@cocoon/common/schemas/registry';
+import { errnoCode, InvalidDataError, UsageError } from '../errors.ts';
+import { DockerConfigSchema } from '../schemas/registry.ts';
 
 /** A user name and password (or a registry token as password). */
 export interface Credentials {

@@ -1,6 +1,5 @@
 /**
- * The live state of a VM record (cheap: /proc and stat reads, no subprocess). Shared by the
- * front end (`vm list/inspect/status`), cocoon-console and cocoon-gc.
+ * The live state of a VM record (cheap: /proc and stat reads, no subprocess).
  *
  * The record is not the only witness: a command killed while it started a VM leaves a running
  * hypervisor the record does not know (`created`, pid 0), and one killed while it created a VM
@@ -9,13 +8,15 @@
  * whose creator process is gone is shown as the interrupted creation it is. Every PID is
  * verified before it is believed: alive, its command line names this VM's control socket,
  * and its start time matches the record's (or precedes the pid file it wrote).
+ * Shared by the front end and cocoon-snap (a save or restore must see the same VM state).
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { driverFor } from './hypervisor/drivers.ts';
-import { vmPaths } from './hypervisor/index.ts';
-import type { Layout } from './layout.ts';
-import { identityAlive, procStat, startedAtMs } from './proc.ts';
-import type { VmRecord, VmState } from './schemas/vm.ts';
+import { InvalidStateError } from '../errors.ts';
+import type { Layout } from '../layout.ts';
+import { identityAlive, procStat, startedAtMs } from '../proc.ts';
+import type { VmRecord, VmState } from '../schemas/vm.ts';
+import { driverFor } from './drivers.ts';
+import { vmPaths } from './index.ts';
 
 /** Whether a VM in `state` has a hypervisor process (running or paused). */
 export function isLive(state: VmState): boolean {
@@ -81,31 +82,14 @@ export function liveState(layout: Layout, vm: VmRecord): VmState {
 }
 
 /**
- * Whether the record says running (or paused) but no hypervisor of the VM runs: the Go
- * cocoon shows such a VM as `stopped (stale)`.
+ * The hypervisor of a VM its record knows to be running or paused (PID verified), for the
+ * commands that act on a live VM (pause, resume, snapshot save, restore); otherwise an
+ * InvalidStateError (`why` says what to do instead). One that only a pid file knows (left by
+ * an interrupted start) is not acted on: `vm start` adopts it first.
  */
-export function isStale(layout: Layout, vm: VmRecord): boolean {
-  return isLive(vm.state) && findHypervisor(layout, vm) === null;
-}
-
-/**
- * The record as printed: its live state, and `pid` 0 unless the hypervisor runs (as the Go
- * cocoon prints it). NOTE: sets them in place: callers pass their own freshly parsed copy
- * (`vm list` of 1,000 VMs would otherwise copy every record once more).
- */
-export function withLiveState(layout: Layout, vm: VmRecord): VmRecord {
-  if (vm.state === 'creating') {
-    if (creationInterrupted(vm)) Object.assign(vm, { state: 'error', error: interruptedReason(vm) });
-    return vm;
-  }
+export function liveHypervisor(layout: Layout, vm: VmRecord, why?: string): FoundHypervisor {
   const found = findHypervisor(layout, vm);
-  if (found) {
-    if (!isLive(vm.state)) vm.state = 'running';
-    vm.pid = found.pid;
-    vm.pid_start_time = found.startTime;
-  } else {
-    if (isLive(vm.state)) vm.state = 'stopped';
-    vm.pid = 0;
-  }
-  return vm;
+  if (found?.known) return found;
+  const state = found ? `${vm.state}, with a hypervisor left by an interrupted start: "cocoon vm start ${vm.config.name}" takes it over` : liveState(layout, vm);
+  throw new InvalidStateError(`VM "${vm.config.name}" is not running (state: ${state})${why ? `: ${why}` : ''}`);
 }

@@ -9,10 +9,10 @@ import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CocoonError, ExternalError, InvalidDataError } from '@cocoon/common/errors';
-import type { OciDescriptor } from '@cocoon/common/schemas/oci';
-import { log } from '@cocoon/common/log';
-import { tempPath } from '@cocoon/common/store/temp';
+import { CocoonError, ExternalError, InvalidDataError } from '../errors.ts';
+import type { OciDescriptor } from '../schemas/oci.ts';
+import { log } from '../log.ts';
+import { tempPath } from '../store/temp.ts';
 import { readBody, type RegistryClient } from './client.ts';
 
 /** Bytes received, for progress reports and the "downloaded only what was missing" check. */

@@ -1,5 +1,6 @@
 /**
- * HTTP GET over node:http/https, for registries and cloud-image downloads.
+ * HTTP over node:http/https, for registries (pulls and snapshot pushes) and cloud-image
+ * downloads.
  *
  * Why not undici (used here before): undici 7 (the last major that runs on Node 20) crashes
  * the process with an uncatchable `AssertionError` in `Parser.finish` when a server closes the
@@ -12,6 +13,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 
 export interface HttpResponse {
   statusCode: number;
@@ -30,6 +32,12 @@ export interface GetOptions {
   maxRedirects?: number;
 }
 
+/** A request of any method; a body is sent as given (a stream is piped, with backpressure). */
+export interface RequestOptions extends GetOptions {
+  method: 'GET' | 'HEAD' | 'PUT' | 'POST';
+  body?: Buffer | Readable;
+}
+
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 /** A small keep-alive HTTP(S) client; `close()` ends its pooled connections. */
@@ -38,13 +46,22 @@ export class HttpClient {
   private readonly https = new HttpsAgent({ keepAlive: true, maxSockets: 8 });
 
   /** GETs `url`, following up to `maxRedirects` (5) redirects. */
-  async get(url: URL | string, opts: GetOptions): Promise<HttpResponse> {
+  get(url: URL | string, opts: GetOptions): Promise<HttpResponse> {
+    return this.request(url, { ...opts, method: 'GET' });
+  }
+
+  /**
+   * Sends one request. GET and HEAD follow up to `maxRedirects` (5) redirects; a request with
+   * a body does not (its body cannot be sent twice) and returns the redirect as it came.
+   */
+  async request(url: URL | string, opts: RequestOptions): Promise<HttpResponse> {
     let current = new URL(url);
     let headers = { ...opts.headers };
+    const follows = opts.method === 'GET' || opts.method === 'HEAD';
     for (let hops = 0; ; hops++) {
       const res = await this.once(current, headers, opts);
       const location = res.headers.location;
-      if (!REDIRECTS.has(res.statusCode ?? 0) || !location) return wrap(res, current);
+      if (!follows || !REDIRECTS.has(res.statusCode ?? 0) || !location) return wrap(res, current);
       res.resume();
       if (hops >= (opts.maxRedirects ?? 5)) throw new Error(`more than ${opts.maxRedirects ?? 5} redirects`);
       const next = new URL(location, current);
@@ -60,16 +77,20 @@ export class HttpClient {
     this.https.destroy();
   }
 
-  private once(url: URL, headers: Record<string, string>, opts: GetOptions): Promise<IncomingMessage> {
+  private once(url: URL, headers: Record<string, string>, opts: RequestOptions): Promise<IncomingMessage> {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') return Promise.reject(new Error(`unsupported URL scheme ${url.protocol}`));
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise((resolve, reject) => {
-      const req = send(url, { method: 'GET', headers, agent: url.protocol === 'https:' ? this.https : this.http, signal: opts.signal, timeout: opts.idleTimeoutMs });
+      const req = send(url, { method: opts.method, headers, agent: url.protocol === 'https:' ? this.https : this.http, signal: opts.signal, timeout: opts.idleTimeoutMs });
       // NOTE: `timeout` is socket inactivity, before and after the headers alike.
       req.on('timeout', () => req.destroy(new Error(`no data for ${Math.round(opts.idleTimeoutMs / 1000)} s`)));
       req.on('error', reject);
       req.on('response', resolve);
-      req.end();
+      const body = opts.body;
+      if (body === undefined || Buffer.isBuffer(body)) req.end(body);
+      // A failing source destroys the request (its 'error' rejects); a server that answers
+      // before reading the whole body (401, 413) ends the pipe, and its answer is what counts.
+      else pipeline(body, req).catch((err: unknown) => req.destroy(err as Error));
     });
   }
 }

@@ -2,7 +2,7 @@
  * Image references as Docker spells them: `ubuntu` → `docker.io/library/ubuntu:latest`,
  * `localhost:5000/x:1`, `ghcr.io/a/b@sha256:…`.
  */
-import { UsageError } from '@cocoon/common/errors';
+import { UsageError } from '../errors.ts';
 
 /** A parsed image reference. `digest` wins over `tag` when both are given. */
 export interface ImageReference {

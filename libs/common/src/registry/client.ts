@@ -1,12 +1,13 @@
 /**
- * A small OCI distribution client over node:http (see `../http/get.ts` for why not undici):
+ * A small OCI distribution client over node:http (see `../http/client.ts` for why not undici):
  * `/v2/` ping, the Basic and Bearer challenge flows, manifests and blobs. One client talks
  * to one repository.
  */
-import { CocoonError, ExitCode, ExternalError } from '@cocoon/common/errors';
-import { RegistryErrorSchema, TokenResponseSchema } from '@cocoon/common/schemas/registry';
-import { log } from '@cocoon/common/log';
-import { headerValue, HttpClient, type HttpResponse } from '../http/get.ts';
+import type { Readable } from 'node:stream';
+import { CocoonError, ExitCode, ExternalError } from '../errors.ts';
+import { headerValue, HttpClient, type HttpResponse, type RequestOptions } from '../http/client.ts';
+import { RegistryErrorSchema, TokenResponseSchema } from '../schemas/registry.ts';
+import { log } from '../log.ts';
 import { basicHeader, parseChallenges, type Credentials } from './auth.ts';
 import { apiHost, isLoopbackRegistry } from './reference.ts';
 
@@ -18,7 +19,12 @@ export interface RegistryClientOptions {
   credentials: Credentials | null;
   /** Time to wait for headers and between body chunks (ms). */
   timeoutMs?: number;
+  /** Ask the token server for push rights too (`repository:<name>:pull,push`). */
+  push?: boolean;
 }
+
+/** A request body that can be produced again (a 401 replays the request after authenticating). */
+export type BodySource = () => Buffer | Readable;
 
 /** An HTTP error from the registry that says which request failed and why. */
 export class RegistryHttpError extends CocoonError {
@@ -45,7 +51,7 @@ export class RegistryClient {
 
   /** `GET /v2/`: learns whether and how the registry wants authentication, and authenticates. */
   async ping(): Promise<void> {
-    const res = await this.send('/v2/', {});
+    const res = await this.send('GET', '/v2/', {});
     await res.body.dump();
     if (res.statusCode === 401) await this.authenticate(header(res, 'www-authenticate'));
     else if (res.statusCode >= 400) throw new RegistryHttpError(res.statusCode, `${this.opts.registry}/v2/`, '');
@@ -54,11 +60,11 @@ export class RegistryClient {
   /** GET of a repository path (`manifests/<ref>`, `blobs/<digest>`), re-authenticating once on 401. */
   async get(path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<Response> {
     const url = `/v2/${this.opts.repository}/${path}`;
-    let res = await this.send(url, headers, signal);
+    let res = await this.send('GET', url, headers, signal);
     if (res.statusCode === 401) {
       await res.body.dump();
       await this.authenticate(header(res, 'www-authenticate'));
-      res = await this.send(url, headers, signal);
+      res = await this.send('GET', url, headers, signal);
     }
     if (res.statusCode >= 400) {
       const detail = await errorDetail(res);
@@ -70,15 +76,56 @@ export class RegistryClient {
     return res;
   }
 
+  /**
+   * Any request to a repository path or an absolute upload URL, re-authenticating once on
+   * 401; a status of `ok` is returned, anything else is a RegistryHttpError.
+   */
+  async call(method: 'HEAD' | 'PUT' | 'POST', path: string, o: { headers?: Record<string, string>; body?: BodySource; ok: number[] }): Promise<Response> {
+    const url = path.startsWith('http') ? path : `/v2/${this.opts.repository}/${path}`;
+    let res = await this.send(method, url, o.headers ?? {}, undefined, o.body?.());
+    if (res.statusCode === 401) {
+      await res.body.dump();
+      await this.authenticate(header(res, 'www-authenticate'));
+      res = await this.send(method, url, o.headers ?? {}, undefined, o.body?.());
+    }
+    if (!o.ok.includes(res.statusCode)) throw new RegistryHttpError(res.statusCode, `${method} ${this.opts.registry}/${this.opts.repository} ${path.startsWith('http') ? 'upload' : path}`, await errorDetail(res));
+    return res;
+  }
+
+  /** Whether the repository has blob `digest` (a push skips what is there). */
+  async hasBlob(digest: string): Promise<boolean> {
+    const res = await this.call('HEAD', `blobs/${digest}`, { ok: [200, 404] });
+    await res.body.dump();
+    return res.statusCode === 200;
+  }
+
+  /** Uploads a blob in one PUT (`POST uploads/` then `PUT <location>?digest=`). */
+  async putBlob(digest: string, size: number, body: BodySource): Promise<void> {
+    const started = await this.call('POST', 'blobs/uploads/', { ok: [202] });
+    await started.body.dump();
+    const location = header(started, 'location');
+    if (!location) throw new ExternalError(`${this.opts.registry}: the registry started an upload without a Location`);
+    const target = new URL(location, this.base);
+    target.searchParams.set('digest', digest);
+    const done = await this.call('PUT', target.toString(), { headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) }, body, ok: [201] });
+    await done.body.dump();
+  }
+
+  /** Puts a manifest under `reference` (a tag or its digest). */
+  async putManifest(reference: string, mediaType: string, body: Buffer): Promise<void> {
+    const res = await this.call('PUT', `manifests/${reference}`, { headers: { 'content-type': mediaType }, body: () => body, ok: [201] });
+    await res.body.dump();
+  }
+
   /** Releases the connection pool. */
   async close(): Promise<void> {
     this.http.close();
   }
 
-  private async send(path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<Response> {
-    const all = { 'user-agent': 'cocoon-image/0.1', ...headers, ...(this.authorization ? { authorization: this.authorization } : {}) };
+  private async send(method: RequestOptions['method'], path: string, headers: Record<string, string>, signal?: AbortSignal, body?: Buffer | Readable): Promise<Response> {
+    const all = { 'user-agent': 'cocoon/0.1', ...headers, ...(this.authorization ? { authorization: this.authorization } : {}) };
     try {
-      return await this.http.get(`${this.base}${path}`, { headers: all, signal, idleTimeoutMs: this.timeoutMs });
+      return await this.http.request(path.startsWith('http') ? path : `${this.base}${path}`, { method, headers: all, signal, body, idleTimeoutMs: this.timeoutMs });
     } catch (err) {
       if (signal?.aborted) throw err;
       throw new ExternalError(`cannot reach registry ${this.opts.registry} (${this.base}): ${(err as Error).message}`, { cause: err });
@@ -103,7 +150,7 @@ export class RegistryClient {
   private async fetchToken(realm: string, service: string | undefined): Promise<string> {
     const url = new URL(realm);
     if (service) url.searchParams.set('service', service);
-    url.searchParams.set('scope', `repository:${this.opts.repository}:pull`);
+    url.searchParams.set('scope', `repository:${this.opts.repository}:${this.opts.push ? 'pull,push' : 'pull'}`);
     const creds = this.opts.credentials;
     log().debug({ realm: url.origin + url.pathname, user: creds?.username ?? null }, 'registry token');
     let res: Response;

@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { PACKAGE_OF, run, spawn } from '@cocoon/common/exec';
+import { loadConflists, pickConflist, supportsPortMappings } from '@cocoon/common/net/conflist';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const DOCTOR = join(HERE, 'cocoon-doctor');
@@ -201,24 +202,31 @@ describe('cocoon-doctor check --fix (temporary root, network namespace)', () => 
     assert.equal(readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8'), hostForward, 'the host\'s own sysctl is untouched');
     assert.equal(find(report, 'net.ipv4.ip_forward')?.fixed, true);
     assert.match(readFileSync(sysctlConf, 'utf8'), /^net\.ipv4\.ip_forward = 1$/m);
-    const conflist = JSON.parse(readFileSync(join(dirs.cni, '30-cocoon.conflist'), 'utf8')) as { cniVersion: string; name: string; plugins: Array<Record<string, unknown>> };
+    const conflist = JSON.parse(readFileSync(join(dirs.cni, '10-cocoon.conflist'), 'utf8')) as { cniVersion: string; name: string; plugins: Array<Record<string, unknown>> };
     assert.equal(conflist.cniVersion, '1.0.0');
     assert.deepEqual(conflist.plugins.map((p) => p.type), ['bridge', 'portmap']);
     assert.deepEqual(conflist.plugins[0], {
       type: 'bridge', bridge: 'cni0', isGateway: true, ipMasq: true, hairpinMode: true,
       ipam: { type: 'host-local', ranges: [[{ subnet: '10.88.0.0/16', gateway: '10.88.0.1' }]], routes: [{ dst: '0.0.0.0/0' }] },
     });
-    assert.deepEqual(conflist.plugins[1], { type: 'portmap', capabilities: { portMappings: true } });
+    assert.deepEqual(conflist.plugins[1], { type: 'portmap', capabilities: { portMappings: true }, snat: true });
+    // What cocoon-net takes when no --network is given (the first conflist by file name, parsed
+    // with its schema) is this very file.
+    assert.deepEqual(loadConflists(dirs.cni).map((c) => c.file), [join(dirs.cni, '10-cocoon.conflist')]);
+    const taken = pickConflist(dirs.cni, undefined);
+    assert.equal(taken.name, 'cocoon');
+    assert.deepEqual(taken.plugins.map((p) => p.type), ['bridge', 'portmap']);
+    assert.ok(supportsPortMappings(taken), '-p works on it');
   });
 
   it('is idempotent: a second --fix changes nothing and keeps an existing conflist', async () => {
     const f = fakes('again');
-    const before = statSync(join(dirs.cni, '30-cocoon.conflist')).mtimeMs;
+    const before = statSync(join(dirs.cni, '10-cocoon.conflist')).mtimeMs;
     const r = await doctor(['check', '--fix', '--json', '--subnet', '192.168.7.0/24'], env(f.path), { netns: true });
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(parseReport(r.stdout).checks.filter((c) => c.fixed).map((c) => c.name), []);
     assert.deepEqual(calls(f.log), [], 'no package manager call');
-    assert.equal(statSync(join(dirs.cni, '30-cocoon.conflist')).mtimeMs, before);
+    assert.equal(statSync(join(dirs.cni, '10-cocoon.conflist')).mtimeMs, before);
   });
 
   it('--subnet picks the conflist\'s network; dnf on a Fedora-like', async () => {
@@ -229,7 +237,7 @@ describe('cocoon-doctor check --fix (temporary root, network namespace)', () => 
     const r = await doctor(['check', '--fix', '--subnet=192.168.7.77/24'], env(f.path, { COCOON_CNI_CONF_DIR: cni, COCOON_OS_RELEASE: osRelease }), { netns: true });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^FIXED {2}cni-conflist/m);
-    const conflist = JSON.parse(readFileSync(join(cni, '30-cocoon.conflist'), 'utf8')) as { plugins: Array<{ ipam?: { ranges: unknown } }> };
+    const conflist = JSON.parse(readFileSync(join(cni, '10-cocoon.conflist'), 'utf8')) as { plugins: Array<{ ipam?: { ranges: unknown } }> };
     assert.deepEqual(conflist.plugins[0]?.ipam?.ranges, [[{ subnet: '192.168.7.0/24', gateway: '192.168.7.1' }]]);
     assert.deepEqual(calls(f.log), ['dnf install -y -q socat']);
   });

@@ -95,7 +95,7 @@ describe('cocoon CLI', () => {
       assert.equal(r.stdout, '');
     }
     assert.match((await run('vm', 'create', '--nics', '0', 'default')).stderr, /cocoon image build-default/);
-    assert.match((await run('vm', 'create', 'default')).stderr, /no CNI network configured .*cocoon-doctor --fix.*--nics 0/);
+    assert.match((await run('vm', 'create', 'default')).stderr, /no CNI network configured .*cocoon-doctor check --fix.*--nics 0/);
     assert.match((await run('vm', 'inspect', 'ghost')).stderr.toLowerCase(), /vm not found/, 'the words vk-cocoon matches');
     assert.match((await run('vm', 'create', '--cpu', '-1', 'default')).stderr, /--cpu: "-1" is out of range/);
     assert.match((await run('vm', 'ls', '--format', 'table', '-o', 'json')).stderr, /disagree/);

@@ -99,18 +99,27 @@ function prune(file: string, policy: RotationPolicy, companions: string[]): void
 }
 
 const EWOULDBLOCK = 11;
+/** How long an opener waits for another process's rotation before it leaves the file alone. */
+const ROTATE_WAIT_MS = 1000;
 
 /**
- * `rotateIfNeeded` under a kernel lock on `<file>.lock`, taken without waiting: when another
- * process holds it, that process is rotating this file and this one skips. Cheap when the
- * file is not full (one stat, no lock) unless `prune` asks to check the generations' count
- * and age anyway. Returns whether this process rotated.
+ * `rotateIfNeeded` under a kernel lock on `<file>.lock`. A process that finds the lock held
+ * waits for it (a rotation takes milliseconds; at most ROTATE_WAIT_MS, so a stuck holder
+ * never stalls a command), then re-checks and finds nothing due: had it skipped at once, it
+ * could open the file before the holder renamed it and write its line into the old
+ * generation (seen under load). Cheap when the file is not full (one stat, no lock) unless
+ * `prune` asks to check the generations' count and age anyway. Returns whether this
+ * process rotated.
  */
 export function rotateLocked(file: string, policy: RotationPolicy, opts: { companions?: string[]; copyTruncate?: boolean; prune?: boolean } = {}): boolean {
   if (!opts.prune && sizeOf(file) <= policy.maxBytes) return false;
   const fd = openSync(`${file}.lock`, constants.O_RDWR | constants.O_CREAT, 0o600);
   try {
-    const rc = native().flock(fd, true, true);
+    let rc = native().flock(fd, true, true);
+    for (const deadline = Date.now() + ROTATE_WAIT_MS; rc === EWOULDBLOCK && Date.now() < deadline; rc = native().flock(fd, true, true)) {
+      // NOTE: a synchronous 10 ms sleep: the logger is built synchronously, before any output.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    }
     if (rc === EWOULDBLOCK) return false;
     if (rc !== 0) throw new Error(`flock ${file}.lock: errno ${rc}`);
     // NOTE: re-checked under the lock: another process may have rotated it meanwhile.

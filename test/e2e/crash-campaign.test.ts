@@ -1,15 +1,15 @@
 /**
  * Crash and concurrency campaign, on the built executables and the e2e root:
  * - `vm create`, `vm run`, `vm rm --force` (running), `image import` (file, stdin),
- *   `image pull` (a real local registry) and `cocoon gc` itself, each SIGKILLed at random
- *   moments (until CRASH_KILLS kills, 8 by default, landed mid-command: 56 in all), then `cocoon gc`, then
+ *   `image pull` (a real local registry), `snapshot save` (of a running guest),
+ *   `snapshot import` (an exported archive) and `cocoon gc` itself, each SIGKILLed at random
+ *   moments (until CRASH_KILLS kills, 8 by default, landed mid-command: 72 in all), then `cocoon gc`, then
  *   the checks of test/helpers/gc-campaign.ts (a hook of the hardening issue's kill campaign,
  *   test/helpers/kill-campaign.ts), then the same command again;
  * - 20 parallel `vm create` with random names and 10 with one shared name while `cocoon gc`
  *   runs in a loop: no lost or duplicated record, exactly one winner for the shared name, and
  *   gc never removes the files of a VM that has a record.
- * (`snapshot save/import` join when the snapshot tool is in main.) bench/crash-campaign.sh
- * runs a longer campaign.
+ * bench/crash-campaign.sh runs a longer campaign.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -24,9 +24,10 @@ import { makeSmallImageTar } from '../helpers/small-image.ts';
 import { BIN, cocoon, ensureDefaultImage, env, ok, requireTools } from '../helpers/cocoon.ts';
 import { gcAfterKill, gcViolations } from '../helpers/gc-campaign.ts';
 import { runCampaign, runCocoon, summarize, type CampaignEnv, type KillTarget } from '../helpers/kill-campaign.ts';
+import { processesWithEnv } from '../helpers/leftovers.ts';
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
 
-/** Kills that land mid-command, per command (7 commands × 8 = 56 in CI). */
+/** Kills that land mid-command, per command (9 commands × 8 = 72 in CI). */
 const KILLS = Number(process.env.CRASH_KILLS ?? 8);
 const scratch = mkdtempSync(join(tmpdir(), 'cocoon-crash-'));
 const c: CampaignEnv = { bin: join(BIN, 'cocoon'), env };
@@ -35,6 +36,10 @@ let keep = new Set<string>();
 let imageTar = '';
 let registry: TestRegistry;
 let pullRef = '';
+/** The running guest `snapshot save` is killed on, and the archive `snapshot import` reads. */
+let saveVm = '';
+let snapTar = '';
+const SNAPS = ['cc-base', 'cc-save', 'cc-imp'];
 
 async function vms() {
   return z.array(VmRecordSchema).parse(JSON.parse(await ok(['vm', 'ls', '-o', 'json'])));
@@ -57,6 +62,12 @@ async function makeGarbage(): Promise<void> {
   mkdirSync(join(env.COCOON_ROOT_DIR, 'tmp', `import-${dead}-garbage`), { recursive: true });
 }
 
+/** Waits (≤ 30 s) for the guard a killed `snapshot save` leaves to finish its recovery. */
+async function guardsDone(): Promise<void> {
+  const guards = () => processesWithEnv('COCOON_ROOT_DIR', env.COCOON_ROOT_DIR).filter((p) => p.argv.includes('guard'));
+  for (const deadline = Date.now() + 30_000; guards().length > 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+}
+
 const targets = (): KillTarget[] => [
   { name: 'vm create', prepare: async () => ['vm', 'create', ...SMALL, 'default'], cleanup: removeNew },
   { name: 'vm run', prepare: async () => ['vm', 'run', ...SMALL, 'default'], cleanup: removeNew },
@@ -70,6 +81,23 @@ const targets = (): KillTarget[] => [
   { name: 'image import (file)', tool: 'cocoon-image', prepare: async () => ['import', '--force', 'cc-file', imageTar] },
   { name: 'image import (stdin)', tool: 'cocoon-image', prepare: async () => ['import', '--force', 'cc-stdin', '-'], stdinFile: imageTar },
   { name: 'image pull', tool: 'cocoon-image', prepare: async () => ['pull', '--force', pullRef] },
+  // The snapshot tool itself: a killed save leaves its guard to resume the VM and drop the
+  // half-made snapshot; the next cocoon-snap command finishes what a killed import left.
+  {
+    name: 'snapshot save',
+    tool: 'cocoon-snap',
+    prepare: async () => ['save', '--name', 'cc-save', saveVm],
+    settle: guardsDone,
+    retryOk: (r) => r.code === 0 || (r.code === 4 && /already exists/.test(r.stderr)),
+    cleanup: async () => void (await cocoon(['snapshot', 'rm', 'cc-save'])),
+  },
+  {
+    name: 'snapshot import',
+    tool: 'cocoon-snap',
+    prepare: async () => ['import', '--name', 'cc-imp', snapTar],
+    retryOk: (r) => r.code === 0 || (r.code === 4 && /already exists/.test(r.stderr)),
+    cleanup: async () => void (await cocoon(['snapshot', 'rm', 'cc-imp'])),
+  },
   {
     name: 'gc',
     tool: 'cocoon-gc',
@@ -89,10 +117,18 @@ describe('crash and concurrency campaign', () => {
     registry = await startRegistry();
     pullRef = `${registry.host}/cc/small:1`;
     await execa('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci-archive:${imageTar}`, `docker://${pullRef}`]);
+    for (const s of SNAPS) await cocoon(['snapshot', 'rm', s]);
+    saveVm = (await ok(['vm', 'run', '--name', `cc-save-${process.pid}`, ...SMALL, 'default'])).trim();
+    keep.add(saveVm);
+    await ok(['snapshot', 'save', '--name', 'cc-base', saveVm]);
+    snapTar = join(scratch, 'snap.tar');
+    await ok(['snapshot', 'export', 'cc-base', '-o', snapTar]);
     assert.equal((await runCocoon(c, ['gc'])).code, 0, 'the store starts clean');
   });
   after(async () => {
     await removeNew();
+    for (const s of SNAPS) await cocoon(['snapshot', 'rm', s]);
+    if (saveVm) await cocoon(['vm', 'rm', '--force', saveVm]);
     await cocoon(['image', 'rm', 'cc-file', 'cc-stdin', pullRef]);
     await registry?.stop();
     rmSync(scratch, { recursive: true, force: true });

@@ -3,7 +3,8 @@
  * after every kill, `cocoon gc` runs and the store must be whole and clean before the same
  * command runs again:
  * - every index parses with its schema;
- * - no referenced blob is missing (an image's layer disks and kernel, a VM's disks);
+ * - no referenced blob is missing (an image's layer disks and kernel, a VM's disks, a
+ *   complete snapshot's files and the layers it pins);
  * - nothing is left that the GC should have taken: no `creating` record, no run, log or lock
  *   file without a VM record, no temp file, no store file no record uses, no network record
  *   without a VM, no process of the store that no VM owns.
@@ -13,6 +14,7 @@ import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { NetRecordSchema } from '@cocoon/common/schemas/net';
 import { ImageRecordSchema } from '@cocoon/common/schemas/image';
+import { SnapshotRecordSchema, type SnapshotRecord } from '@cocoon/common/schemas/snapshot';
 import { VmRecordSchema, type VmRecord } from '@cocoon/common/schemas/vm';
 import { runCocoon, unownedProcesses, type CampaignEnv, type CampaignHooks } from './kill-campaign.ts';
 
@@ -59,6 +61,22 @@ function referenced(root: string, images: Array<z.infer<typeof ImageRecordSchema
   return used;
 }
 
+/**
+ * A complete snapshot's files and pinned layers must exist (they hold their layers for gc:
+ * `used`). A pending one (a save or import that was killed) is its tool's to finish: the
+ * save's guard or the next cocoon-snap command removes it, and gc after 24 h.
+ */
+function snapshotRefs(root: string, snaps: SnapshotRecord[], used: Set<string>, out: string[]): void {
+  const blobs = join(root, 'images', 'blobs', 'sha256');
+  for (const s of snaps) {
+    const pinned = [...Object.keys(s.image_blob_ids ?? {}), ...(s.machine?.disks.flatMap((d) => (d.blob ? [d.blob] : [])) ?? [])];
+    for (const hex of pinned) used.add(hex);
+    if (s.pending) continue;
+    for (const f of s.files ?? []) if (!existsSync(join(root, 'snapshots', s.id, f.name))) out.push(`snapshot ${s.name}: file ${f.name} missing`);
+    for (const hex of pinned) if (!existsSync(join(blobs, `${hex}.erofs`)) && !existsSync(join(blobs, `${hex}.qcow2`))) out.push(`snapshot ${s.name}: layer ${hex.slice(0, 12)} missing`);
+  }
+}
+
 /** Everything that must hold after a kill and a `cocoon gc`. */
 export function gcViolations(c: CampaignEnv): string[] {
   const { COCOON_ROOT_DIR: root, COCOON_RUN_DIR: run, COCOON_LOG_DIR: log } = c.env;
@@ -68,6 +86,7 @@ export function gcViolations(c: CampaignEnv): string[] {
   const nets = readIndex(join(root, 'networks', 'index.json'), NetRecordSchema, out);
   const ids = new Set(vms.map((v) => v.id));
   const used = referenced(root, images, vms, out);
+  snapshotRefs(root, readIndex(join(root, 'snapshots', 'index.json'), SnapshotRecordSchema, out), used, out);
   for (const name of ls(join(root, 'images', 'blobs', 'sha256'))) if (!used.has(name.slice(0, 64))) out.push(`store file ${name} that nothing uses`);
   for (const name of ls(join(root, 'images', 'boot'))) if (!used.has(name)) out.push(`boot dir ${name} that nothing uses`);
   // Per-VM dirs are this root's when they carry its mark (cocoon-root), as gc judges them.

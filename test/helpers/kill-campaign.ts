@@ -52,6 +52,11 @@ export interface KillTarget {
   retryOk?(r: RunResult): boolean;
   /** Runs after each round's checks (e.g. removes the VMs it made). */
   cleanup?(): Promise<void>;
+  /**
+   * Waits, after the kill and before the checks, for what the command leaves working on
+   * purpose (a `snapshot save`'s guard, which resumes the VM and drops the half-made snapshot).
+   */
+  settle?(): Promise<void>;
 }
 
 export interface Round {
@@ -182,6 +187,7 @@ export async function runCampaign(
 async function killRound(c: CampaignEnv, t: KillTarget, delayMs: number, hooks: CampaignHooks): Promise<Round> {
   const argv = await t.prepare();
   const first = await runCocoon(c, argv, { stdinFile: t.stdinFile, killAfterMs: delayMs, tool: t.tool });
+  await t.settle?.();
   const violations = unownedProcesses(c);
   if (hooks.afterKill) violations.push(...(await hooks.afterKill(c)));
   const retry = await runCocoon(c, argv, { stdinFile: t.stdinFile, tool: t.tool });

@@ -1,9 +1,9 @@
 /**
  * A VM from a cloud image: the stored qcow2 becomes the backing file of a per-VM overlay
  * grown to --storage; it boots through OVMF (UEFI) with a NoCloud CIDATA seed that is
- * attached on the first boot only. The image here is an empty qcow2 (nothing offline
- * boots an OS through UEFI), so the check is that the firmware really runs and reaches
- * its shell; the disks and the seed are checked with qemu-img, mtools and cloud-init.
+ * attached on the first boot only. The image here is an empty qcow2: the disks and the seed
+ * are checked with qemu-img, mtools and cloud-init without booting. A real cloud-init guest
+ * boots in cloud-init-guest.test.ts.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
 import { z } from 'zod';
-import { VmInspectSchema, VmRecordSchema } from '@cocoon/common/schemas/vm';
+import { VmInspectSchema } from '@cocoon/common/schemas/vm';
 import { QemuImgInfoSchema } from '@cocoon/common/schemas/qemu-img';
-import { cocoon, ok, requireTools, waitForConsole } from '../helpers/cocoon.ts';
+import { cocoon, ok, requireTools } from '../helpers/cocoon.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'cocoon-cloud-vm-'));
 const image = `cloud-e2e-${process.pid}`;
@@ -56,17 +56,12 @@ describe('VM from a cloud image', () => {
     assert.equal(schema.exitCode, 0, `cloud-init schema: ${schema.stdout} ${schema.stderr}`);
   });
 
-  it('boots OVMF with the seed on the first start only, stops, and removes its disks', async () => {
+  it('attaches OVMF and the seed for the first boot, and rm removes its disks but not the image', async () => {
+    // Booting a real cloud-init guest (and the seed's removal after the first boot) is cloud-init-guest.test.ts.
     const vm = Inspect.parse(JSON.parse(await ok(['vm', 'inspect', 'cloud-big'])));
-    const first = JSON.parse(await ok(['vm', 'debug', '--format', 'json', 'cloud-big'])) as string[];
-    assert.ok(first.some((a) => a.includes('if=pflash') && a.includes('OVMF_CODE')), 'UEFI firmware attached');
-    assert.ok(first.some((a) => a.includes('serial=cidata')), 'seed attached before the first boot');
-    await ok(['vm', 'start', 'cloud-big']);
-    await waitForConsole(vm.runtime.consoleSocket, 'Shell>', 180_000);
-    await ok(['vm', 'stop', '--timeout', '2', 'cloud-big']);
-    const again = JSON.parse(await ok(['vm', 'debug', '--format', 'json', 'cloud-big'])) as string[];
-    assert.ok(!again.some((a) => a.includes('serial=cidata')), 'seed not attached after the first boot');
-    assert.equal(VmRecordSchema.parse(JSON.parse(await ok(['vm', 'inspect', 'cloud-big']))).first_booted, true);
+    const argv = JSON.parse(await ok(['vm', 'debug', '--format', 'json', 'cloud-big'])) as string[];
+    assert.ok(argv.some((a) => a.includes('if=pflash') && a.includes('OVMF_CODE')), 'UEFI firmware attached');
+    assert.ok(argv.some((a) => a.includes('serial=cidata')), 'seed attached before the first boot');
     const base = (await info(vm.runtime.rootDisk))['backing-filename'] ?? '';
     await ok(['vm', 'rm', 'cloud-big']);
     assert.equal(existsSync(vm.runtime.runDir), false);

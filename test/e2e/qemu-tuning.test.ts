@@ -2,16 +2,20 @@
  * Host tuning and data disks for real on QEMU (TCG): one booted default guest shows the
  * balloon and watchdog devices, two virtio-blk queues per disk, the data disk mounted by the
  * guest init (`cocoon.data=`), O_DIRECT on QEMU's writable disk files, and the tuning in
- * `vm inspect`; a file written to the data disk survives stop/start.
+ * `vm inspect`; a file written to the data disk survives stop/start, is seen by a clone (on
+ * the clone's own copy of the disk) and is rewound by a restore.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { VmInspectSchema } from '@cocoon/common/schemas/vm';
+import { SnapshotRecordSchema } from '@cocoon/common/schemas/snapshot';
+import { VmInspectSchema, VmRecordSchema } from '@cocoon/common/schemas/vm';
 import { cocoon, ensureDefaultImage, ok, requireTools } from '../helpers/cocoon.ts';
 
 const name = `tune-${process.pid}`;
-const exec = async (cmd: string) => ok(['vm', 'exec', name, '--', 'sh', '-c', cmd]);
+const snapshot = `tune-snap-${process.pid}`;
+const clones: string[] = [];
+const exec = async (cmd: string, vm = name) => ok(['vm', 'exec', vm, '--', 'sh', '-c', cmd]);
 const O_DIRECT = 0o40000;
 
 describe('QEMU host tuning and data disks', () => {
@@ -21,7 +25,8 @@ describe('QEMU host tuning and data disks', () => {
   });
   // NOTE: the VM goes also when an assertion fails, so later suites find the root clean.
   after(async () => {
-    await cocoon(['vm', 'rm', '--force', name]);
+    await cocoon(['vm', 'rm', '--force', name, ...clones]);
+    await cocoon(['snapshot', 'rm', snapshot]);
   });
 
   it('boots with balloon, watchdog, multi-queue disks and a mounted data disk that survives stop/start', async () => {
@@ -57,6 +62,27 @@ describe('QEMU host tuning and data disks', () => {
     await ok(['vm', 'stop', '--timeout', '60', name]);
     await ok(['vm', 'start', '--wait', name]);
     assert.equal((await exec('cat /mnt/logs/proof')).trim(), 'kept-across-restart');
-    await ok(['vm', 'rm', '--force', name]);
+  });
+
+  it('carries the data disk through a snapshot: a clone sees its files on its own copy, a restore rewinds it', async () => {
+    await exec('echo in-snapshot > /mnt/logs/snap && sync');
+    const snap = SnapshotRecordSchema.parse(JSON.parse(await ok(['snapshot', 'save', '--name', snapshot, '-o', 'json', name])));
+    assert.deepEqual(snap.files?.map((f) => f.name).sort(), ['cow.raw', 'data-logs.raw', 'vmstate.qemu'], 'the data disk is one of the saved files');
+
+    const clone = VmRecordSchema.parse(JSON.parse(await ok(['vm', 'clone', '-o', 'json', snapshot])));
+    clones.push(clone.id);
+    const source = VmRecordSchema.parse(JSON.parse(await ok(['vm', 'inspect', name])));
+    const [mine, theirs] = [clone, source].map((v) => v.storage_configs.find((d) => d.role === 'data'));
+    assert.equal(mine?.serial, 'cocoon-data-logs');
+    assert.equal(mine?.mount_point, '/mnt/logs');
+    assert.ok(mine?.path.includes(clone.id) && mine.path !== theirs?.path, `the clone's own copy: ${mine?.path}`);
+    assert.equal((await exec('cat /mnt/logs/snap /mnt/logs/proof', clone.id)).trim(), 'in-snapshot\nkept-across-restart');
+    await exec('echo clone-only > /mnt/logs/mine && sync', clone.id);
+    assert.equal((await cocoon(['vm', 'exec', name, '--', 'test', '-e', '/mnt/logs/mine'])).code, 1, "the source does not see the clone's writes");
+
+    await exec('echo later > /mnt/logs/after && sync');
+    await ok(['vm', 'restore', name, snapshot]);
+    assert.equal((await cocoon(['vm', 'exec', name, '--', 'test', '-e', '/mnt/logs/after'])).code, 1, 'restore rewound the data disk');
+    assert.equal((await exec('cat /mnt/logs/snap')).trim(), 'in-snapshot');
   });
 });

@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { vmPaths, type VmPaths } from '@cocoon/common/hypervisor/index';
 import { UsageError } from '@cocoon/common/errors';
 import { run } from '@cocoon/common/exec';
-import { hostHasVhostVsock } from '@cocoon/common/hypervisor/vsock';
 import type { Layout } from '@cocoon/common/layout';
 import { procStat } from '@cocoon/common/proc';
 import { newId, validateVmName } from '@cocoon/common/refs';
@@ -20,7 +19,7 @@ import type { VmRecord } from '@cocoon/common/schemas/vm';
 import { copySparse } from '@cocoon/common/snapshots/sparse';
 import { findSnapshot } from '@cocoon/common/snapshots/store';
 import { grownResources, launchable, launchSaved, requireImage, savedDisks, savedSpec, type Launchable, type Resources } from './from-snapshot.ts';
-import { insertVmRecord, setState } from './lifecycle.ts';
+import { hasVsock, insertVmRecord, setState } from './lifecycle.ts';
 import { setupNetwork, teardownNetwork } from './network.ts';
 import { creatorOfThisProcess, findHypervisor, killLeftovers } from './recovery.ts';
 import { reidentify, REIDENTIFY_TIMEOUT_MS } from './reidentify.ts';
@@ -75,7 +74,8 @@ async function cloneOne(layout: Layout, l: Launchable, image: ImageResolve, want
   const id = newId();
   const paths = vmPaths(layout, id);
   const record = cloneRecord(l, image, paths, id, want.name ?? `cocoon-clone-${id.slice(0, 8)}`, want, req);
-  await insertVmRecord(layout, record, l.machine.vsock && hostHasVhostVsock());
+  // NOTE: CH and FC always have their (hybrid) vsock: a clone without it would lose its agent.
+  await insertVmRecord(layout, record, l.machine.vsock && hasVsock(l.snapshot.hypervisor));
   try {
     await mkdir(paths.runDir, { recursive: true, mode: 0o700 });
     await mkdir(paths.logDir, { recursive: true, mode: 0o700 });

@@ -87,6 +87,20 @@ export function planVm(layout: Layout, req: CreateRequest, id = newId()): VmReco
   };
 }
 
+/** Whether a new VM of `hypervisor` gets a guest CID: Cloud Hypervisor and Firecracker always have a (hybrid) vsock device; QEMU only with vhost-vsock. */
+export function hasVsock(hypervisor: VmRecord['hypervisor']): boolean {
+  return hypervisor !== 'qemu' || hostHasVhostVsock();
+}
+
+/**
+ * The guest CID a create would allocate now (`vm debug IMAGE` shows the vsock device a new VM
+ * gets; the real allocation happens under the index lock in `insertVmRecord`).
+ */
+export async function plannedGuestCid(layout: Layout, hypervisor: VmRecord['hypervisor']): Promise<number | undefined> {
+  if (!hasVsock(hypervisor)) return undefined;
+  return nextGuestCid((await vmIndex(layout).list()).map((vm) => vm.vsock_cid ?? null));
+}
+
 /** Creates a VM: reserves the name, makes its disks, records it as `created`. */
 export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRecord> {
   // NOTE: the record names this process as its creator until it is `created`: if this process
@@ -96,8 +110,7 @@ export async function createVm(layout: Layout, req: CreateRequest): Promise<VmRe
   const name = record.config.name;
   const paths = vmPaths(layout, id);
   const index = vmIndex(layout);
-  // Cloud Hypervisor and Firecracker always have a (hybrid) vsock device; QEMU only with vhost-vsock.
-  await insertVmRecord(layout, record, req.hypervisor !== 'qemu' || hostHasVhostVsock());
+  await insertVmRecord(layout, record, hasVsock(req.hypervisor));
   try {
     await claimVmDirs(layout, id);
     if (record.nics > 0) {

@@ -12,7 +12,7 @@ import { ociDisks, testLaunchSpec } from '../testing/launch-spec.ts';
 import type { ApiRequest, LaunchSpec } from './index.ts';
 import { chAddDisk, chAddNet, chInfo, chPause, chPing, chPowerButton, chRemoveDevice, chRestore, chResume, chShutdown, chSnapshot, CH_API_BASE } from './cloud-hypervisor/api.ts';
 import { chCommandLine } from './cloud-hypervisor/args.ts';
-import { fcAction, fcBootRequests, fcInfo, fcSnapshotCreate, fcSnapshotLoad, fcVmState } from './firecracker/requests.ts';
+import { fcAction, fcBootRequests, fcDriveSwaps, fcInfo, fcSnapshotCreate, fcSnapshotLoad, fcVmState } from './firecracker/requests.ts';
 import { tuningFor } from './tuning.ts';
 import type { NetworkConfig } from '../schemas/vm.ts';
 
@@ -89,9 +89,10 @@ describe('driver requests against the hypervisors\' API descriptions', () => {
     }
   });
 
-  it('FC: the boot sequence, Ctrl-Alt-Del, pause/snapshot/resume and load with network overrides validate', () => {
+  it('FC: the boot sequence, Ctrl-Alt-Del, pause/snapshot/resume, load with network and vsock overrides and the drive swaps validate', () => {
     for (const { label, spec } of cases.filter((c) => c.spec.kernel !== null)) {
-      check(fc, '', [fcInfo(), ...fcBootRequests(spec), fcAction('SendCtrlAltDel'), fcVmState('Paused'), fcSnapshotCreate('/s'), fcVmState('Resumed'), fcSnapshotLoad('/s', spec.nics)], label);
+      assert.ok(fcDriveSwaps(spec.disks).length > 0, `${label}: the writable drives are swapped`);
+      check(fc, '', [fcInfo(), ...fcBootRequests(spec), fcAction('SendCtrlAltDel'), fcVmState('Paused'), fcSnapshotCreate('/s'), fcVmState('Resumed'), fcSnapshotLoad('/s', spec.nics, spec.paths.vsockSocket), ...fcDriveSwaps(spec.disks)], label);
     }
   });
 

@@ -120,6 +120,13 @@ function fcMachine(argv) {
   const preBoot = (fn) => (body, params) => (vm.state === 'Not started' && !vm.loaded ? fn(body, params) : [400, { fault_message: 'The requested operation is not supported after starting the microVM.' }]);
   const routes = {
     'GET /': () => [200, { app_name: 'Firecracker', id: at('--id') ?? 'anonymous-instance', state: vm.state, vmm_version: '1.16.0-stand-in' }],
+    'GET /vm/config': () => [
+      200,
+      {
+        'machine-config': vm.machine, 'boot-source': vm.boot, drives: Object.values(vm.drives), 'network-interfaces': Object.values(vm.ifaces),
+        ...(vm.balloon ? { balloon: vm.balloon } : {}), ...(vm.vsock ? { vsock: vm.vsock } : {}), ...(vm.entropy ? { entropy: {} } : {}),
+      },
+    ],
     'PUT /machine-config': preBoot((b) => ((vm.machine = b), [204])),
     'PUT /boot-source': preBoot((b) => {
       if (!isElf(b.kernel_image_path)) return [400, { fault_message: `${b.kernel_image_path} is not an uncompressed ELF kernel` }];
@@ -161,8 +168,27 @@ function fcMachine(argv) {
     'PUT /snapshot/load': (b) => {
       if (vm.state !== 'Not started' || vm.machine) return [400, { fault_message: 'load only on a fresh process' }];
       if (!existsSync(b.snapshot_path) || !existsSync(b.mem_backend?.backend_path ?? '')) return [400, { fault_message: 'snapshot files missing' }];
+      // As the real one: the devices come from the saved state, and the drives are reopened
+      // at the paths saved there (the API has no drive override); NICs and vsock may be moved.
+      const saved = JSON.parse(readFileSync(b.snapshot_path, 'utf8'));
+      for (const d of Object.values(saved.drives ?? {})) {
+        if (!existsSync(d.path_on_host)) return [400, { fault_message: `Load snapshot error: Block: Error manipulating the backing file: No such file or directory (os error 2) ${d.path_on_host}` }];
+      }
+      for (const o of b.network_overrides ?? []) {
+        if (!saved.ifaces?.[o.iface_id]) return [400, { fault_message: `Load snapshot error: no network interface ${o.iface_id} in the snapshot` }];
+        saved.ifaces[o.iface_id].host_dev_name = o.host_dev_name;
+      }
+      if (b.vsock_override && saved.vsock) saved.vsock.uds_path = b.vsock_override.uds_path;
+      Object.assign(vm, { machine: saved.machine, boot: saved.boot, drives: saved.drives ?? {}, ifaces: saved.ifaces ?? {}, balloon: saved.balloon, vsock: saved.vsock, entropy: saved.entropy });
       vm.loaded = true;
       vm.state = b.resume_vm ? 'Running' : 'Paused';
+      return [204];
+    },
+    'PATCH /drives/{id}': (b, id) => {
+      if (vm.state === 'Not started') return [400, { fault_message: 'The requested operation is not supported before starting the microVM.' }];
+      if (b.drive_id !== id || !vm.drives[id]) return [400, { fault_message: `no drive ${id}` }];
+      if (b.path_on_host !== undefined && !existsSync(b.path_on_host)) return [400, { fault_message: `${b.path_on_host}: no such file` }];
+      vm.drives[id] = { ...vm.drives[id], ...b };
       return [204];
     },
   };

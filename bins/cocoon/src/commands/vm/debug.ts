@@ -2,7 +2,7 @@ import { Command } from 'clipanion';
 import { chooseFormat } from '@cocoon/common/cli';
 import { NotFoundError } from '@cocoon/common/errors';
 import type { LaunchPlan } from '@cocoon/common/hypervisor/index';
-import { VmCreateBase } from './create.ts';
+import { VmCreateBase, type CreateOutput } from './create.ts';
 
 export class VmDebugCommand extends VmCreateBase {
   static override paths = [['vm', 'debug']];
@@ -19,9 +19,14 @@ export class VmDebugCommand extends VmCreateBase {
     ],
   });
 
+  /** `vm debug` has its own formats (shell, json, plan: checked in `execute`); create's do not apply. */
+  protected override outputFormat(): CreateOutput {
+    return 'json';
+  }
+
   override async execute(): Promise<number> {
     const format = chooseFormat(this.format, this.output, ['shell', 'json', 'plan'] as const, 'shell');
-    const [{ driverFor }, { vmIndex }, { launchSpec }, { planVm }, { curlLine }] = await Promise.all([
+    const [{ driverFor }, { vmIndex }, { launchSpec }, { planVm, plannedGuestCid }, { curlLine }] = await Promise.all([
       import('@cocoon/common/hypervisor/drivers'),
       import('@cocoon/common/vms'),
       import('../../vm/spec.ts'),
@@ -34,6 +39,9 @@ export class VmDebugCommand extends VmCreateBase {
     } catch (err) {
       if (!(err instanceof NotFoundError)) throw err;
       vm = planVm(this.layout, await this.createRequest());
+      // The vsock device (the agent's channel) is part of the launch a new VM gets.
+      const cid = await plannedGuestCid(this.layout, vm.hypervisor);
+      if (cid !== undefined) vm.vsock_cid = cid;
     }
     const plan: LaunchPlan = driverFor(vm.hypervisor).launchPlan(launchSpec(this.layout, vm));
     const argv = [plan.command.file, ...plan.command.args];

@@ -14,8 +14,7 @@ import type { ApiRequest, CommandLine, Hypervisor, LaunchPlan, LaunchSpec, Resto
 import { escalateStop, logTail, runtimeState, waitUntilReady } from '../launch.ts';
 import { processArgv, signalIfOwned, waitForExit } from '../process.ts';
 import { RestClient } from '../rest.ts';
-import type { NetworkConfig } from '../../schemas/vm.ts';
-import { FC_BINARY, fcAction, fcBootRequests, fcInfo, fcSnapshotCreate, fcSnapshotLoad, fcVmState } from './requests.ts';
+import { FC_BINARY, fcAction, fcBootRequests, fcDriveSwaps, fcInfo, fcSnapshotCreate, fcSnapshotLoad, fcVmState } from './requests.ts';
 import { ensureVmlinux } from './vmlinux.ts';
 
 export class FirecrackerDriver implements Hypervisor, SnapshotCapable {
@@ -103,13 +102,14 @@ export class FirecrackerDriver implements Hypervisor, SnapshotCapable {
   }
 
   /**
-   * A fresh process, then `/snapshot/load` (left paused), each NIC moved to this VM's TAP.
-   * NOTE: Firecracker reopens the drives at the paths saved in `vmstate`; a clone whose disks
-   * live elsewhere needs those paths redirected (not built: the FC API has no drive override).
+   * A fresh process, then `/snapshot/load` (left paused) with each NIC moved to this VM's TAP
+   * and the vsock to its socket, then each writable drive moved to this VM's file (a clone's
+   * copies; the VM's own files for a restore in place). Firecracker reopens the saved drive
+   * paths during the load, so those files must still exist (a clone of a removed VM fails).
    */
   async restore(spec: LaunchSpec, opts: RestoreOptions): Promise<{ pid: number }> {
     const pid = await this.launch(spec, opts.timeoutMs);
-    await this.send(spec.paths, pid, this.restoreRequests(opts.dir, spec.nics), true);
+    await this.send(spec.paths, pid, this.restoreRequests(opts.dir, spec), true);
     return { pid };
   }
 
@@ -126,9 +126,9 @@ export class FirecrackerDriver implements Hypervisor, SnapshotCapable {
     }
   }
 
-  /** The load request a restore sends (for `vm debug` and the contract tests). */
-  restoreRequests(sourceDir: string, nics: readonly NetworkConfig[]): ApiRequest[] {
-    return [fcSnapshotLoad(sourceDir, nics)];
+  /** The requests a restore sends after the process answers (for `vm debug` and the contract tests). */
+  restoreRequests(sourceDir: string, spec: Pick<LaunchSpec, 'nics' | 'disks' | 'vsockCid' | 'paths'>): ApiRequest[] {
+    return [fcSnapshotLoad(sourceDir, spec.nics, spec.vsockCid === null ? null : spec.paths.vsockSocket), ...fcDriveSwaps(spec.disks)];
   }
 
   /** Starts the relay hosting Firecracker and waits until the API answers; returns Firecracker's PID. */

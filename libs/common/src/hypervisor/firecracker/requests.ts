@@ -80,8 +80,11 @@ export function fcSnapshotCreate(dir: string): ApiRequest {
   return { method: 'PUT', path: '/snapshot/create', body: { snapshot_path: join(dir, 'vmstate'), mem_file_path: join(dir, 'mem'), snapshot_type: 'Full' } };
 }
 
-/** `PUT /snapshot/load` on a fresh process, left paused (the caller resumes), each NIC moved to the new VM's TAP. */
-export function fcSnapshotLoad(dir: string, nics: readonly NetworkConfig[]): ApiRequest {
+/**
+ * `PUT /snapshot/load` on a fresh process, left paused (the caller resumes): each NIC moved to
+ * the new VM's TAP (`network_overrides`) and the vsock to its own socket (`vsock_override`).
+ */
+export function fcSnapshotLoad(dir: string, nics: readonly NetworkConfig[], vsockSocket: string | null = null): ApiRequest {
   return {
     method: 'PUT',
     path: '/snapshot/load',
@@ -90,8 +93,19 @@ export function fcSnapshotLoad(dir: string, nics: readonly NetworkConfig[]): Api
       mem_backend: { backend_type: 'File', backend_path: join(dir, 'mem') },
       resume_vm: false,
       ...(nics.length ? { network_overrides: nics.map((nic, i) => ({ iface_id: `eth${i}`, host_dev_name: nic.tap })) } : {}),
+      ...(vsockSocket ? { vsock_override: { uds_path: vsockSocket } } : {}),
     },
   };
+}
+
+/**
+ * `PATCH /drives/drive<i>` of every writable disk, after the load and before the resume: the
+ * load reopened the drives at the paths saved in `vmstate` (the source VM's; the API has no
+ * drive override), so each writable drive is moved to this VM's own file before the guest runs.
+ * Read-only layers are shared blobs at the same path and stay.
+ */
+export function fcDriveSwaps(disks: LaunchSpec['disks']): ApiRequest[] {
+  return disks.flatMap((d, i) => (d.read_only ? [] : [{ method: 'PATCH' as const, path: `/drives/drive${i}`, body: { drive_id: `drive${i}`, path_on_host: d.path } }]));
 }
 
 /** One request as a curl line (for `vm debug`). */

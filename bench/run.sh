@@ -6,6 +6,7 @@ bash bench/startup.sh
 bash bench/vm-run.sh
 bash bench/pull.sh
 bash bench/snapshot.sh
+bash bench/headroom.sh
 [ -f bench/exec.sh ] && bash bench/exec.sh
 bash bench/net.sh
 bash bench/ops.sh

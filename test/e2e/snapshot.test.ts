@@ -7,7 +7,9 @@
  * hypervisor, and the bad inputs: a stopped VM, a taken name, shrinking, another VM's
  * snapshot, a full disk during save, and SIGKILL of a save (the VM is resumed, nothing left).
  * A second suite clones a VM with a NIC inside a namespace playing the host (`csn-…`, with a
- * real CNI bridge + host-local conflist): each clone answers ping on its own new IP.
+ * real CNI bridge + host-local conflist): each clone answers ping on its own new IP; a clone
+ * grown live (--cpu 2 --memory 512M --nics 2) shows them in the guest (nproc, MemTotal, both
+ * addresses answering), and a shrink or growth beyond the room is exit 2 with nothing left.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -21,7 +23,7 @@ import { z } from 'zod';
 import { SnapshotRecordSchema } from '@cocoon/common/schemas/snapshot';
 import { VmRecordSchema } from '@cocoon/common/schemas/vm';
 import { BIN, cocoon, ensureDefaultImage, env, ok, requireTools } from '../helpers/cocoon.ts';
-import { addNs, cocoonIn, delNs, inNs, okIn, writeConflist } from '../helpers/netns.ts';
+import { addNs, cocoonIn, delNs, inNs, links, netnsList, okIn, writeConflist } from '../helpers/netns.ts';
 import { startRegistry, TEST_USER } from '../helpers/registry.ts';
 
 const SRC = `snap-src-${process.pid}`;
@@ -227,7 +229,8 @@ describe('clones on a network (CNI, in a namespace playing the host)', () => {
     requireTools();
     await addNs(H);
     writeConflist(conf, { name: 'snap-e2e', bridge: 'csnbr0', subnet: '198.18.32.0/24', portmap: false });
-    await inH(['vm', 'run', '--wait', '--wait-timeout', '180', '--name', NSRC, '--nics', '1', '--memory', '256M', '--storage', '1G', 'default']);
+    // One vCPU: a clone can then grow to two even on a 2-core host (the room is the host's cores).
+    await inH(['vm', 'run', '--wait', '--wait-timeout', '180', '--name', NSRC, '--cpu', '1', '--nics', '1', '--memory', '256M', '--storage', '1G', 'default']);
     await inH(['vm', 'exec', NSRC, '--', 'sh', '-c', 'echo net-marker > /marker && sync']);
     await inH(['snapshot', 'save', '--name', `netbase-${process.pid}`, NSRC]);
   });
@@ -258,5 +261,48 @@ describe('clones on a network (CNI, in a namespace playing the host)', () => {
       assert.equal((await ping(nic.network.ip)).code, 0, `ping ${nic.network.ip}`);
     }
     assert.equal((await ping(src.network_configs?.[0]?.network?.ip ?? '')).code, 0, 'the source still answers on its own IP');
+  });
+
+  it('clone --cpu 2 --memory 512M --nics 2: the guest sees the added vCPU, memory and NIC, on its own new IP', async () => {
+    const src = VmRecordSchema.parse(JSON.parse(await inH(['vm', 'inspect', NSRC])));
+    const c = VmRecordSchema.parse(JSON.parse(await inH(['vm', 'clone', '--cpu', '2', '--memory', '512M', '--nics', '2', '-o', 'json', `netbase-${process.pid}`])));
+    clones.push(c.id);
+    assert.deepEqual([c.config.cpu, c.config.memory, c.network_configs?.length], [2, 512 * 2 ** 20, 2]);
+    assert.deepEqual([c.tuning?.hotplug?.cpus.length, c.tuning?.hotplug?.dimms, c.tuning?.hotplug?.nics], [1, [256 * 2 ** 20], 1], 'what was added live is recorded');
+    const memTotal = async (ref: string) => Number(/MemTotal:\s+(\d+) kB/.exec(await inH(['vm', 'exec', ref, '--', 'cat', '/proc/meminfo']))?.[1]);
+    const [before, after] = [await memTotal(NSRC), await memTotal(c.id)];
+    assert.ok(after - before >= 250 * 1024, `the guest's memory grew by 256 MiB (MemTotal ${before} → ${after} kB)`);
+    assert.equal((await inH(['vm', 'exec', c.id, '--', 'nproc'])).trim(), '2');
+    const addrs = await inH(['vm', 'exec', c.id, '--', 'ip', '-4', '-o', 'addr', 'show']);
+    for (const nic of c.network_configs ?? []) {
+      const ip = nic.network?.ip ?? '';
+      assert.match(addrs, new RegExp(`inet ${ip.replaceAll('.', '\\.')}/24`), `the guest has ${ip}`);
+      assert.equal((await ping(ip)).code, 0, `ping ${ip}`);
+    }
+    assert.doesNotMatch(addrs, new RegExp(`inet ${src.network_configs?.[0]?.network?.ip?.replaceAll('.', '\\.')}/`), 'the source\'s address is gone');
+  });
+
+  it('a shrink, growth beyond the launch\'s room or in part of a memory step is a usage error (2) that leaves nothing behind', async () => {
+    const state = async () => ({
+      vms: z.array(VmRecordSchema).parse(JSON.parse(await inH(['vm', 'ls', '-o', 'json']))).map((v) => v.id).sort(),
+      runDirs: readdirSync(env.COCOON_RUN_DIR).sort(),
+      netns: (await netnsList()).sort(),
+      links: (await links(H)).map((l) => l.ifname).sort(),
+    });
+    const before = await state();
+    const src = VmRecordSchema.parse(JSON.parse(await inH(['vm', 'inspect', NSRC])));
+    const room = src.tuning?.hotplug;
+    assert.ok(room, 'the source was launched with room to grow');
+    for (const [args, message] of [
+      [['--memory', '128M'], /--memory: 128M is less than the snapshot's 256M: a VM from a snapshot may only grow/],
+      [['--cpu', String(room.max_cpu + 1)], /--cpu: \d+ is more than the \d+ the VM of snapshot .* was launched with room for/],
+      [['--memory', '300M'], /memory grows in steps of 128M/],
+    ] as const) {
+      const r = await cocoonIn(H, ['vm', 'clone', '--nics', '2', ...args, `netbase-${process.pid}`], netEnv);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+      assert.equal(r.stderr.trim().split('\n').length, 1, 'one line on stderr');
+    }
+    assert.deepEqual(await state(), before, 'no VM record, run folder, netns or TAP was made');
   });
 });

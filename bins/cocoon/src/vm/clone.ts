@@ -18,7 +18,7 @@ import type { ImageResolve } from '@cocoon/common/schemas/image';
 import type { VmRecord } from '@cocoon/common/schemas/vm';
 import { copySparse } from '@cocoon/common/snapshots/sparse';
 import { findSnapshot } from '@cocoon/common/snapshots/store';
-import { grownResources, launchable, launchSaved, requireImage, savedDisks, savedSpec, type Launchable, type Resources } from './from-snapshot.ts';
+import { growSaved, grownResources, launchable, launchSaved, nicQueueCpu, requireImage, savedDisks, savedSpec, type Launchable, type Resources } from './from-snapshot.ts';
 import { hasVsock, insertVmRecord, setState } from './lifecycle.ts';
 import { setupNetwork, teardownNetwork } from './network.ts';
 import { creatorOfThisProcess, findHypervisor, killLeftovers } from './recovery.ts';
@@ -79,7 +79,7 @@ async function cloneOne(layout: Layout, l: Launchable, image: ImageResolve, want
   try {
     await mkdir(paths.runDir, { recursive: true, mode: 0o700 });
     await mkdir(paths.logDir, { recursive: true, mode: 0o700 });
-    if (record.nics > 0) Object.assign(record, await setState(layout, id, await cloneNetwork(layout, record, image)));
+    if (record.nics > 0) Object.assign(record, await setState(layout, id, await cloneNetwork(layout, record, image, nicQueueCpu(l))));
     for (const d of l.machine.disks) if (d.file) await copySparse(join(l.dir, d.file), join(paths.runDir, d.file));
     if (l.machine.uefi_vars) await copySparse(join(l.dir, l.machine.uefi_vars), paths.uefiVars);
     await rebaseOverlays(l, image, paths.runDir);
@@ -93,8 +93,13 @@ async function cloneOne(layout: Layout, l: Launchable, image: ImageResolve, want
     const cow = record.storage_configs.findIndex((d) => d.role === 'cow');
     if (want.storage > l.snapshot.storage && cow >= 0) await l.driver.growDisk(paths, cow, want.storage);
     await l.driver.resume(paths);
-    const vm = await setState(layout, id, { state: 'running', pid, pid_start_time: pidStart, started_at: new Date().toISOString(), tuning: spec.tuning, creator: undefined });
-    const hint = await reidentify(layout, vm, { clone: true, timeoutMs: REIDENTIFY_TIMEOUT_MS });
+    // One deadline for the guest to take what is added live and to be re-identified.
+    const deadline = Date.now() + REIDENTIFY_TIMEOUT_MS;
+    const nics = record.network_configs ?? [];
+    const tuning = await growSaved(l, spec, { cpu: want.cpu, memory: want.memory, nics }, deadline);
+    const vm = await setState(layout, id, { state: 'running', pid, pid_start_time: pidStart, started_at: new Date().toISOString(), tuning, creator: undefined });
+    const grown = tuning === spec.tuning ? undefined : { nics: nics.length - spec.nics.length };
+    const hint = await reidentify(layout, vm, { clone: true, deadline, grown });
     if (hint) req.warn(hint);
     return vm;
   } catch (err) {
@@ -159,10 +164,11 @@ async function rebaseOverlays(l: Launchable, image: ImageResolve, runDir: string
 
 /**
  * A fresh network for a clone, through the same per-VM setup `vm create` uses (cocoon-net: a
- * new netns, IP and MAC per NIC); the kernel command line follows for its next cold boot.
+ * new netns, IP and MAC per NIC), with the saved NICs' queues (`queueCpu`); the kernel command
+ * line follows for its next cold boot.
  */
-async function cloneNetwork(layout: Layout, record: VmRecord, image: ImageResolve): Promise<Partial<VmRecord>> {
-  const net = await setupNetwork(layout, record);
+async function cloneNetwork(layout: Layout, record: VmRecord, image: ImageResolve, queueCpu: number): Promise<Partial<VmRecord>> {
+  const net = await setupNetwork(layout, { ...record, config: { ...record.config, cpu: queueCpu } });
   const config = net.network ? { ...record.config, network: net.network } : record.config;
   const cmdline = image.kernel ? kernelCmdline(image, record.config.name, record.storage_configs, net.network_configs, record.config.dns ?? []) : record.boot.cmdline;
   return { network_configs: net.network_configs, config, boot: { ...record.boot, cmdline } };

@@ -57,13 +57,16 @@ export function parseNetFlags(flags: NetFlags, layout: Layout): NetSpec {
   return { nics, network: conflist.name, publish, ...(egress ? { egress } : {}) };
 }
 
-/** The `cocoon-net add` request for `vm` (with `existing` NICs: recovery). */
+/**
+ * The `cocoon-net add` request for `vm` (with `existing` NICs: recovery, with the queues they
+ * had: a VM grown live has more vCPUs than its NICs have queue pairs).
+ */
 function request(vm: VmRecord, existing?: NetworkConfig[]): NetAddRequest {
   const c = vm.config;
   return {
     vm_id: vm.id,
     nics: vm.nics,
-    cpu: c.cpu,
+    cpu: existing?.[0] ? Math.max(1, Math.floor(existing[0].num_queues / 2)) : c.cpu,
     hypervisor: vm.hypervisor,
     ...(c.queue_size ? { queue_size: c.queue_size } : {}),
     ...(c.bridge ? { bridge: c.bridge } : c.network ? { network: c.network } : {}),

@@ -23,20 +23,27 @@ export const REIDENTIFY_TIMEOUT_MS = 90_000;
 export interface ReidentifyOptions {
   /** A clone gets a new machine id and hostname; a restore keeps them (only the CRNG rotates). */
   clone: boolean;
-  timeoutMs: number;
+  /** When re-identification must be done (ms since the epoch). */
+  deadline: number;
+  /** What was added live (grow): vCPUs and memory to bring online, and how many NICs (the last ones) were plugged. */
+  grown?: Grown;
 }
 
 /** Re-identifies `vm`; returns the shell hints when its agent did not answer (else null). */
 export async function reidentify(layout: Layout, vm: VmRecord, opts: ReidentifyOptions): Promise<string | null> {
-  const target = { ...(await agentTarget(layout, vm.id)), patienceMs: opts.timeoutMs };
-  const deadline = Date.now() + opts.timeoutMs;
-  for (;;) {
+  const { deadline } = opts;
+  const target = { ...(await agentTarget(layout, vm.id)), patienceMs: Math.max(deadline - Date.now(), 0) };
+  const lines = [...(opts.clone ? identityLines(vm, opts.grown) : []), ...(opts.grown ? onlineLines() : [])];
+  for (let patienceMs = FIRST_ANSWER_MS; ; patienceMs = Math.min(patienceMs * 2, MAX_ANSWER_MS)) {
     try {
-      await reseed(target, opts.clone, deadline);
-      if (opts.clone) await configure(target, identityScript(vm), deadline);
+      await reseed(target, opts.clone, Math.min(deadline, Date.now() + patienceMs));
+      if (lines.length > 0) await configure(target, ['set -e', ...lines].join('\n'), deadline);
       return null;
     } catch (err) {
-      if (err instanceof TimeoutError) return hints(vm, opts.clone);
+      if (err instanceof TimeoutError && Date.now() >= deadline) return hints(vm, opts);
+      // An unanswered reseed is sent again (it is idempotent): a frame that reached the
+      // resumed guest while its agent was reopening the serial port is lost without an error.
+      if (err instanceof TimeoutError) continue;
       // A resumed guest's agent reopens its serial port once (the host end changed under it):
       // sessions caught in that moment end early, and are simply run again.
       if (!TRANSIENT.test((err as Error).message) || Date.now() >= deadline) throw err;
@@ -46,6 +53,9 @@ export async function reidentify(layout: Layout, vm: VmRecord, opts: ReidentifyO
 }
 
 const TRANSIENT = /went away|closed before|connection closed|ECONNRESET|EPIPE/;
+/** How long one reseed may go unanswered before it is sent again (doubling, up to the max). */
+const FIRST_ANSWER_MS = 2_000;
+const MAX_ANSWER_MS = 16_000;
 const RETRY_MS = 250;
 
 /** One `reseed` session: the frame, then its `exit` (or `error`) before `deadline`. */
@@ -92,12 +102,26 @@ function q(word: string): string {
   return `'${word.replaceAll("'", "'\\''")}'`;
 }
 
-/** The guest-side commands: hostname, clock, then per NIC its MAC and address, and the default route. */
-export function identityLines(vm: VmRecord): string[] {
+/** What grew live: how many of the VM's NICs (the last ones) were just plugged. */
+export interface Grown {
+  nics: number;
+}
+
+/**
+ * The guest-side commands: hostname, clock, then per NIC its MAC and address, and the default
+ * route. A NIC the guest had is `eth<i>`; one just plugged is found by its MAC once the guest
+ * has probed it (bounded wait: it names it whatever its next free name is).
+ */
+export function identityLines(vm: VmRecord, grown?: Grown): string[] {
   const host = hostnameFor(vm.config.name);
   const lines = [`hostname ${q(host)}`, `echo ${q(host)} > /etc/hostname`, `date -s @${Math.floor(Date.now() / 1000)} >/dev/null 2>&1 || true`];
-  (vm.network_configs ?? []).forEach((nic, i) => {
-    const dev = `eth${i}`;
+  const nics = vm.network_configs ?? [];
+  nics.forEach((nic, i) => {
+    let dev = `eth${i}`;
+    if (i >= nics.length - (grown?.nics ?? 0)) {
+      dev = `"$nic${i}"`;
+      lines.push(`nic${i}=$(${findByMac(nic.mac)})`);
+    }
     lines.push(`ip link set dev ${dev} down`, `ip link set dev ${dev} address ${q(nic.mac)}`, `ip addr flush dev ${dev}`);
     if (nic.network?.ip && nic.network.prefix !== undefined) lines.push(`ip addr add ${q(`${nic.network.ip}/${nic.network.prefix}`)} dev ${dev}`);
     lines.push(`ip link set dev ${dev} up`);
@@ -109,13 +133,30 @@ export function identityLines(vm: VmRecord): string[] {
   return lines;
 }
 
-function identityScript(vm: VmRecord): string {
-  return ['set -e', ...identityLines(vm)].join('\n');
+/** Seconds a guest may take to probe a NIC plugged live. */
+const NIC_PROBE_S = 60;
+
+/** A command printing the name of the interface with `mac`, waiting for it to appear. */
+function findByMac(mac: string): string {
+  const tries = NIC_PROBE_S * 5;
+  return `n=0; while :; do for a in /sys/class/net/*/address; do [ "$(cat "$a")" = ${q(mac.toLowerCase())} ] && { d=\${a%/address}; echo "\${d##*/}"; exit 0; }; done; [ $n -lt ${tries} ] || { echo "no NIC with MAC ${mac} appeared" >&2; exit 1; }; n=$((n+1)); sleep 0.2; done`;
+}
+
+/**
+ * Brings vCPUs and memory added live online: the kernel never onlines a vCPU by itself, and
+ * onlines memory only when told to (cocoon's kernel command line does; an image's own may not).
+ */
+export function onlineLines(): string[] {
+  return [
+    'for f in /sys/devices/system/cpu/cpu[0-9]*/online; do if [ -e "$f" ] && [ "$(cat "$f")" = 0 ]; then echo 1 > "$f"; fi; done',
+    'for f in /sys/devices/system/memory/memory[0-9]*/state; do if [ -e "$f" ] && [ "$(cat "$f")" = offline ]; then echo online > "$f"; fi; done',
+  ];
 }
 
 /** What to paste into a guest without an agent (the Go cocoon's hints). */
-function hints(vm: VmRecord, clone: boolean): string {
-  const lines = clone ? identityLines(vm) : [];
+function hints(vm: VmRecord, opts: ReidentifyOptions): string {
+  const clone = opts.clone;
+  const lines = [...(clone ? identityLines(vm, opts.grown) : []), ...(opts.grown ? onlineLines() : [])];
   lines.push('# then reseed the random generator, e.g. with fresh bytes from the host into /dev/urandom');
   if (clone) lines.push('# and give the guest a new /etc/machine-id (e.g. systemd-machine-id-setup after removing it)');
   return `the guest agent of VM "${vm.config.name}" did not answer; run this inside the guest:\n${lines.map((l) => `  ${l}`).join('\n')}\n`;

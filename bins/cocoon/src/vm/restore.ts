@@ -17,9 +17,9 @@ import { copySparse } from '@cocoon/common/snapshots/sparse';
 import { findSnapshot } from '@cocoon/common/snapshots/store';
 import { withLock } from '@cocoon/common/store/lock';
 import { vmIndex, vmLockFile } from '@cocoon/common/vms';
-import { grownResources, launchable, launchSaved, requireImage, savedDisks, savedSpec, verifyFiles, type Launchable, type Resources } from './from-snapshot.ts';
+import { growSaved, grownResources, launchable, launchSaved, requireImage, savedDisks, savedSpec, verifyFiles, type Launchable, type Resources } from './from-snapshot.ts';
 import { setState } from './lifecycle.ts';
-import { reidentify, REIDENTIFY_TIMEOUT_MS } from './reidentify.ts';
+import { reidentify, REIDENTIFY_TIMEOUT_MS, type Grown } from './reidentify.ts';
 import { liveHypervisor } from './state.ts';
 
 const STAGED = '.restore';
@@ -53,12 +53,20 @@ export async function restoreVm(layout: Layout, ref: string, snapshotRef: string
     }
     const next: VmRecord = { ...vm, storage_configs: disks, config: { ...vm.config, cpu: res.cpu, memory: res.memory, storage: res.storage } };
     let running: VmRecord;
+    let grown: Grown | undefined;
     let pid = 0;
+    const deadline = Date.now() + REIDENTIFY_TIMEOUT_MS;
     try {
       const spec = savedSpec(layout, l, next);
       ({ pid } = await launchSaved(l, spec, timeoutMs));
+      const cow = next.storage_configs.findIndex((d) => d.role === 'cow');
+      if (res.storage > snapshot.storage && cow >= 0) await l.driver.growDisk(paths, cow, res.storage);
       await l.driver.resume(paths);
-      running = await setState(layout, vm.id, { ...next, state: 'running', pid, pid_start_time: procStat(pid)?.start, started_at: new Date().toISOString(), error: undefined, tuning: spec.tuning });
+      // The VM's own NICs beyond the saved ones (it grew since) are plugged again, like the vCPUs and memory asked for.
+      const nics = vm.network_configs ?? [];
+      const tuning = await growSaved(l, spec, { cpu: res.cpu, memory: res.memory, nics }, deadline);
+      if (tuning !== spec.tuning) grown = { nics: nics.length - spec.nics.length };
+      running = await setState(layout, vm.id, { ...next, state: 'running', pid, pid_start_time: procStat(pid)?.start, started_at: new Date().toISOString(), error: undefined, tuning });
     } catch (err) {
       // Never leave a hypervisor the record does not know of.
       if (pid) await l.driver.stop(paths, pid, { timeoutMs: 0, force: true }).catch(() => undefined);
@@ -66,7 +74,7 @@ export async function restoreVm(layout: Layout, ref: string, snapshotRef: string
       throw err;
     }
     // The VM runs restored; a guest that cannot be reseeded is reported, the VM stays as it is.
-    return { vm: running, hint: await reidentify(layout, running, { clone: false, timeoutMs: REIDENTIFY_TIMEOUT_MS }) };
+    return { vm: running, hint: await reidentify(layout, running, { clone: false, deadline, grown }) };
   });
 }
 

@@ -1,7 +1,8 @@
 /** From a VM record to what a driver launches: disks, NICs, kernel command line, paths. */
 import { existsSync } from 'node:fs';
+import { driverFor } from '@cocoon/common/hypervisor/drivers';
 import type { LaunchSpec, VmPaths } from '@cocoon/common/hypervisor/index';
-import { vmPaths } from '@cocoon/common/hypervisor/index';
+import { canGrowLive, vmPaths } from '@cocoon/common/hypervisor/index';
 import { diskDirectIo, tuningFor } from '@cocoon/common/hypervisor/tuning';
 import type { Layout } from '@cocoon/common/layout';
 import { hostnameFor } from '@cocoon/common/refs';
@@ -58,8 +59,18 @@ export function kernelCmdline(image: ImageResolve, name: string, disks: readonly
   ].join(' ');
 }
 
-/** The launch spec of a recorded VM (a cloud VM's seed disk rides along until its first boot). */
+/**
+ * The launch spec of a recorded VM (a cloud VM's seed disk rides along until its first boot),
+ * with the room to grow live its driver reserves at every launch (recorded with the tuning).
+ */
 export function launchSpec(layout: Layout, vm: VmRecord, hugepages?: boolean): LaunchSpec {
+  const spec = baseSpec(layout, vm, hugepages);
+  const driver = driverFor(vm.hypervisor);
+  const hotplug = canGrowLive(driver) ? driver.headroom(spec) : undefined;
+  return hotplug ? { ...spec, tuning: { ...spec.tuning, hotplug } } : spec;
+}
+
+function baseSpec(layout: Layout, vm: VmRecord, hugepages?: boolean): LaunchSpec {
   const paths = vmPaths(layout, vm.id);
   const disks = vm.storage_configs.filter((d) => d.role !== 'cidata' || !vm.first_booted);
   const tuning = tuningFor(vm.config, hugepages);

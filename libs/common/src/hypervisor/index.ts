@@ -6,7 +6,7 @@
 import type { Layout } from '../layout.ts';
 import type { HypervisorKind } from '../schemas/config.ts';
 import type { ResolvedDisk } from '../schemas/image.ts';
-import type { NetworkConfig, StorageConfig, VmTuning } from '../schemas/vm.ts';
+import type { NetworkConfig, StorageConfig, VmHotplug, VmTuning } from '../schemas/vm.ts';
 
 /** Runtime files of one VM. */
 export interface VmPaths {
@@ -182,7 +182,10 @@ export function canAdopt(h: Hypervisor): h is Hypervisor & Adoptable {
   return 'adopt' in h;
 }
 
-/** What a restore from a saved state can change from the saved machine. */
+/**
+ * What a restore from a saved state can change from the saved machine. A LiveGrowable driver
+ * grows only within the headroom the saved launch recorded (none recorded: nothing).
+ */
 export interface RestoreChanges {
   /** More vCPUs than were saved. */
   cpu: boolean;
@@ -244,4 +247,33 @@ export interface SnapshotCapable {
 
 export function canSnapshot(h: Hypervisor): h is Hypervisor & SnapshotCapable {
   return 'saveState' in h && 'restore' in h;
+}
+
+/** What a running VM is grown to: vCPUs, memory (bytes) and every NIC in guest order (the first ones are the VM's own). */
+export interface GrowTarget {
+  cpu: number;
+  memory: number;
+  nics: NetworkConfig[];
+}
+
+/**
+ * Optional: grow a running VM live (vCPUs, memory, NICs), within room its launch reserved and
+ * recorded (`tuning.hotplug`). A VM launched from a saved state is the saved machine; this is
+ * how a clone or restore then gets more than the snapshot had.
+ */
+export interface LiveGrowable {
+  /** The room a launch of `spec` reserves (recorded in the VM's tuning); undefined when none. */
+  headroom(spec: LaunchSpec): VmHotplug | undefined;
+  /** Memory grows in multiples of this (bytes): the guest adds memory in blocks this large. */
+  readonly memoryStep: number;
+  /**
+   * Adds vCPUs, memory and NICs to the running VM launched from `spec` until it has `to`, and
+   * waits until `deadline` for the guest to accept the vCPUs and memory (it must still bring
+   * vCPUs online itself). Returns the VM's hotplug record with what was added.
+   */
+  grow(spec: LaunchSpec, to: GrowTarget, deadline: number): Promise<VmHotplug>;
+}
+
+export function canGrowLive(h: Hypervisor): h is Hypervisor & LiveGrowable {
+  return 'grow' in h && 'headroom' in h;
 }

@@ -99,6 +99,30 @@ export type StorageConfig = z.infer<typeof StorageConfigSchema>;
 export const DATA_DISK_NAME = /^[a-z][a-z0-9_-]{0,19}$/;
 
 /**
+ * Room a launch reserved to grow the VM while it runs (QEMU: `-smp …,maxcpus`, `-m …,slots,maxmem`,
+ * spare PCIe root ports), and what was added live since: a VM launched from a state saved with
+ * these devices must have them again before the state loads, so a restore puts them on the
+ * command line. The launch's own vCPUs and memory are the VM's minus what was added.
+ */
+export const VmHotplugSchema = z.object({
+  /** The most vCPUs the VM can have. */
+  max_cpu: z.number().int().positive(),
+  /** The most memory (bytes) the VM can have, RAM and added DIMMs together. */
+  max_memory: z.number().int().positive(),
+  /** DIMM slots (each live memory growth takes one). */
+  slots: z.number().int().nonnegative(),
+  /** Spare PCIe root ports (each NIC added live takes one). */
+  ports: z.number().int().nonnegative(),
+  /** vCPUs added live, each as the hypervisor's topology properties (`socket-id`, `core-id` …). */
+  cpus: z.array(z.record(z.string(), z.number().int().nonnegative())),
+  /** Sizes (bytes) of the DIMMs added live, in order. */
+  dimms: z.array(z.number().int().positive()),
+  /** NICs added live: the last ones of `network_configs`, each on its own root port. */
+  nics: z.number().int().nonnegative(),
+});
+export type VmHotplug = z.infer<typeof VmHotplugSchema>;
+
+/**
  * The host tuning of the VM's last launch (cocoon's addition; decided at start from the
  * host and `config`, so `vm inspect` shows what the hypervisor really got).
  */
@@ -114,6 +138,8 @@ export const VmTuningSchema = z.object({
   direct_io: z.boolean(),
   /** Hyper-V enlightenments (Windows guests). */
   hyperv: z.boolean(),
+  /** Room to grow live, and what was added (absent: a launch without headroom, or a driver without live growth). */
+  hotplug: VmHotplugSchema.optional(),
 });
 export type VmTuning = z.infer<typeof VmTuningSchema>;
 

@@ -10,13 +10,14 @@ export class VmCloneCommand extends CocoonCommand {
     description: 'start new VMs from a snapshot, each with a fresh ID, name and identity',
     details: [
       'Each clone gets its own copy of the snapshot\'s writable disks (a reflink where the filesystem shares extents, else a sparse copy) and resumes the saved machine where it was; the memory state file is read in place, never copied. The guest agent then gives it its own hostname, clock, random seed and machine id (without an agent, the commands to run by hand are printed).',
-      'Resources default to the snapshot\'s and may only grow: `--storage` grows the writable disk; QEMU restores the saved vCPUs, memory and NICs as they were. `--on-demand` (lazy memory loading) needs Cloud Hypervisor.',
+      'Resources default to the snapshot\'s and may only grow: `--storage` grows the writable disk; on QEMU more vCPUs, memory (in 128 MiB steps) and NICs are added live to the resumed machine, within the room its VM was launched with (`tuning.hotplug` in `vm inspect`). `--on-demand` (lazy memory loading) needs Cloud Hypervisor.',
       'Prints the new VM IDs, or with `-o json` the VM record (an array with `--count` > 1).',
     ].join('\n\n'),
     examples: [
       ['Clone snapshot base', '$0 vm clone base'],
       ['Three clones named pool-1..3, as JSON', '$0 vm clone --count 3 --name pool -o json base'],
       ['A bigger disk', '$0 vm clone --storage 20G base'],
+      ['Two vCPUs, 1 GiB and a second NIC', '$0 vm clone --cpu 2 --memory 1G --nics 2 base'],
     ],
   });
 

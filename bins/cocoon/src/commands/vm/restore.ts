@@ -8,7 +8,7 @@ export class VmRestoreCommand extends CocoonCommand {
   static override usage = Command.Usage({
     category: 'VM',
     description: 'rewind a running VM to one of its own snapshots, in place',
-    details: 'The VM keeps its ID, name, disks\' paths and network. The snapshot is checked first (every file against its digest, its disks against the VM\'s, resources only grow) and its disks are staged beside the live ones while the VM runs on: a missing, truncated or corrupt snapshot leaves the VM untouched. Then the hypervisor is replaced by one loaded from the snapshot, and the guest\'s random generator is reseeded.',
+    details: 'The VM keeps its ID, name, disks\' paths and network. The snapshot is checked first (every file against its digest, its disks against the VM\'s, resources only grow) and its disks are staged beside the live ones while the VM runs on: a missing, truncated or corrupt snapshot leaves the VM untouched. Then the hypervisor is replaced by one loaded from the snapshot, more vCPUs and memory (`--cpu`, `--memory`) are added live where its launch left room, and the guest\'s random generator is reseeded.',
     examples: [['Rewind VM web to snapshot web-1', '$0 vm restore web web-1']],
   });
 

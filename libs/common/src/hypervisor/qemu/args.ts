@@ -9,7 +9,9 @@
  * without CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES. q35 boots the same guest to its readiness
  * marker in about 5 s under TCG.
  */
+import type { NetworkConfig } from '../../schemas/vm.ts';
 import { inNetns, type CommandLine, type LaunchSpec } from '../index.ts';
+import { appendArg, hotplugArgs, memoryArg, nicPlacement, optString, smpArg } from './hotplug.ts';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
 /** QEMU device id of the agent's virtio-serial port (named in VSERPORT_CHANGE events). */
@@ -24,8 +26,8 @@ export function qemuCommandLine(spec: LaunchSpec, binary = QEMU_BINARY): Command
     '-M', 'q35,acpi=on',
     '-accel', spec.accel,
     '-cpu', (spec.accel === 'kvm' ? 'host' : 'max') + (spec.tuning.hyperv ? HYPERV_FLAGS : ''),
-    '-smp', String(spec.cpu),
-    '-m', `${Math.floor(spec.memory / 2 ** 20)}M`,
+    '-smp', smpArg(spec),
+    '-m', memoryArg(spec),
     ...tuningArgs(spec),
   ];
   if (spec.firmware) {
@@ -36,7 +38,7 @@ export function qemuCommandLine(spec: LaunchSpec, binary = QEMU_BINARY): Command
   }
   if (spec.kernel) args.push('-kernel', spec.kernel);
   if (spec.initrd) args.push('-initrd', spec.initrd);
-  if (spec.kernel) args.push('-append', spec.cmdline);
+  if (spec.kernel) args.push('-append', appendArg(spec));
   spec.disks.forEach((d, i) => {
     const ro = d.read_only ? ',read-only=on' : '';
     // O_DIRECT needs native AIO to stay asynchronous; io_uring may be disabled on hardened hosts.
@@ -48,6 +50,8 @@ export function qemuCommandLine(spec: LaunchSpec, binary = QEMU_BINARY): Command
       '-device', `virtio-blk-pci,drive=disk${i},serial=${d.serial},${queues}${spec.firmware && i === 0 ? ',bootindex=0' : ''}`,
     );
   });
+  // Room to grow live (hotplug.ts): spare root ports, and what was added live before a saved state.
+  args.push(...hotplugArgs(spec));
   args.push(...nicArgs(spec));
   args.push(
     '-chardev', `socket,id=con0,path=${escapeOpt(p.consoleSocket)},server=on,wait=off,logfile=${escapeOpt(p.consoleLog)},logappend=on`,
@@ -69,18 +73,29 @@ export function qemuCommandLine(spec: LaunchSpec, binary = QEMU_BINARY): Command
 /**
  * One `-netdev tap` + `virtio-net-pci` per NIC: the TAP cocoon-net made (QEMU runs in its
  * netns and opens it by name), `queues=` pairs with `mq=on` when multi-queue, the guest
- * MAC, and the ring depth where QEMU accepts it (a power of two, 256–1024).
+ * MAC, and the ring depth where QEMU accepts it (a power of two, 256–1024). NICs added
+ * live sit on their spare root ports (hotplug.ts).
  */
 function nicArgs(spec: LaunchSpec): string[] {
-  return spec.nics.flatMap((n, i) => {
-    const pairs = Math.max(1, Math.floor(n.num_queues / 2));
-    const q = n.queue_size;
-    const ring = q >= 256 && q <= 1024 && (q & (q - 1)) === 0 ? `,rx_queue_size=${q},tx_queue_size=${q}` : '';
-    return [
-      '-netdev', `tap,id=net${i},ifname=${n.tap},script=no,downscript=no,vnet_hdr=on,vhost=${spec.vhostNet ? 'on' : 'off'}${pairs > 1 ? `,queues=${pairs}` : ''}`,
-      '-device', `virtio-net-pci,netdev=net${i},mac=${n.mac}${pairs > 1 ? `,mq=on,vectors=${2 * pairs + 2}` : ''}${ring}`,
-    ];
-  });
+  return spec.nics.flatMap((n, i) => ['-netdev', optString(netdevOptions(spec, n, i)), '-device', optString({ ...nicDeviceOptions(n, i), ...nicPlacement(spec, i) })]);
+}
+
+/** The `-netdev` (and QMP `netdev_add`) options of NIC `i`. */
+export function netdevOptions(spec: Pick<LaunchSpec, 'vhostNet'>, n: NetworkConfig, i: number): Record<string, string | number | boolean> {
+  const pairs = queuePairs(n);
+  return { type: 'tap', id: `net${i}`, ifname: n.tap, script: 'no', downscript: 'no', vnet_hdr: true, vhost: spec.vhostNet, ...(pairs > 1 ? { queues: pairs } : {}) };
+}
+
+/** The `virtio-net-pci` (and QMP `device_add`) options of NIC `i`. */
+export function nicDeviceOptions(n: NetworkConfig, i: number): Record<string, string | number | boolean> {
+  const pairs = queuePairs(n);
+  const q = n.queue_size;
+  const ring: Record<string, number> = q >= 256 && q <= 1024 && (q & (q - 1)) === 0 ? { rx_queue_size: q, tx_queue_size: q } : {};
+  return { driver: 'virtio-net-pci', netdev: `net${i}`, mac: n.mac, ...(pairs > 1 ? { mq: true, vectors: 2 * pairs + 2 } : {}), ...ring };
+}
+
+function queuePairs(n: NetworkConfig): number {
+  return Math.max(1, Math.floor(n.num_queues / 2));
 }
 
 /** Hyper-V enlightenments for Windows guests (accepted under TCG too). */

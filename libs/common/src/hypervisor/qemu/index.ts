@@ -8,20 +8,24 @@ import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ExternalError, TimeoutError } from '../../errors.ts';
 import { escalateStop, KILL_GRACE_MS, logTail, runtimeState, waitUntilReady } from '../launch.ts';
-import type { Adoptable, CommandLine, Hypervisor, LaunchPlan, LaunchSpec, RestoreChanges, RestoreOptions, RuntimeState, SavedState, SnapshotCapable, StopOptions, StopOutcome, VmPaths } from '../index.ts';
+import type { VmHotplug } from '../../schemas/vm.ts';
+import type { Adoptable, CommandLine, GrowTarget, Hypervisor, LaunchPlan, LaunchSpec, LiveGrowable, RestoreChanges, RestoreOptions, RuntimeState, SavedState, SnapshotCapable, StopOptions, StopOutcome, VmPaths } from '../index.ts';
 import { pidBelongsTo, signalIfOwned, vmProcesses, waitForExit } from '../process.ts';
 import { isVmRelay, startRelay, stopRelay } from './agent-relay.ts';
 import { qemuCommandLine } from './args.ts';
+import { growQemu } from './grow.ts';
+import { MEMORY_BLOCK, qemuHeadroom } from './hotplug.ts';
 import { QmpClient } from './qmp.ts';
 import { runState, saveQemuState, waitForIncoming, withQmp } from './snapshot.ts';
 
-export class QemuDriver implements Hypervisor, Adoptable, SnapshotCapable {
+export class QemuDriver implements Hypervisor, Adoptable, SnapshotCapable, LiveGrowable {
   readonly kind = 'qemu' as const;
   /**
    * A migration stream restores the machine it was saved from: same vCPUs, RAM size and PCI
-   * devices (growing them would need hotplug slots reserved at the first boot).
+   * devices; more are hot-added afterwards, within the room the saved launch reserved.
    */
-  readonly restoreChanges: RestoreChanges = { cpu: false, memory: false, nics: false, onDemand: false };
+  readonly restoreChanges: RestoreChanges = { cpu: true, memory: true, nics: true, onDemand: false };
+  readonly memoryStep = MEMORY_BLOCK;
 
   constructor(private readonly binary = 'qemu-system-x86_64') {}
 
@@ -59,14 +63,18 @@ export class QemuDriver implements Hypervisor, Adoptable, SnapshotCapable {
     } finally {
       closeSync(stateFd);
     }
+    // The relay starts while QEMU loads the state (its chardev exists once QMP answers): its
+    // own start-up (~0.3 s under TCG) is then off the clone's path, and it holds the serial
+    // port before the guest runs again.
+    await startRelay(spec.paths);
     try {
       await waitForIncoming(spec.paths, deadline, launched.alive);
     } catch (err) {
       signalIfOwned(launched.pid, spec.paths.apiSocket, 'SIGKILL');
       await waitForExit(launched.pid, KILL_GRACE_MS);
+      await stopRelay(spec.paths);
       throw new ExternalError(`${(err as Error).message}: ${await logTail(spec.paths.hypervisorLog)}`);
     }
-    await startRelay(spec.paths);
     return { pid: launched.pid };
   }
 
@@ -109,6 +117,14 @@ export class QemuDriver implements Hypervisor, Adoptable, SnapshotCapable {
 
   saveState(paths: VmPaths, dir: string, timeoutMs: number): Promise<SavedState> {
     return saveQemuState(paths, dir, timeoutMs);
+  }
+
+  headroom(spec: LaunchSpec): VmHotplug {
+    return qemuHeadroom(spec);
+  }
+
+  grow(spec: LaunchSpec, to: GrowTarget, deadline: number): Promise<VmHotplug> {
+    return growQemu(spec, to, deadline);
   }
 
   async growDisk(paths: VmPaths, index: number, bytes: number): Promise<void> {

@@ -32,7 +32,11 @@ describe('QEMU host tuning and data disks', () => {
   it('boots with balloon, watchdog, multi-queue disks and a mounted data disk that survives stop/start', async () => {
     await ok(['vm', 'run', '--nics', '0', '--wait', '--name', name, '--cpu', '2', '-m', '512M', '--storage', '1G', '--data-disk', 'size=64M,name=logs', 'default']);
     const vm = VmInspectSchema.parse(JSON.parse(await ok(['vm', 'inspect', name])));
-    assert.deepEqual(vm.tuning, { hugepages: false, balloon: 128 * 2 ** 20, watchdog: true, disk_queue_size: 512, queue_size: 512, direct_io: true, hyperv: false });
+    const { hotplug, ...tuning } = vm.tuning ?? {};
+    assert.deepEqual(tuning, { hugepages: false, balloon: 128 * 2 ** 20, watchdog: true, disk_queue_size: 512, queue_size: 512, direct_io: true, hyperv: false });
+    // The room every QEMU launch reserves to grow a clone live: nothing added yet.
+    assert.deepEqual([hotplug?.cpus, hotplug?.dimms, hotplug?.nics, hotplug?.slots], [[], [], 0, 8]);
+    assert.ok((hotplug?.max_cpu ?? 0) >= 2, `room for at least the VM's own vCPUs: ${hotplug?.max_cpu}`);
     assert.deepEqual(vm.storage_configs.filter((d) => d.role === 'data').map((d) => [d.serial, d.mount_point, d.fstype]), [['cocoon-data-logs', '/mnt/logs', 'ext4']]);
 
     // The guest sees the devices: virtio device 5 is the balloon; 8086:25ab is the i6300esb.

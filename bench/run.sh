@@ -10,3 +10,4 @@ bash bench/headroom.sh
 bash bench/exec.sh
 bash bench/density.sh
 bash bench/net.sh
+bash bench/ops.sh

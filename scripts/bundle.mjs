@@ -4,6 +4,7 @@
 // CommonJS output because Node's single-executable applications run a CommonJS main;
 // `import.meta.url` is mapped to the bundle's own file URL (in a single executable,
 // `__filename` is the executable itself, so the URL points beside it).
+import { execFileSync } from 'node:child_process';
 import { build } from 'esbuild';
 import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -23,6 +24,30 @@ const ptyNativePlugin = {
     });
   },
 };
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+let info;
+
+/**
+ * What `cocoon version` prints besides the version: the git revision the bundle is built
+ * from (`-dirty` when tracked files differ from it) and the build time (SOURCE_DATE_EPOCH
+ * when set, for reproducible builds). Computed once per build process.
+ */
+export function buildInfo() {
+  if (info) return info;
+  const git = (...args) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  let revision = 'unknown';
+  try {
+    revision = git('rev-parse', '--short=12', 'HEAD');
+    if (git('status', '--porcelain', '--untracked-files=no') !== '') revision += '-dirty';
+  } catch {
+    // not a git checkout (a source tarball): the revision stays unknown
+  }
+  const epoch = Number(process.env.SOURCE_DATE_EPOCH);
+  const time = (Number.isFinite(epoch) && epoch > 0 ? new Date(epoch * 1000) : new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  info = { revision, time };
+  return info;
+}
 
 /**
  * For the guest agent's own executable: modules of the host tools that its bundle reaches
@@ -64,7 +89,12 @@ export async function bundle(entry, outfile, extra = {}) {
     metafile: true,
     ...extra,
     plugins: [ptyNativePlugin, ...(extra.plugins ?? [])],
-    define: { 'import.meta.url': '__cocoon_import_meta_url' },
+    define: {
+      'import.meta.url': '__cocoon_import_meta_url',
+      __COCOON_GIT_REVISION__: JSON.stringify(buildInfo().revision),
+      __COCOON_BUILD_TIME__: JSON.stringify(buildInfo().time),
+      ...extra.define,
+    },
     banner: { js: "const __cocoon_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
   });
   return result.metafile;

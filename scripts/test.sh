@@ -11,5 +11,5 @@ npm run build
 export TURBO_TELEMETRY_DISABLED=1
 npx turbo run typecheck lint --log-order=grouped
 npx turbo run test --concurrency=1 --log-order=stream
-node --import tsx --test doctor/cocoon-doctor.test.ts scripts/package.test.ts
+node --import tsx --test doctor/cocoon-doctor.test.ts scripts/package.test.ts scripts/release.test.ts
 npm run e2e --workspace test

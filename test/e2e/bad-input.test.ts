@@ -109,7 +109,9 @@ const CASES: Array<[string[], number, { tool?: string }?]> = [
   [['vm', 'clone', '--count', '0', 'ghost'], 2],
   [['vm', 'clone', 'ghost'], 3],
   [['vm', 'restore', 'ghost', 'ghost'], 3],
-  [[], 2, { tool: 'cocoon-gc' }],
+  // `cocoon-gc` alone runs a cycle (it is `cocoon gc`): its bad options are the bad input.
+  [['--lock-wait', 'soon'], 2, { tool: 'cocoon-gc' }],
+  [['--bogus'], 2, { tool: 'cocoon-gc' }],
 ];
 
 describe('bad input: one line, a documented code, no stack, nothing left', () => {

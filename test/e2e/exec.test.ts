@@ -11,11 +11,11 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import * as pty from 'node-pty';
 import { z } from 'zod';
 import { ImageRecordSchema } from '@cocoon/common/schemas/image';
 import { VmRecordSchema } from '@cocoon/common/schemas/vm';
 import { BIN, cocoon, ensureDefaultImage, env, ok, requireTools } from '../helpers/cocoon.ts';
+import { underPty } from '../helpers/pty.ts';
 
 const NAME = `exec-${process.pid}`;
 const InspectSchema = z.object({ id: z.string(), runtime: z.object({ runDir: z.string(), consoleLog: z.string() }).loose() }).loose();
@@ -50,24 +50,6 @@ async function ensureAgentImage(): Promise<void> {
   await ensureDefaultImage();
   const image = ImageRecordSchema.parse(JSON.parse(await ok(['image', 'inspect', 'default'])));
   if (image.layers.length < 3) await ok(['image', 'build-default', '--force'], { timeoutMs: 900_000 });
-}
-
-/** Runs `cocoon ARGS…` on a real pty of `cols`×`rows`; `script` drives it; resolves with all output. */
-function underPty(args: string[], cols: number, rows: number, script: (term: pty.IPty) => void): Promise<{ code: number; output: string }> {
-  return new Promise((resolve, reject) => {
-    const term = pty.spawn(join(BIN, 'cocoon'), args, { cols, rows, env: { ...process.env, ...env } as Record<string, string> });
-    let output = '';
-    const timer = setTimeout(() => {
-      term.kill();
-      reject(new Error(`no exit under the pty within 60 s; output: ${output}`));
-    }, 60_000);
-    term.onData((d) => (output += d));
-    term.onExit(({ exitCode }) => {
-      clearTimeout(timer);
-      resolve({ code: exitCode, output });
-    });
-    script(term);
-  });
 }
 
 describe('cocoon vm exec on the default guest', () => {

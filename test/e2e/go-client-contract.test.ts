@@ -16,7 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
 import { VmInspectSchema } from '@cocoon/common/schemas/vm';
 import { z } from 'zod';
-import { BIN, cocoon, env, ok, READY_MARKER, requireTools, waitForConsole } from '../helpers/cocoon.ts';
+import { BIN, cocoon, cocoonStream, env, eventually, ok, READY_MARKER, requireTools, waitForConsole } from '../helpers/cocoon.ts';
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
 
 /** vk-cocoon's `inspectJSON`: the keys it reads from `vm inspect`, `vm list -o json`, `vm run/clone -o json`. */
@@ -30,6 +30,24 @@ const VkVm = z.object({
   network_configs: z
     .array(z.object({ tap: z.string(), mac: z.string(), netns_path: z.string(), network: z.object({ ip: z.string(), gateway: z.string(), prefix: z.number().int() }).optional() }))
     .optional(),
+});
+
+/**
+ * vk-cocoon's `WatchEvents` + `parseVMFromStatusJSON`: one line of `vm status --event --format
+ * json`, typed as its Go structs unmarshal it: `{event string, vm RawMessage}`, then `id`,
+ * `config.name`, `state` (strings), `network_configs[].mac` (string) and `.network` (a
+ * pointer: null or absent is nil) `.ip` (string). A key of another type fails Go's Unmarshal
+ * (the event is dropped), so it fails here too; absent keys are Go's zero values.
+ */
+const GoString = z.string().optional();
+const VkEvent = z.object({
+  event: GoString,
+  vm: z.object({
+    id: GoString,
+    config: z.object({ name: GoString }).optional(),
+    state: GoString,
+    network_configs: z.array(z.object({ mac: GoString, network: z.object({ ip: GoString }).nullish() })).nullish(),
+  }),
 });
 
 /** vk-cocoon's `snapshotJSON`: the keys it reads from `snapshot inspect`. */
@@ -64,6 +82,9 @@ describe('the Go cocoon\'s client contract (vk-cocoon\'s commands)', () => {
     // EnsureImage: `image pull [--force] IMAGE`, output ignored (exit code only); twice, as every run does.
     await ok(['image', 'pull', ref]);
     await ok(['image', 'pull', '--force', ref]);
+
+    // WatchEvents: `vm status --event --format json`, started before the VM exists.
+    const events = cocoonStream(['vm', 'status', '--event', '--format', 'json']);
 
     // Run: `vm run --output json --name N --cpu … --memory <bytes> --storage <bytes> --nics 0 IMAGE`.
     const run = VkVm.parse(JSON.parse(await ok(['vm', 'run', '--output', 'json', '--name', NAME, '--cpu', '1', '--memory', '268435456', '--storage', '1073741824', '--nics', '0', ref])));
@@ -101,6 +122,20 @@ describe('the Go cocoon\'s client contract (vk-cocoon\'s commands)', () => {
     assert.equal(gone.code, 3);
     assert.ok(gone.stderr.toLowerCase().includes('vm not found'), gone.stderr);
     assert.deepEqual(z.array(VkVm).parse(JSON.parse(await ok(['vm', 'list', '-o', 'json']))).filter((v) => v.id === run.id), []);
+
+    // The event stream saw it all, one JSON object a line, in vk-cocoon's keys.
+    const mine = () => events.lines().map((l) => VkEvent.parse(JSON.parse(l))).filter((e) => e.vm.id === run.id);
+    await eventually('DELETED event', () => mine().find((e) => e.event === 'DELETED'));
+    assert.equal(await events.stop(), 0, events.stderr());
+    const seen = mine();
+    // Every event is one vk-cocoon keeps (it drops those with neither an id nor a name) and names its kind.
+    for (const e of seen) assert.ok(['ADDED', 'MODIFIED', 'DELETED'].includes(e.event ?? ''), `event ${e.event}`);
+    assert.equal(seen[0]?.event, 'ADDED');
+    assert.equal(seen[0]?.vm.config?.name, NAME);
+    assert.ok(seen.some((e) => e.event === 'MODIFIED' && e.vm.state === 'stopped'), 'the stop was an event');
+    assert.ok(seen.some((e) => e.vm.state === 'running'), 'the VM was seen running');
+    assert.equal(seen.at(-1)?.event, 'DELETED');
+    assert.equal(seen[0]?.vm.network_configs, undefined, 'no NICs: no network_configs, as the Go cocoon omits it');
   });
   it('snapshot save/inspect/export/rm/import and vm clone -o json: vk-cocoon\'s fork and hibernate flows', async () => {
     const src = VkVm.parse(JSON.parse(await ok(['vm', 'run', '--output', 'json', '--name', `${NAME}-src`, '--cpu', '1', '--memory', '268435456', '--storage', '1073741824', '--nics', '0', ref])));

@@ -7,14 +7,14 @@
  * command succeeding again. `bench/kill-campaign.sh` runs a longer one.
  */
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
 import { z } from 'zod';
 import { VmRecordSchema } from '@cocoon/common/schemas/vm';
+import { makeSmallImageTar } from '../helpers/small-image.ts';
 import { BIN, ensureDefaultImage, env, ok, requireTools } from '../helpers/cocoon.ts';
 import { runCampaign, summarize, type CampaignEnv, type KillTarget } from '../helpers/kill-campaign.ts';
 import { processesWithEnv } from '../helpers/leftovers.ts';
@@ -32,34 +32,6 @@ after(async () => {
   await execa(c.bin, ['image', 'rm', 'kc-file', 'kc-stdin'], { env, reject: false });
   rmSync(scratch, { recursive: true, force: true });
 });
-
-const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-/** A small OCI layout tarball: one layer with a kernel, an initrd and 4 MiB of data. */
-async function makeImageTar(): Promise<string> {
-  const layer = join(scratch, 'layer');
-  mkdirSync(join(layer, 'boot'), { recursive: true });
-  writeFileSync(join(layer, 'boot', 'vmlinuz-kc'), 'kernel');
-  writeFileSync(join(layer, 'boot', 'initrd.img-kc'), 'initrd');
-  writeFileSync(join(layer, 'data.bin'), randomBytes(4 << 20));
-  const layout = join(scratch, 'layout');
-  mkdirSync(join(layout, 'blobs', 'sha256'), { recursive: true });
-  const blob = (data: Buffer) => {
-    const hex = sha(data);
-    writeFileSync(join(layout, 'blobs', 'sha256', hex), data);
-    return { digest: `sha256:${hex}`, size: data.length };
-  };
-  await execa('tar', ['-C', layer, '-cf', join(scratch, 'layer.tar'), '.']);
-  const tarBytes = readFileSync(join(scratch, 'layer.tar'));
-  const l = blob(tarBytes);
-  const config = blob(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [l.digest] } })));
-  const manifest = blob(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...l }] })));
-  writeFileSync(join(layout, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest }] }));
-  writeFileSync(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  const out = join(scratch, 'image.tar');
-  await execa('tar', ['-C', layout, '-cf', out, '.']);
-  return out;
-}
 
 async function vms(): Promise<Array<z.infer<typeof VmRecordSchema>>> {
   return z.array(VmRecordSchema).parse(JSON.parse(await ok(['vm', 'ls', '-o', 'json'])));
@@ -90,7 +62,7 @@ describe('kill campaign', () => {
     requireTools();
     await ensureDefaultImage();
     before0 = new Set((await vms()).map((v) => v.id));
-    imageTar = await makeImageTar();
+    imageTar = await makeSmallImageTar(scratch, 'kc');
   });
 
   it(`${KILLS} SIGKILLs at random moments of each command leave nothing behind that the next command does not handle`, async () => {

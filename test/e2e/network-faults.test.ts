@@ -83,7 +83,7 @@ describe('bad network input leaves nothing behind', () => {
     const held = { id: heldId, veths: (await links(F)).map((l) => l.ifname).filter((n) => n.startsWith('veth')) };
     assert.equal(held.veths.length, 1);
     const cases: Array<[string, string[], number, RegExp, Record<string, string>?]> = [
-      ['missing conflist', [], 8, /no CNI network configured .*cocoon-doctor --fix.*--nics 0/, { COCOON_CNI_CONF_DIR: empty }],
+      ['missing conflist', [], 8, /no CNI network configured .*cocoon-doctor check --fix.*--nics 0/, { COCOON_CNI_CONF_DIR: empty }],
       ['unknown --network', ['--network', 'nope'], 3, /network "nope" not found .*available: failing, faults, garbage, missing, noportmap, slow/],
       ['a plugin that exits non-zero', ['--network', 'failing'], 10, /CNI plugin cnet-fail ADD eth0 failed: injected failure \(code 11\)/],
       ['a plugin that prints garbage', ['--network', 'garbage'], 10, /CNI plugin cnet-garbage ADD eth0 printed no valid result: this is not JSON/],

@@ -2,7 +2,7 @@
  * Helpers for the end-to-end suites: run the BUILT executables (dist/bin) against a
  * shared e2e root (the default guest is built into it once and reused by every suite).
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,4 +84,51 @@ export function waitForConsole(path: string, marker: string, timeoutMs: number):
       reject(err);
     });
   });
+}
+
+/** Waits until `file` (e.g. a VM's console log) contains `marker`; resolves with its text. */
+export async function waitForFile(file: string, marker: string, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      // not written yet
+    }
+    if (text.includes(marker)) return text;
+    if (Date.now() > deadline) throw new Error(`"${marker}" not seen in ${file} within ${timeoutMs} ms; last output:\n${text.slice(-2000)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** A long-running `dist/bin/cocoon ARGS…` (e.g. `vm status --event`): its stdout lines so far, and a stop. */
+export function cocoonStream(args: string[]): { lines: () => string[]; stderr: () => string; exited: Promise<number>; stop: () => Promise<number> } {
+  const child = execa(join(BIN, 'cocoon'), args, { env, reject: false, buffer: false, stdin: 'ignore' });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = child.then((r) => r.exitCode ?? -1);
+  return {
+    lines: () => out.split('\n').filter(Boolean),
+    stderr: () => err,
+    exited,
+    /** SIGTERM (if still running); resolves with the exit code. */
+    stop: async () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** Polls `get` until it returns a value (not undefined). */
+export async function eventually<T>(what: string, get: () => T | undefined, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = get();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

@@ -14,7 +14,7 @@
  * Reusable: a target is an argv plus optional setup, stdin and retry rule.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { z } from 'zod';
 import { ImageRecordSchema } from '@cocoon/common/schemas/image';
@@ -39,6 +39,11 @@ export interface RunResult {
 /** One kind of command to kill. */
 export interface KillTarget {
   name: string;
+  /**
+   * Run this tool's executable (`cocoon-image`, `cocoon-gc` …) instead of `cocoon`, so the
+   * kill hits the tool directly (whatever the front end's dispatch does).
+   */
+  tool?: string;
   /** Prepares a round (e.g. makes the VM to remove) and returns the argv after `cocoon`. */
   prepare(): Promise<string[]>;
   /** A file fed to the command's stdin. */
@@ -47,6 +52,11 @@ export interface KillTarget {
   retryOk?(r: RunResult): boolean;
   /** Runs after each round's checks (e.g. removes the VMs it made). */
   cleanup?(): Promise<void>;
+  /**
+   * Waits, after the kill and before the checks, for what the command leaves working on
+   * purpose (a `snapshot save`'s guard, which resumes the VM and drops the half-made snapshot).
+   */
+  settle?(): Promise<void>;
 }
 
 export interface Round {
@@ -64,10 +74,16 @@ export interface CampaignReport {
   calibrationMs: Record<string, number>;
 }
 
-/** Runs `cocoon argv…`; with `killAfterMs`, SIGKILLs it then (if still running). */
-export async function runCocoon(c: CampaignEnv, argv: string[], opts: { stdinFile?: string; killAfterMs?: number } = {}): Promise<RunResult & { killed: boolean }> {
+/** Extra steps of a round (the operations issue's campaign runs `cocoon gc` after each kill). */
+export interface CampaignHooks {
+  /** Runs right after the kill, before the retry; returns what it found wrong. */
+  afterKill?(c: CampaignEnv): Promise<string[]>;
+}
+
+/** Runs `cocoon argv…` (or `opts.tool` beside it); with `killAfterMs`, SIGKILLs it then (if still running). */
+export async function runCocoon(c: CampaignEnv, argv: string[], opts: { stdinFile?: string; killAfterMs?: number; tool?: string } = {}): Promise<RunResult & { killed: boolean }> {
   const t0 = Date.now();
-  const child = execa(c.bin, argv, { env: c.env, reject: false, timeout: 600_000, ...(opts.stdinFile ? { inputFile: opts.stdinFile } : { stdin: 'ignore' }) });
+  const child = execa(opts.tool ? join(dirname(c.bin), opts.tool) : c.bin, argv, { env: c.env, reject: false, timeout: 600_000, ...(opts.stdinFile ? { inputFile: opts.stdinFile } : { stdin: 'ignore' }) });
   let killed = false;
   const timer = opts.killAfterMs === undefined ? null : setTimeout(() => (killed = child.kill('SIGKILL')), opts.killAfterMs);
   const r = await child;
@@ -151,13 +167,19 @@ export function seeded(seed: number): () => number {
  * target gets at most twice its kills in rounds (a machine so loaded that kills keep missing
  * shows up as a short count, which the caller asserts).
  */
-export async function runCampaign(c: CampaignEnv, targets: KillTarget[], killsPerTarget: number, seed = Number(process.env.KILL_CAMPAIGN_SEED ?? Date.now() % 2 ** 31)): Promise<CampaignReport> {
+export async function runCampaign(
+  c: CampaignEnv,
+  targets: KillTarget[],
+  killsPerTarget: number,
+  seed = Number(process.env.KILL_CAMPAIGN_SEED ?? Date.now() % 2 ** 31),
+  hooks: CampaignHooks = {},
+): Promise<CampaignReport> {
   const random = seeded(seed);
   const calibrationMs: Record<string, number> = {};
   for (const t of targets) {
     // The shorter of two uncut runs: kill moments beyond it would often come too late.
     for (let i = 0; i < 2; i++) {
-      const r = await runCocoon(c, await t.prepare(), { stdinFile: t.stdinFile });
+      const r = await runCocoon(c, await t.prepare(), { stdinFile: t.stdinFile, tool: t.tool });
       if (r.code !== 0) throw new Error(`calibration run of ${t.name} failed (exit ${r.code}): ${r.stderr.trim()}`);
       calibrationMs[t.name] = Math.min(calibrationMs[t.name] ?? Infinity, r.ms);
       await t.cleanup?.();
@@ -167,17 +189,19 @@ export async function runCampaign(c: CampaignEnv, targets: KillTarget[], killsPe
   const landed = (t: KillTarget) => report.rounds.filter((r) => r.target === t.name && r.killed).length;
   const tried = (t: KillTarget) => report.rounds.filter((r) => r.target === t.name).length;
   for (let pending = targets; pending.length > 0; pending = targets.filter((t) => landed(t) < killsPerTarget && tried(t) < 2 * killsPerTarget)) {
-    for (const t of pending) report.rounds.push(await killRound(c, t, Math.round(random() * (calibrationMs[t.name] ?? 1000))));
+    for (const t of pending) report.rounds.push(await killRound(c, t, Math.round(random() * (calibrationMs[t.name] ?? 1000)), hooks));
   }
   return report;
 }
 
-/** One round: run, SIGKILL after `delayMs`, check, retry the same command, check again. */
-async function killRound(c: CampaignEnv, t: KillTarget, delayMs: number): Promise<Round> {
+/** One round: run, SIGKILL after `delayMs`, check (and the hook), retry the same command, check again. */
+async function killRound(c: CampaignEnv, t: KillTarget, delayMs: number, hooks: CampaignHooks): Promise<Round> {
   const argv = await t.prepare();
-  const first = await runCocoon(c, argv, { stdinFile: t.stdinFile, killAfterMs: delayMs });
+  const first = await runCocoon(c, argv, { stdinFile: t.stdinFile, killAfterMs: delayMs, tool: t.tool });
+  await t.settle?.();
   const violations = await unownedProcesses(c);
-  const retry = await runCocoon(c, argv, { stdinFile: t.stdinFile });
+  if (hooks.afterKill) violations.push(...(await hooks.afterKill(c)));
+  const retry = await runCocoon(c, argv, { stdinFile: t.stdinFile, tool: t.tool });
   if (!(t.retryOk ?? ((r: RunResult) => r.code === 0))(retry)) violations.push(`retry of ${t.name} failed (exit ${retry.code}): ${retry.stderr.trim()}`);
   violations.push(...(await unownedProcesses(c)), ...storeViolations(c));
   await t.cleanup?.();

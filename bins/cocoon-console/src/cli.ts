@@ -1,6 +1,6 @@
-import { plannedCli } from '@cocoon/common/planned';
+import { createCli } from '@cocoon/common/cli';
+import { ConsoleAttachCommand } from './commands/attach.ts';
 
-/** attach to a VM console: raw TTY, escape sequences, resize */
-export const cli = plannedCli('cocoon-console', 'attach to a VM console: raw TTY, escape sequences, resize', [
-  'VM: attach to the serial console (escape: Ctrl-] then q)',
-]);
+/** cocoon-console: attach to a VM's serial console (`cocoon vm console VM`). */
+export const cli = createCli('cocoon-console', 'attach to a VM console: raw TTY, escape sequences, resize');
+cli.register(ConsoleAttachCommand);

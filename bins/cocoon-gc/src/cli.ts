@@ -1,6 +1,6 @@
-import { plannedCli } from '@cocoon/common/planned';
+import { createCli } from '@cocoon/common/cli';
+import { GcCommand } from './commands/gc.ts';
 
-/** lock-safe garbage collection across images, VMs, networks and snapshots */
-export const cli = plannedCli('cocoon-gc', 'lock-safe garbage collection across images, VMs, networks and snapshots', [
-  '[--dry-run] [--format json]: remove unreferenced blobs, orphan run dirs, netns and half-made records',
-]);
+/** cocoon-gc: lock-safe garbage collection (`cocoon gc`). */
+export const cli = createCli('cocoon-gc', 'lock-safe garbage collection across images, VMs, networks and snapshots');
+cli.register(GcCommand);

@@ -32,7 +32,7 @@ describe('cocoon-net CLI', () => {
   it('refuses bad input with one line and a documented code, leaving no record', async () => {
     const noConf = await run(['add'], req());
     assert.equal(noConf.code, 8, noConf.stderr);
-    assert.match(noConf.stderr, /no CNI network configured .*cocoon-doctor --fix.*--nics 0/);
+    assert.match(noConf.stderr, /no CNI network configured .*cocoon-doctor check --fix.*--nics 0/);
 
     conflist('10-a.conflist', 'alpha', [{ type: 'bridge' }]);
     conflist('20-b.conflist', 'beta', [{ type: 'bridge' }, { type: 'portmap', capabilities: { portMappings: true } }]);

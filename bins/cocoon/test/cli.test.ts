@@ -83,6 +83,10 @@ describe('cocoon CLI', () => {
       [['vm', 'create', '--name', '-x', 'default'], 2],
       [['vm', 'start', '-o', 'json', 'ghost'], 3],
       [['nope'], 2],
+      [['vm', 'logs', 'ghost'], 3],
+      [['vm', 'logs', '--tail', 'ten', 'ghost'], 2],
+      [['vm', 'logs', '--since', 'yesterday', 'ghost'], 2],
+      [['vm', 'logs', '--since', '2026-13-45T99:00:00Z', 'ghost'], 2],
     ];
     for (const [argv, code] of cases) {
       const r = await run(...argv);
@@ -91,7 +95,7 @@ describe('cocoon CLI', () => {
       assert.equal(r.stdout, '');
     }
     assert.match((await run('vm', 'create', '--nics', '0', 'default')).stderr, /cocoon image build-default/);
-    assert.match((await run('vm', 'create', 'default')).stderr, /no CNI network configured .*cocoon-doctor --fix.*--nics 0/);
+    assert.match((await run('vm', 'create', 'default')).stderr, /no CNI network configured .*cocoon-doctor check --fix.*--nics 0/);
     assert.match((await run('vm', 'inspect', 'ghost')).stderr.toLowerCase(), /vm not found/, 'the words vk-cocoon matches');
     assert.match((await run('vm', 'create', '--cpu', '-1', 'default')).stderr, /--cpu: "-1" is out of range/);
     assert.match((await run('vm', 'ls', '--format', 'table', '-o', 'json')).stderr, /disagree/);

@@ -9,6 +9,9 @@
  *   vsockConnect(cid, port, timeoutMs)  connected socket (blocking connect, bounded by the
  *                                       kernel's SO_VM_SOCKETS_CONNECT_TIMEOUT)
  *   vsockPeerCid(fd)                    the peer's CID of an accepted socket
+ * Terminals:
+ *   setWinsize(fd, rows, cols)          TIOCSWINSZ on a tty fd (a console PTY follows the
+ *                                       caller's window); 0 or a positive errno
  * The fds are handed to libuv (a pipe_wrap handle) for non-blocking I/O on the event loop.
  * Serial ports in the guest agent (these return 0 / a new fd, or -errno / errno):
  *   dupFd(fd)              a close-on-exec duplicate (one per host client of a port)
@@ -30,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -301,6 +305,22 @@ static napi_value js_execve(napi_env env, napi_callback_info info) {
   return ret_int(env, err);
 }
 
+static napi_value js_set_winsize(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  int32_t fd;
+  uint32_t rows, cols;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  CHECK(napi_get_value_uint32(env, argv[1], &rows));
+  CHECK(napi_get_value_uint32(env, argv[2], &cols));
+  struct winsize ws;
+  memset(&ws, 0, sizeof ws);
+  ws.ws_row = (unsigned short)rows;
+  ws.ws_col = (unsigned short)cols;
+  return ret_int(env, ioctl(fd, TIOCSWINSZ, &ws) == 0 ? 0 : errno);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"flock", NULL, js_flock, NULL, NULL, NULL, napi_default, NULL},
@@ -315,6 +335,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"lseek", NULL, js_lseek, NULL, NULL, NULL, napi_default, NULL},
     {"rndReseed", NULL, js_rnd_reseed, NULL, NULL, NULL, napi_default, NULL},
     {"execve", NULL, js_execve, NULL, NULL, NULL, napi_default, NULL},
+    {"setWinsize", NULL, js_set_winsize, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

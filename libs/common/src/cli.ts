@@ -2,10 +2,11 @@
  * What every cocoon tool's command line shares: the context, the base command, the
  * output format option and the one runner that maps every error to stderr + exit code.
  */
-import { Builtins, Cli, Command, Option, type BaseContext } from 'clipanion';
+import { Builtins, Cli, Command, Option, type BaseContext, type CommandClass } from 'clipanion';
 import { CocoonError, ExitCode, fromSystemError } from './errors.ts';
 import { extractGlobalFlags, type GlobalValues } from './globals.ts';
 import { layoutOf, type Layout } from './layout.ts';
+import { rotationPolicy } from './log-rotate.ts';
 import { configureLogging } from './log-settings.ts';
 import type { Config } from './schemas/config.ts';
 // NOTE: the version has one source, the monorepo's package.json (bundled in by esbuild).
@@ -92,11 +93,39 @@ export function resolveFormat(format: string | undefined, output: string | undef
   return chooseFormat(format, output, ['table', 'json'] as const, isTty ? 'table' : 'json');
 }
 
+/** A tool's Cli, able to list its documented command classes (for shell completion). */
+export class CocoonCli extends Cli<CocoonContext> {
+  /** The registered command classes that have a usage (the documented ones). */
+  documentedClasses(): Array<CommandClass<CocoonContext>> {
+    return [...this.registrations.keys()].filter((k) => k.usage !== undefined);
+  }
+}
+
+/**
+ * `<tool> __spec`: prints the tool's completion spec as JSON (hidden: no usage, so help and
+ * the documentation test do not list it). `cocoon completion` runs it on every sub-tool.
+ */
+class SpecCommand extends Command<CocoonContext> {
+  static override paths = [['__spec']];
+  override async execute(): Promise<number> {
+    const { toolSpec } = await import('./completion-spec.ts');
+    const cli = specSources.get(this.context.tool);
+    if (!cli) throw new Error(`Assertion failed: no Cli was made for ${this.context.tool}`);
+    this.context.stdout.write(`${JSON.stringify(toolSpec(this.context.tool, cli.documentedClasses()))}\n`);
+    return 0;
+  }
+}
+
+/** The Cli made for each tool name, for `__spec`. */
+const specSources = new Map<string, CocoonCli>();
+
 /** Builds a tool's Cli with the built-in help and version commands. */
-export function createCli(tool: string, description: string): Cli<CocoonContext> {
-  const cli = new Cli<CocoonContext>({ binaryName: tool, binaryLabel: `${tool} — ${description}`, binaryVersion: VERSION, enableCapture: false, enableColors: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR });
+export function createCli(tool: string, description: string): CocoonCli {
+  const cli = new CocoonCli({ binaryName: tool, binaryLabel: `${tool} — ${description}`, binaryVersion: VERSION, enableCapture: false, enableColors: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR });
   cli.register(Builtins.HelpCommand);
   cli.register(Builtins.VersionCommand);
+  cli.register(SpecCommand);
+  specSources.set(tool, cli);
   return cli;
 }
 
@@ -140,7 +169,7 @@ export async function runCli(cli: Cli<CocoonContext>, argv: readonly string[], b
     };
     if (command instanceof CocoonCommand) {
       const cfg = await command.resolveConfig();
-      configureLogging({ tool: base.tool, level: cfg.log_level, logDir: cfg.log_dir });
+      configureLogging({ tool: base.tool, level: cfg.log_level, logDir: cfg.log_dir, rotation: rotationPolicy(cfg) });
     }
     const code = await command.validateAndExecute();
     return typeof code === 'number' ? code : 0;

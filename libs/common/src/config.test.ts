@@ -34,5 +34,19 @@ describe('config', () => {
     assert.throws(() => resolveConfig({ config_file: join(dir, 'bad.json') }, {}), (e: unknown) => e instanceof InvalidDataError && e.exitCode === ExitCode.InvalidData);
     assert.throws(() => resolveConfig({ config_file: join(dir, 'broken.json') }, {}), InvalidDataError);
   });
+  it('resolves log rotation from env > file > default, sizes and durations in words', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cocoon-cfg-'));
+    const file = join(dir, 'c.json');
+    writeFileSync(file, JSON.stringify({ log_max_size: '1M', log_max_files: 2, log_max_age: '12h' }));
+    const def = resolveConfig({}, {});
+    assert.deepEqual([def.log_max_size, def.log_max_files, def.log_max_age], [10 * 2 ** 20, 5, 30 * 86_400]);
+    const fromFile = resolveConfig({ config_file: file }, {});
+    assert.deepEqual([fromFile.log_max_size, fromFile.log_max_files, fromFile.log_max_age], [2 ** 20, 2, 12 * 3600]);
+    const fromEnv = resolveConfig({ config_file: file }, { COCOON_LOG_MAX_SIZE: '64K', COCOON_LOG_MAX_FILES: '0', COCOON_LOG_MAX_AGE: '0' });
+    assert.deepEqual([fromEnv.log_max_size, fromEnv.log_max_files, fromEnv.log_max_age], [65536, 0, 0]);
+    assert.throws(() => resolveConfig({}, { COCOON_LOG_MAX_SIZE: 'huge' }), UsageError);
+    assert.throws(() => resolveConfig({}, { COCOON_LOG_MAX_FILES: '-1' }), UsageError);
+    assert.throws(() => resolveConfig({}, { COCOON_LOG_MAX_AGE: '3 fortnights' }), UsageError);
+  });
   it('rejects a bad log level', () => assert.throws(() => resolveConfig({ log_level: 'loud' }, {}), UsageError));
 });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { InvalidDataError, UsageError } from './errors.ts';
 import { GLOBAL_FLAGS, type GlobalKey, type GlobalValues } from './globals.ts';
 import { ConfigFileSchema, LogLevelSchema, type Config, type ConfigFile } from './schemas/config.ts';
+import { parseDuration, parseSize } from './units.ts';
 
 export const DEFAULT_CONFIG_FILE = '/etc/cocoon/cocoon.json';
 /** Cloud Hypervisor's UEFI firmware as Debian's `cloudhv-efi-x86-64` installs it. */
@@ -28,6 +29,7 @@ export function resolveConfig(globals: GlobalValues = {}, env: NodeJS.ProcessEnv
     throw new UsageError(`--log-level: "${level}" is not one of ${LogLevelSchema.options.join(', ')}`);
   }
   const dns = pick('dns');
+  const rotation = logRotation(env, file);
   return {
     config_file: configFile,
     root_dir: root,
@@ -41,8 +43,26 @@ export function resolveConfig(globals: GlobalValues = {}, env: NodeJS.ProcessEnv
     accel: file.accel ?? 'auto',
     stop_timeout_seconds: file.stop_timeout_seconds ?? 30,
     ch_firmware: file.ch_firmware ?? CLOUDHV_FIRMWARE,
+    ...rotation,
   };
 }
+
+/** Log rotation settings: `COCOON_LOG_MAX_*` > config file > default (10M, 5 files, 30 days). */
+function logRotation(env: NodeJS.ProcessEnv, file: ConfigFile): Pick<Config, 'log_max_size' | 'log_max_files' | 'log_max_age'> {
+  const size = env.COCOON_LOG_MAX_SIZE ?? file.log_max_size ?? DEFAULT_LOG_ROTATION.max_size;
+  const files = env.COCOON_LOG_MAX_FILES ?? file.log_max_files ?? DEFAULT_LOG_ROTATION.max_files;
+  const age = env.COCOON_LOG_MAX_AGE ?? file.log_max_age ?? DEFAULT_LOG_ROTATION.max_age;
+  const count = Number(files);
+  if (!Number.isInteger(count) || count < 0) throw new UsageError(`log_max_files: "${files}" must be a whole number ≥ 0`);
+  return {
+    log_max_size: typeof size === 'number' ? size : parseSize(size, 'log_max_size', 4096),
+    log_max_files: count,
+    log_max_age: typeof age === 'number' ? age : parseDuration(age, 'log_max_age'),
+  };
+}
+
+/** Defaults of the log rotation settings. */
+export const DEFAULT_LOG_ROTATION = { max_size: '10M', max_files: 5, max_age: '30d' } as const;
 
 function readConfigFile(path: string): ConfigFile {
   let text: string;

@@ -5,11 +5,14 @@
 /** Every log level, lowest first (pino's names). */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+import type { RotationPolicy } from './log-rotate.ts';
 
 export interface LogSettings {
   tool: string;
   level: LogLevel;
   logDir: string | null;
+  /** How the engine log and the VM logs rotate (default: `DEFAULT_ROTATION`). */
+  rotation?: RotationPolicy;
 }
 
 let settings: LogSettings = { tool: 'cocoon', level: 'warn', logDir: null };

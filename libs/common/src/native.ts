@@ -1,6 +1,6 @@
 /**
  * Loads `cocoon_native.node` (see `../native/cocoon_native.c`): flock, mknod, lsetxattr,
- * AF_VSOCK, execve, rndReseed, and the serial-port and sparse-file helpers.
+ * AF_VSOCK, execve, rndReseed, TIOCSWINSZ, and the serial-port and sparse-file (lseek) helpers.
  * Looked up beside the running executable first (the packaged layout), then beside this
  * bundle, then in the package's node-gyp build folder (development and tests).
  */
@@ -31,6 +31,8 @@ export interface NativeBinding {
   rndReseed(fd: number, entropy: Buffer): number;
   /** Replaces this process with `path` (argv, `K=V` env); returns an errno only if that fails. */
   execve(path: string, argv: string[], env: string[]): number;
+  /** TIOCSWINSZ on a tty fd: 0, or a positive errno. */
+  setWinsize(fd: number, rows: number, cols: number): number;
 }
 
 const FILE = 'cocoon_native.node';

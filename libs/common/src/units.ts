@@ -33,3 +33,15 @@ export function formatSize(bytes: number): string {
   }
   return `${bytes}B`;
 }
+
+const SECONDS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
+
+/**
+ * Parses a duration into seconds: `90`, `90s`, `15m`, `12h`, `7d`, `2w` (one unit; decimals
+ * allowed). Throws a UsageError naming `flag` on anything else.
+ */
+export function parseDuration(value: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([smhdw]?)$/i.exec(value.trim());
+  if (!m) throw new UsageError(`${flag}: invalid duration "${value}" (seconds, or a number with s, m, h, d or w, e.g. 90s, 15m, 7d)`);
+  return Number(m[1]) * (SECONDS[(m[2] ?? '').toLowerCase()] ?? 1);
+}

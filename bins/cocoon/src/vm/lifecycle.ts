@@ -3,7 +3,7 @@
  * the record; a per-VM lock guards the hypervisor process, so two `start`s of one VM
  * never launch two hypervisors. Every failure path removes what it made.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { ConflictError, InvalidStateError, MissingDependencyError, NotFoundError } from '@cocoon/common/errors';
 import { driverFor } from '@cocoon/common/hypervisor/drivers';
 import { vmPaths, type Hypervisor, type LaunchSpec, type VmPaths } from '@cocoon/common/hypervisor/index';
@@ -13,8 +13,12 @@ import { procStat } from '@cocoon/common/proc';
 import { hostnameFor, newId, validateVmName } from '@cocoon/common/refs';
 import type { ImageResolve } from '@cocoon/common/schemas/image';
 import type { VmConfig, VmRecord } from '@cocoon/common/schemas/vm';
+import { log } from '@cocoon/common/log';
+import { DEFAULT_ROTATION } from '@cocoon/common/log-rotate';
+import { logSettings } from '@cocoon/common/log-settings';
 import { withLock } from '@cocoon/common/store/lock';
-import { vmIndex, vmLockFile } from '@cocoon/common/vms';
+import { appendMark, rotateVmLogs } from '@cocoon/common/vm-logs';
+import { claimVmDirs, vmIndex, vmLockFile } from '@cocoon/common/vms';
 import { createCowDisk } from './cow-disk.ts';
 import { createDataDisks, dataDiskConfigs, type DataDiskSpec } from './data-disks.ts';
 import { recoverNetwork, setupNetwork, teardownNetwork, type NetSpec } from './network.ts';
@@ -112,8 +116,7 @@ export async function createVm(layout: Layout, req: CreateRequest, startTimeoutM
   const paths = vmPaths(layout, id);
   await insertVmRecord(layout, record, hasVsock(req.hypervisor));
   try {
-    await mkdir(paths.runDir, { recursive: true, mode: 0o700 });
-    await mkdir(paths.logDir, { recursive: true, mode: 0o700 });
+    await claimVmDirs(layout, id);
     if (record.nics > 0) {
       const net = await setupNetwork(layout, record);
       record.network_configs = net.network_configs;
@@ -245,6 +248,7 @@ export async function startVm(layout: Layout, ref: string, timeoutMs: number): P
     const running = findHypervisor(layout, vm);
     if (running?.known) throw new InvalidStateError(`VM "${vm.config.name}" is already running`);
     const driver = driverFor(vm.hypervisor);
+    markVmLogs(layout, vm.id, 'start');
     try {
       // A netns (or host TAP) that vanished, e.g. with a host reboot, is made again: same MACs and IPs.
       const recovered = await recoverNetwork(layout, vm);
@@ -274,6 +278,7 @@ export async function stopVm(layout: Layout, ref: string, opts: { timeoutMs: num
     const running = findHypervisor(layout, vm);
     const outcome = await driver.stop(paths, running?.pid ?? null, opts);
     await driver.delete(paths);
+    if (outcome !== 'not-running') markVmLogs(layout, vm.id, 'stop');
     const stopped = running !== null || vm.state === 'running' || vm.state === 'paused' || vm.state === 'error';
     const next: Partial<VmRecord> = stopped ? { state: 'stopped', pid: 0, pid_start_time: undefined, stopped_at: new Date().toISOString() } : {};
     return { vm: await setState(layout, vm.id, next), outcome };
@@ -299,9 +304,11 @@ export async function removeVm(layout: Layout, ref: string, force: boolean): Pro
     await killLeftovers(layout, vm);
     const leftovers = await teardownNetwork(layout, vm);
     // The VM goes anyway: what its network left is in the networks index, for `cocoon net del` or gc.
-    for (const what of leftovers) (await import('@cocoon/common/log')).log().warn(what);
+    for (const what of leftovers) log().warn(what);
     await rm(paths.runDir, { recursive: true, force: true });
     await rm(paths.logDir, { recursive: true, force: true });
+    // NOTE: the record goes last, so a killed `vm rm` leaves the VM listed and the same `vm rm`
+    // finishes it (the kill campaign's retry); its run dir is gone then, its disks with it.
     await vmIndex(layout).update((items) => void items.delete(vm.id));
     return vm;
   });
@@ -317,6 +324,21 @@ async function resolveLocked(layout: Layout, id: string, ref: string): Promise<V
   const vm = (await vmIndex(layout).load()).get(id);
   if (!vm) throw new NotFoundError(`VM not found: ${ref}`);
   return vm;
+}
+
+/**
+ * At start: rotates the VM's logs when due (its hypervisor is not running: a rename is safe)
+ * and marks where this boot's console output begins; at stop, where it ends (`vm logs
+ * --since`). A log dir that cannot be written only costs the marks, never the start or stop.
+ */
+function markVmLogs(layout: Layout, id: string, event: 'start' | 'stop'): void {
+  const paths = vmPaths(layout, id);
+  try {
+    if (event === 'start') rotateVmLogs(paths, logSettings().settings.rotation ?? DEFAULT_ROTATION, false);
+    appendMark(paths, event);
+  } catch (err) {
+    log().warn({ err: (err as Error).message, vm: id }, 'VM log rotation or mark failed');
+  }
 }
 
 /** Patches a VM record under the index lock and returns the new record. */

@@ -34,7 +34,7 @@ export interface NetFlags {
 
 /**
  * Checks the network flags and the CNI configuration they need: a usage error (or "no
- * conflist: run cocoon-doctor --fix or pass --nics 0") before anything is made.
+ * conflist: run cocoon-doctor check --fix or pass --nics 0") before anything is made.
  */
 export function parseNetFlags(flags: NetFlags, layout: Layout): NetSpec {
   const nics = Number(flags.nics);

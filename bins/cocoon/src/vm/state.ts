@@ -26,3 +26,11 @@ export function withLiveState(layout: Layout, vm: VmRecord): VmRecord {
   }
   return vm;
 }
+
+/**
+ * Whether the record says running (or paused) but no hypervisor of the VM runs: the Go
+ * cocoon shows such a VM as `stopped (stale)`.
+ */
+export function isStale(layout: Layout, vm: VmRecord): boolean {
+  return isLive(vm.state) && findHypervisor(layout, vm) === null;
+}

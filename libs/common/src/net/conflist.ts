@@ -11,7 +11,7 @@ import { errnoCode, InvalidDataError, MissingDependencyError, NotFoundError, Usa
 import { CniConflistSchema, type CniConflist } from '../schemas/net.ts';
 
 /** The one line every "no network configured" failure ends with. */
-export const NO_CONFLIST_FIX = 'run "cocoon-doctor --fix" to write a default bridge network, or pass --nics 0 for a VM without network';
+export const NO_CONFLIST_FIX = 'run "cocoon-doctor check --fix" (as root) to write a default bridge network, or pass --nics 0 for a VM without network';
 
 /** Every conflist in `dir`, by file name; a file that is not a valid conflist is an error naming it. */
 export function loadConflists(dir: string): Array<{ file: string; conflist: CniConflist }> {

@@ -28,6 +28,12 @@ export const ConfigFileSchema = z
     stop_timeout_seconds: z.number().int().nonnegative(),
     /** Cloud Hypervisor's UEFI firmware (default: where Debian's cloudhv-efi-x86-64 puts CLOUDHV.fd). */
     ch_firmware: z.string().min(1),
+    /** Rotate a log past this size: bytes, or a size like `10M`. */
+    log_max_size: z.union([z.number().int().positive(), z.string().min(1)]),
+    /** Rotated generations kept per log (0: none, the log is cut). */
+    log_max_files: z.number().int().nonnegative(),
+    /** Rotated generations older than this are deleted: seconds, or a duration like `30d` (0: no limit). */
+    log_max_age: z.union([z.number().nonnegative(), z.string().min(1)]),
   })
   .partial()
   .strict();
@@ -46,5 +52,10 @@ export const ConfigSchema = z.object({
   accel: AccelSchema,
   stop_timeout_seconds: z.number().int().nonnegative(),
   ch_firmware: z.string(),
+  /** Bytes. */
+  log_max_size: z.number().int().positive(),
+  log_max_files: z.number().int().nonnegative(),
+  /** Seconds; 0 = no limit. */
+  log_max_age: z.number().nonnegative(),
 });
 export type Config = z.infer<typeof ConfigSchema>;

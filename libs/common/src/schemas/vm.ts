@@ -221,6 +221,8 @@ export const VmRuntimeSchema = z.looseObject({
   consoleLog: z.string(),
   hypervisorLog: z.string(),
   console: z.object({ kind: z.enum(['unix', 'pty']), path: z.string() }),
+  /** Where the VM's logs are: each log with its rotated generations (newest first), the console log's time marks, the engine log. */
+  logs: z.object({ console: z.array(z.string()), hypervisor: z.array(z.string()), console_marks: z.string(), engine: z.string() }).optional(),
 });
 
 /** What `vm inspect` prints: the record with its live state, plus `runtime`. */

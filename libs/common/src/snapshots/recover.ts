@@ -31,7 +31,7 @@ export async function recoverStaleSnapshots(layout: Layout, only?: string): Prom
   const index = snapshotIndex(layout);
   const stale = (await index.list()).filter((s) => writerGone(s) && (only === undefined || s.id === only));
   if (stale.length === 0) return [];
-  for (const s of stale) if (s.paused_by_save && s.vm_id) await resumeSource(layout, s.vm_id);
+  for (const s of stale) await resumePausedSource(layout, s);
   const removed = await index.update((items) => {
     const gone: string[] = [];
     for (const s of stale) {
@@ -48,8 +48,13 @@ export async function recoverStaleSnapshots(layout: Layout, only?: string): Prom
   return removed;
 }
 
-/** Lets a VM that a dead save paused run again (a VM the user paused is recorded `paused` and left so). */
-async function resumeSource(layout: Layout, vmId: string): Promise<void> {
+/**
+ * Lets the VM that the dead save of `s` paused run again (a VM the user paused is recorded
+ * `paused` and left so; a snapshot whose save did not pause its VM changes nothing).
+ */
+export async function resumePausedSource(layout: Layout, s: SnapshotRecord): Promise<void> {
+  if (!s.paused_by_save || !s.vm_id) return;
+  const vmId = s.vm_id;
   const vm = (await vmIndex(layout).list()).find((v) => v.id === vmId);
   if (!vm || vm.state !== 'running' || !isLive(liveState(layout, vm))) return;
   const driver = driverFor(vm.hypervisor);

@@ -106,18 +106,20 @@ export class JsonIndex<R extends { id: string }> {
    * The file is rewritten only when `fn` returns without throwing.
    */
   async update<T>(fn: (items: Map<string, R>) => T | Promise<T>): Promise<T> {
-    return withLock(
-      this.opts.lockFile,
-      async () => {
-        const items = await this.load();
-        const result = await fn(items);
-        const doc = { version: this.version, items: Object.fromEntries(items) };
-        // NOTE: parse before writing so an invalid record never reaches the disk.
-        const checked = this.fileSchema.parse(doc, parseOptions(doc.items));
-        await writeFileAtomic(this.opts.file, `${JSON.stringify(checked, null, 2)}\n`);
-        return result;
-      },
-      { timeoutMs: this.opts.lockTimeoutMs, what: `the ${this.opts.kind} index` },
-    );
+    return withLock(this.opts.lockFile, () => this.updateHeld(fn), { timeoutMs: this.opts.lockTimeoutMs, what: `the ${this.opts.kind} index` });
+  }
+
+  /**
+   * `update` for a caller that already holds this index's lock (cocoon-gc holds every
+   * index lock for a whole cycle; a second flock from the same process would wait on itself).
+   */
+  async updateHeld<T>(fn: (items: Map<string, R>) => T | Promise<T>): Promise<T> {
+    const items = await this.load();
+    const result = await fn(items);
+    const doc = { version: this.version, items: Object.fromEntries(items) };
+    // NOTE: parse before writing so an invalid record never reaches the disk.
+    const checked = this.fileSchema.parse(doc, parseOptions(doc.items));
+    await writeFileAtomic(this.opts.file, `${JSON.stringify(checked, null, 2)}\n`);
+    return result;
   }
 }

@@ -75,8 +75,12 @@ export interface TriedLock extends HeldLock {
   readonly fd: number;
 }
 
-/** Takes the exclusive lock on `path` (created 0600) if nobody holds it; null when somebody does. */
+/**
+ * Takes the exclusive lock on `path` (created 0600, its folder 0700) if nobody holds it
+ * right now; null when somebody does (never waits).
+ */
 export function tryLock(path: string): TriedLock | null {
+  mkdirSync(dirnameOf(path), { recursive: true, mode: 0o700 });
   const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600);
   const rc = native().flock(fd, true, true);
   if (rc !== 0) {

@@ -88,7 +88,7 @@ export abstract class VmCreateBase extends CocoonCommand {
     if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(this.user)) throw new UsageError(`--user: "${this.user}" is not a valid user name (a-z, 0-9, _ and -, at most 32)`);
     if (this.password === '' || /[\n\r]/.test(this.password)) throw new UsageError('--password: must be non-empty and one line');
     if (this.windows && hypervisor === 'firecracker') throw new UsageError('--windows: Firecracker cannot boot Windows (no UEFI); use --hypervisor cloud-hypervisor or qemu');
-    // Before the image: a missing conflist says to run cocoon-doctor --fix or pass --nics 0.
+    // Before the image: a missing conflist says to run cocoon-doctor check --fix or pass --nics 0.
     const net = parseNetFlags({ nics: this.nics, network: this.network, bridge: this.bridge, publish: this.publish, egress: this.egress, egressRules: this.egressRule }, this.layout);
     const image = await resolveVmImage(this.layout, this.image);
     checkImageFits(image, hypervisor, this.windows);

@@ -30,12 +30,8 @@ export class VmListCommand extends CocoonCommand {
       this.writeJson(vms);
       return 0;
     }
-    const [{ renderTable, timeAgo }, { formatSize }] = await Promise.all([import('@cocoon/common/table'), import('@cocoon/common/units')]);
-    const rows = vms.map((vm) => {
-      const ip = vm.network_configs?.[0]?.network?.ip ?? '-';
-      return [vm.id.slice(0, 12), vm.config.name, vm.state, ip, vm.config.image, String(vm.config.cpu), formatSize(vm.config.memory), formatSize(vm.config.storage), vm.hypervisor, timeAgo(vm.created_at)];
-    });
-    this.context.stdout.write(renderTable(['ID', 'NAME', 'STATE', 'IP', 'IMAGE', 'CPU', 'MEMORY', 'STORAGE', 'HYPERVISOR', 'CREATED'], rows));
+    const { vmRow, vmTable } = await import('../../vm/table.ts');
+    this.context.stdout.write(vmTable(vms.map((vm) => vmRow(vm))));
     return 0;
   }
 }

@@ -1,0 +1,2 @@
+/** Types of release.mjs. */
+export function release(out: string): { tarball: string; name: string };

@@ -13,7 +13,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { NetRecordSchema } from '@cocoon/common/schemas/net';
-import { ImageRecordSchema } from '@cocoon/common/schemas/image';
+import { ErofsLayoutSchema, ImageRecordSchema } from '@cocoon/common/schemas/image';
 import { SnapshotRecordSchema, type SnapshotRecord } from '@cocoon/common/schemas/snapshot';
 import { VmRecordSchema, type VmRecord } from '@cocoon/common/schemas/vm';
 import { runCocoon, unownedProcesses, type CampaignEnv, type CampaignHooks } from './kill-campaign.ts';
@@ -36,6 +36,10 @@ function readIndex<T extends z.ZodType>(file: string, item: T, out: string[]): A
 const ls = (dir: string) => (existsSync(dir) ? readdirSync(dir) : []);
 const ID = /^[0-9a-f]{32}$/;
 
+/** A layer's content is on disk in some layout: `<hex>.erofs`, `<hex>.<layout>.erofs` (dax, lz4hc) or a cloud `<hex>.qcow2`. */
+const layerOnDisk = (blobs: string, hex: string) =>
+  [...ErofsLayoutSchema.options.map((e) => `${hex}${e === 'plain' ? '' : `.${e}`}.erofs`), `${hex}.qcow2`].some((f) => existsSync(join(blobs, f)));
+
 /** Image layers and VM disks that must exist; the store files they use (hex digests). */
 function referenced(root: string, images: Array<z.infer<typeof ImageRecordSchema>>, vms: VmRecord[], out: string[]): Set<string> {
   const blobs = join(root, 'images', 'blobs', 'sha256');
@@ -44,7 +48,7 @@ function referenced(root: string, images: Array<z.infer<typeof ImageRecordSchema
     for (const l of img.layers) {
       const hex = l.digest.slice(7);
       used.add(hex);
-      if (!existsSync(join(blobs, `${hex}.erofs`)) && !existsSync(join(blobs, `${hex}.qcow2`))) out.push(`image ${img.name}: layer ${hex.slice(0, 12)} has no disk`);
+      if (!layerOnDisk(blobs, hex)) out.push(`image ${img.name}: layer ${hex.slice(0, 12)} has no disk`);
     }
     if (img.boot && !existsSync(join(root, 'images', 'boot', img.boot.layer.slice(7), img.boot.kernel))) out.push(`image ${img.name}: kernel missing`);
   }
@@ -73,7 +77,7 @@ function snapshotRefs(root: string, snaps: SnapshotRecord[], used: Set<string>, 
     for (const hex of pinned) used.add(hex);
     if (s.pending) continue;
     for (const f of s.files ?? []) if (!existsSync(join(root, 'snapshots', s.id, f.name))) out.push(`snapshot ${s.name}: file ${f.name} missing`);
-    for (const hex of pinned) if (!existsSync(join(blobs, `${hex}.erofs`)) && !existsSync(join(blobs, `${hex}.qcow2`))) out.push(`snapshot ${s.name}: layer ${hex.slice(0, 12)} missing`);
+    for (const hex of pinned) if (!layerOnDisk(blobs, hex)) out.push(`snapshot ${s.name}: layer ${hex.slice(0, 12)} missing`);
   }
 }
 
